@@ -1,0 +1,33 @@
+# albert-tf developer commands. `make demo` runs the whole pipeline; `make test` runs the test suite.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-fast demo demo-zh clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): setup.py constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q tests
+
+# The inner loop while developing: everything except the multi-process and training-to-convergence tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not slow" tests
+
+demo: $(STAMP)
+	$(BIN)/python -m albert_tf.demo
+
+demo-zh: $(STAMP)
+	$(BIN)/python -m albert_tf.demo --language=zh
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info demo_output

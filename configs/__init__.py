@@ -1,0 +1,1 @@
+"""Published ALBERT configs, installed as the package `albert_tf.presets` (see setup.py)."""

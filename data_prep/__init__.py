@@ -1,0 +1,1 @@
+"""Corpus -> vocabulary -> pretraining TFRecords, compatible with Google's original ALBERT scripts."""
