@@ -1,0 +1,230 @@
+"""An independent NumPy ALBERT forward pass, written from the formulas of the original release.
+
+This is the test oracle for the Keras model and for checkpoint loading. It reads weights by their
+original TF1 variable names (reference/original_albert.md §7.3) and computes in float64, so the
+float32 model can be compared against it with a tight tolerance. It deliberately shares no code with
+`albert_tf`: names are spelled out here, not taken from the package's name table.
+
+Example:
+
+    weights = random_original_weights(config, np.random.default_rng(0))
+    out = albert_forward(weights, config, input_ids, input_mask, token_type_ids,
+                         masked_lm_positions=positions)
+    out["sequence_output"], out["pooled_output"], out["mlm_logits"], out["sop_logits"]
+"""
+
+from typing import Mapping, Optional
+
+import numpy as np
+
+LAYER_NORM_EPSILON = 1e-12
+ATTENTION_MASK_VALUE = -10000.0
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+  """The original's "gelu": the tanh approximation, with np.sqrt(2/np.pi) and x**3."""
+  return 0.5 * x * (1.0 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+  return np.maximum(x, 0.0)
+
+
+_ACTIVATIONS = {
+    "gelu": gelu,
+    "relu": relu,
+    "tanh": np.tanh,
+    "linear": lambda x: x,
+}
+
+
+def activation(name: Optional[str]):
+  """Returns the activation function the original maps `hidden_act` to."""
+  return _ACTIVATIONS[(name or "linear").lower()]
+
+
+def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+  """LayerNorm over the last axis with the biased variance and epsilon 1e-12."""
+  mean = x.mean(axis=-1, keepdims=True)
+  variance = ((x - mean)**2).mean(axis=-1, keepdims=True)
+  return (x - mean) / np.sqrt(variance + LAYER_NORM_EPSILON) * gamma + beta
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+  shifted = x - x.max(axis=-1, keepdims=True)
+  exp = np.exp(shifted)
+  return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def group_of_layer(layer: int, num_layers: int, num_groups: int) -> int:
+  """Group index of layer `layer`: int(l / L * G) in Python float arithmetic, as the original."""
+  return int(layer / num_layers * num_groups)
+
+
+def _dense(weights: Mapping[str, np.ndarray], scope: str, x: np.ndarray) -> np.ndarray:
+  return x @ weights[scope + "/kernel"] + weights[scope + "/bias"]
+
+
+def _layer_norm_scope(weights: Mapping[str, np.ndarray], scope: str, x: np.ndarray) -> np.ndarray:
+  return layer_norm(x, weights[scope + "/gamma"], weights[scope + "/beta"])
+
+
+def _attention(weights, scope, h, input_mask, num_heads):
+  batch, seq, hidden = h.shape
+  head_size = hidden // num_heads
+
+  def heads(name):
+    projected = _dense(weights, f"{scope}/attention_1/self/{name}", h)
+    return projected.reshape(batch, seq, num_heads, head_size).transpose(0, 2, 1, 3)
+
+  query, key, value = heads("query"), heads("key"), heads("value")
+  scores = query @ key.transpose(0, 1, 3, 2) * (1.0 / np.sqrt(head_size))
+  # The mask covers key positions only and is added after scaling.
+  scores = scores + (1.0 - input_mask[:, None, None, :]) * ATTENTION_MASK_VALUE
+  context = softmax(scores) @ value
+  context = context.transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
+  return _dense(weights, f"{scope}/attention_1/output/dense", context)
+
+
+def _block(weights, scope, h, input_mask, num_heads, act):
+  attention = _layer_norm_scope(weights, f"{scope}/LayerNorm",
+                                _attention(weights, scope, h, input_mask, num_heads) + h)
+  intermediate = act(_dense(weights, f"{scope}/ffn_1/intermediate/dense", attention))
+  output = _dense(weights, f"{scope}/ffn_1/intermediate/output/dense", intermediate)
+  return _layer_norm_scope(weights, f"{scope}/LayerNorm_1", output + attention)
+
+
+def albert_forward(weights: Mapping[str, np.ndarray],
+                   config: Mapping[str, object],
+                   input_ids: np.ndarray,
+                   input_mask: Optional[np.ndarray] = None,
+                   token_type_ids: Optional[np.ndarray] = None,
+                   masked_lm_positions: Optional[np.ndarray] = None) -> dict:
+  """Runs the original ALBERT (Google layout) forward pass in float64.
+
+  Args:
+    weights: {original TF1 variable name: array}, without any `module/` prefix.
+    config: the original albert_config.json fields (a dict).
+    input_ids: int [B, T].
+    input_mask: int [B, T] of 0/1; all ones when None.
+    token_type_ids: int [B, T]; zeros when None.
+    masked_lm_positions: int [B, P]; when given (and the `cls/` weights are present) the MLM and
+      SOP logits are computed too.
+
+  Returns:
+    A dict with `embedding_output` [B,T,E], `encoder_outputs` (L*K arrays [B,T,H]),
+    `sequence_output` [B,T,H], `pooled_output` [B,H] and, when heads are computed,
+    `mlm_logits` [B,P,V] and `sop_logits` [B,2].
+  """
+  weights = {name: np.asarray(value, np.float64) for name, value in weights.items()}
+  input_ids = np.asarray(input_ids)
+  batch, seq = input_ids.shape
+  input_mask = np.ones((batch, seq)) if input_mask is None else np.asarray(input_mask, np.float64)
+  token_type_ids = (np.zeros((batch, seq), np.int64)
+                    if token_type_ids is None else np.asarray(token_type_ids))
+  act = activation(config.get("hidden_act", "gelu"))
+  num_layers = int(config["num_hidden_layers"])
+  num_groups = int(config.get("num_hidden_groups", 1))
+  inner_group_num = int(config.get("inner_group_num", 1))
+  num_heads = int(config["num_attention_heads"])
+
+  embeddings = (weights["bert/embeddings/word_embeddings"][input_ids] +
+                weights["bert/embeddings/token_type_embeddings"][token_type_ids] +
+                weights["bert/embeddings/position_embeddings"][:seq][None])
+  embedding_output = _layer_norm_scope(weights, "bert/embeddings/LayerNorm", embeddings)
+
+  h = embedding_output
+  if "bert/encoder/embedding_hidden_mapping_in/kernel" in weights:
+    h = _dense(weights, "bert/encoder/embedding_hidden_mapping_in", h)
+
+  encoder_outputs = []
+  for layer in range(num_layers):
+    group = group_of_layer(layer, num_layers, num_groups)
+    for inner in range(inner_group_num):
+      scope = f"bert/encoder/transformer/group_{group}/inner_group_{inner}"
+      h = _block(weights, scope, h, input_mask, num_heads, act)
+      encoder_outputs.append(h)
+
+  sequence_output = h
+  pooled_output = np.tanh(_dense(weights, "bert/pooler/dense", sequence_output[:, 0]))
+  outputs = {
+      "embedding_output": embedding_output,
+      "encoder_outputs": encoder_outputs,
+      "sequence_output": sequence_output,
+      "pooled_output": pooled_output,
+  }
+  if masked_lm_positions is not None and "cls/predictions/output_bias" in weights:
+    positions = np.asarray(masked_lm_positions)
+    gathered = sequence_output[np.arange(batch)[:, None], positions]
+    transformed = _layer_norm_scope(
+        weights, "cls/predictions/transform/LayerNorm",
+        act(_dense(weights, "cls/predictions/transform/dense", gathered)))
+    outputs["mlm_logits"] = (transformed @ weights["bert/embeddings/word_embeddings"].T +
+                             weights["cls/predictions/output_bias"])
+    outputs["sop_logits"] = (pooled_output @ weights["cls/seq_relationship/output_weights"].T +
+                             weights["cls/seq_relationship/output_bias"])
+  return outputs
+
+
+def original_shapes(config: Mapping[str, object], include_heads: bool = True) -> dict:
+  """Lists {original TF1 name: shape} for a Google-layout config, spelled out independently."""
+  vocab = int(config["vocab_size"])
+  emb = int(config["embedding_size"])
+  hidden = int(config["hidden_size"])
+  inter = int(config["intermediate_size"])
+  shapes = {
+      "bert/embeddings/word_embeddings": (vocab, emb),
+      "bert/embeddings/token_type_embeddings": (int(config["type_vocab_size"]), emb),
+      "bert/embeddings/position_embeddings": (int(config["max_position_embeddings"]), emb),
+      "bert/embeddings/LayerNorm/gamma": (emb,),
+      "bert/embeddings/LayerNorm/beta": (emb,),
+  }
+  if emb != hidden:
+    shapes["bert/encoder/embedding_hidden_mapping_in/kernel"] = (emb, hidden)
+    shapes["bert/encoder/embedding_hidden_mapping_in/bias"] = (hidden,)
+  for group in range(int(config.get("num_hidden_groups", 1))):
+    for inner in range(int(config.get("inner_group_num", 1))):
+      scope = f"bert/encoder/transformer/group_{group}/inner_group_{inner}"
+      for name in ("query", "key", "value"):
+        shapes[f"{scope}/attention_1/self/{name}/kernel"] = (hidden, hidden)
+        shapes[f"{scope}/attention_1/self/{name}/bias"] = (hidden,)
+      shapes[f"{scope}/attention_1/output/dense/kernel"] = (hidden, hidden)
+      shapes[f"{scope}/attention_1/output/dense/bias"] = (hidden,)
+      shapes[f"{scope}/ffn_1/intermediate/dense/kernel"] = (hidden, inter)
+      shapes[f"{scope}/ffn_1/intermediate/dense/bias"] = (inter,)
+      shapes[f"{scope}/ffn_1/intermediate/output/dense/kernel"] = (inter, hidden)
+      shapes[f"{scope}/ffn_1/intermediate/output/dense/bias"] = (hidden,)
+      for norm in ("LayerNorm", "LayerNorm_1"):
+        shapes[f"{scope}/{norm}/gamma"] = (hidden,)
+        shapes[f"{scope}/{norm}/beta"] = (hidden,)
+  shapes["bert/pooler/dense/kernel"] = (hidden, hidden)
+  shapes["bert/pooler/dense/bias"] = (hidden,)
+  if include_heads:
+    shapes.update({
+        "cls/predictions/transform/dense/kernel": (hidden, emb),
+        "cls/predictions/transform/dense/bias": (emb,),
+        "cls/predictions/transform/LayerNorm/gamma": (emb,),
+        "cls/predictions/transform/LayerNorm/beta": (emb,),
+        "cls/predictions/output_bias": (vocab,),
+        "cls/seq_relationship/output_weights": (2, hidden),
+        "cls/seq_relationship/output_bias": (2,),
+    })
+  return shapes
+
+
+def random_original_weights(config: Mapping[str, object],
+                            rng: np.random.Generator,
+                            include_heads: bool = True,
+                            scale: float = 0.2) -> dict:
+  """Random float32 weights under the original names.
+
+  Biases and LayerNorm parameters are random too (not zeros/ones), so a weight loaded into the wrong
+  place changes the outputs. `scale` is large enough to make the activations non-linear.
+  """
+  weights = {}
+  for name, shape in original_shapes(config, include_heads).items():
+    value = rng.normal(0.0, scale, size=shape)
+    if name.endswith("/gamma"):
+      value = 1.0 + value
+    weights[name] = value.astype(np.float32)
+  return weights
