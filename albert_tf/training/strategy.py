@@ -1,0 +1,135 @@
+"""Builds the tf.distribute strategy for pretraining from the command-line choice.
+
+The strategies themselves come from `official.common.distribute_utils.get_distribution_strategy`;
+this module adds what the trainer needs around it: `auto` selection, logical CPU devices for
+debugging distribution on a laptop, and a fast, clear failure when a TPU is asked for but absent
+(TPUClusterResolver would otherwise wait on the GCE metadata server).
+"""
+
+import glob
+import json
+import os
+import socket
+import urllib.parse
+
+from absl import logging
+import tensorflow as tf
+from official.common import distribute_utils
+
+STRATEGY_NAMES = ("auto", "tpu", "mirrored", "multi_worker_mirrored", "one_device")
+
+# Variables a Cloud TPU VM or GKE TPU pod sets for its workloads.
+_TPU_ENVIRONMENT_VARIABLES = ("TPU_NAME", "TPU_WORKER_HOSTNAMES", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS",
+                              "TPU_ACCELERATOR_TYPE")
+_TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/[0-9]*")
+_TPU_CONNECT_TIMEOUT_S = 10.0
+
+
+class StrategyError(ValueError):
+  """The requested distribution strategy cannot be built on this machine."""
+
+
+def tpu_environment_present() -> bool:
+  """Whether this process looks like it runs on (or next to) a Cloud TPU."""
+  if any(os.environ.get(name) for name in _TPU_ENVIRONMENT_VARIABLES):
+    return True
+  return any(glob.glob(pattern) for pattern in _TPU_DEVICE_FILES)
+
+
+def _check_tpu_reachable(tpu: str | None) -> None:
+  if not tpu or tpu == "local":
+    if not tpu_environment_present():
+      raise StrategyError(
+          "--distribution_strategy=tpu but no TPU was found on this machine (no /dev/accel*, no TPU_NAME): "
+          "pass --tpu=<name or grpc://host:8470>, or use --distribution_strategy=auto.")
+    return
+  address = urllib.parse.urlparse(tpu)
+  if address.scheme == "grpc":
+    try:
+      socket.create_connection((address.hostname, address.port or 8470),
+                               timeout=_TPU_CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+      raise StrategyError(f"--tpu={tpu} is not reachable ({error}): check the address and that the "
+                          "TPU is running.") from error
+
+
+def split_cpu(num_devices: int) -> None:
+  """Splits the host CPU into `num_devices` logical devices (must run before TF initialises)."""
+  if num_devices <= 1:
+    return
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
+
+
+def _is_multi_worker() -> bool:
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1
+
+
+def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
+                   num_gpus: int | None = None) -> tf.distribute.Strategy:
+  """Returns the tf.distribute strategy for a run.
+
+  Args:
+    distribution_strategy: one of STRATEGY_NAMES. `auto` picks TPU when `tpu` is given or a TPU
+      environment is present, multi_worker_mirrored when TF_CONFIG names several workers, else all
+      visible GPUs (mirrored, or one_device for one GPU), else the CPU (mirrored over the logical CPU
+      devices when `split_cpu` made several, else one_device).
+    tpu: TPU name or grpc:// address (the original's --tpu_name/--master).
+    num_gpus: GPUs to use; None means all visible ones.
+
+  Returns:
+    The strategy.
+
+  Raises:
+    StrategyError: unknown name, or hardware that is not there.
+  """
+  if distribution_strategy not in STRATEGY_NAMES:
+    raise StrategyError(f"--distribution_strategy={distribution_strategy} is unknown: use one of "
+                        f"{', '.join(STRATEGY_NAMES)}.")
+  visible_gpus = len(tf.config.list_physical_devices("GPU"))
+  if num_gpus is None:
+    num_gpus = visible_gpus
+  elif num_gpus > visible_gpus:
+    raise StrategyError(f"--num_gpus={num_gpus} but only {visible_gpus} GPU(s) are visible.")
+
+  if distribution_strategy == "auto":
+    if tpu or tpu_environment_present():
+      distribution_strategy = "tpu"
+    elif _is_multi_worker():
+      distribution_strategy = "multi_worker_mirrored"
+    elif num_gpus > 1 or (not num_gpus and len(tf.config.list_logical_devices("CPU")) > 1):
+      distribution_strategy = "mirrored"
+    else:
+      distribution_strategy = "one_device"
+  logging.info("Distribution strategy: %s (GPUs: %d, TPU: %s)", distribution_strategy, num_gpus, tpu)
+
+  if distribution_strategy == "tpu":
+    _check_tpu_reachable(tpu)
+    return distribute_utils.get_distribution_strategy("tpu", tpu_address=tpu or "")
+  if distribution_strategy == "mirrored" and not num_gpus:
+    # official's factory mirrors over CPU:0 only; use every logical CPU so distribution can be
+    # exercised without accelerators.
+    devices = [device.name for device in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=devices)
+  return distribute_utils.get_distribution_strategy(distribution_strategy, num_gpus=num_gpus)
+
+
+def _cluster_task(strategy: tf.distribute.Strategy) -> tuple[str | None, int]:
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return None, 0
+  resolver = strategy.cluster_resolver
+  return resolver.task_type, int(resolver.task_id or 0)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """Whether this worker writes the shared outputs (checkpoints, summaries, eval results)."""
+  task_type, task_id = _cluster_task(strategy)
+  return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and
+                                          "chief" not in strategy.cluster_resolver.cluster_spec().as_dict())
+
+
+def worker_index(strategy: tf.distribute.Strategy) -> int:
+  """The index of this worker in its task type (0 without a cluster)."""
+  return _cluster_task(strategy)[1]
