@@ -182,7 +182,11 @@ def original_shapes(config: Mapping[str, object], include_heads: bool = True) ->
   if emb != hidden:
     shapes["bert/encoder/embedding_hidden_mapping_in/kernel"] = (emb, hidden)
     shapes["bert/encoder/embedding_hidden_mapping_in/bias"] = (hidden,)
-  for group in range(int(config.get("num_hidden_groups", 1))):
+  num_layers = int(config["num_hidden_layers"])
+  num_groups = int(config.get("num_hidden_groups", 1))
+  # The original creates a group's variables only when some layer enters it.
+  groups = sorted({group_of_layer(layer, num_layers, num_groups) for layer in range(num_layers)})
+  for group in groups:
     for inner in range(int(config.get("inner_group_num", 1))):
       scope = f"bert/encoder/transformer/group_{group}/inner_group_{inner}"
       for name in ("query", "key", "value"):

@@ -1,0 +1,190 @@
+"""The name table: original TF1 ALBERT variable names <-> attribute paths of our Keras models.
+
+One row per original scope (reference/original_albert.md §7.3), expanded for a config's number of
+groups G and inner groups K. Rows are data, not code paths: a Dense row stands for its `kernel`
+[in, out] and `bias` [out], a LayerNorm row for `gamma` and `beta`, a variable row for itself.
+Shapes are written with the config fields they come from, so a mismatch can name the field.
+
+Attribute paths are relative to an `AlbertPretrainer`; the backbone rows start with `albert.`, the
+AlbertModel inside the pretrainer (docs/architecture.md). For an `AlbertModel` the `albert.` is
+dropped and the `cls/` rows do not apply.
+
+Example:
+
+    for variable in original_variables(config):
+      print(variable.name, variable.shape(config), variable.attribute_path)
+    original_variable_shapes(config)["bert/pooler/dense/kernel"]   # (hidden_size, hidden_size)
+"""
+
+import dataclasses
+import re
+from typing import Any, Iterator, Sequence, Union
+
+BACKBONE_ATTRIBUTE = "albert"
+HEAD_SCOPE = "cls/"
+GROUP_PATTERN = re.compile(r"/group_(\d+)/")
+
+# A dimension is a config field name or a literal size.
+Dimension = Union[str, int]
+
+_DENSE = "dense"
+_LAYER_NORM = "layer_norm"
+_VARIABLE = "variable"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Row:
+  """One original scope: its name, our attribute path, its kind and the shape of its weight."""
+  scope: str
+  attribute: str
+  kind: str
+  dims: tuple[Dimension, ...]
+
+
+_EMBEDDING_ROWS = (
+    _Row("bert/embeddings/word_embeddings", "embeddings.word_embeddings", _VARIABLE,
+         ("vocab_size", "embedding_size")),
+    _Row("bert/embeddings/token_type_embeddings", "embeddings.token_type_embeddings", _VARIABLE,
+         ("type_vocab_size", "embedding_size")),
+    _Row("bert/embeddings/position_embeddings", "embeddings.position_embeddings", _VARIABLE,
+         ("max_position_embeddings", "embedding_size")),
+    _Row("bert/embeddings/LayerNorm", "embeddings.layer_norm", _LAYER_NORM, ("embedding_size",)),
+)
+
+# Only present when embedding_size != hidden_size.
+_PROJECTION_ROWS = (
+    _Row("bert/encoder/embedding_hidden_mapping_in", "embedding_projection", _DENSE,
+         ("embedding_size", "hidden_size")),
+)
+
+# Relative to bert/encoder/transformer/group_{g}/inner_group_{k} and encoder.groups[g][k].
+_BLOCK_ROWS = (
+    _Row("attention_1/self/query", "query", _DENSE, ("hidden_size", "hidden_size")),
+    _Row("attention_1/self/key", "key", _DENSE, ("hidden_size", "hidden_size")),
+    _Row("attention_1/self/value", "value", _DENSE, ("hidden_size", "hidden_size")),
+    _Row("attention_1/output/dense", "attention_output", _DENSE, ("hidden_size", "hidden_size")),
+    _Row("LayerNorm", "attention_layer_norm", _LAYER_NORM, ("hidden_size",)),
+    _Row("ffn_1/intermediate/dense", "intermediate", _DENSE, ("hidden_size", "intermediate_size")),
+    _Row("ffn_1/intermediate/output/dense", "output_dense", _DENSE,
+         ("intermediate_size", "hidden_size")),
+    _Row("LayerNorm_1", "output_layer_norm", _LAYER_NORM, ("hidden_size",)),
+)
+_BLOCK_SCOPE = "bert/encoder/transformer/group_{g}/inner_group_{k}/"
+_BLOCK_ATTRIBUTE = "encoder.groups[{g}][{k}]."
+
+_POOLER_ROWS = (
+    _Row("bert/pooler/dense", "pooler", _DENSE, ("hidden_size", "hidden_size")),
+)
+
+# Relative to the pretrainer itself.
+_HEAD_ROWS = (
+    _Row("cls/predictions/transform/dense", "masked_lm.transform", _DENSE,
+         ("hidden_size", "embedding_size")),
+    _Row("cls/predictions/transform/LayerNorm", "masked_lm.layer_norm", _LAYER_NORM,
+         ("embedding_size",)),
+    _Row("cls/predictions/output_bias", "masked_lm.output_bias", _VARIABLE, ("vocab_size",)),
+    _Row("cls/seq_relationship/output_weights", "sentence_order.output_weights", _VARIABLE,
+         (2, "hidden_size")),
+    _Row("cls/seq_relationship/output_bias", "sentence_order.output_bias", _VARIABLE, (2,)),
+)
+
+# What each kind of row stands for: (name suffix, attribute suffix, which dims give its shape).
+_KIND_WEIGHTS = {
+    _VARIABLE: (("", "", slice(None)),),
+    _DENSE: (("/kernel", ".kernel", slice(None)), ("/bias", ".bias", slice(-1, None))),
+    _LAYER_NORM: (("/gamma", ".gamma", slice(None)), ("/beta", ".beta", slice(None))),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class OriginalVariable:
+  """One variable of the original checkpoint layout.
+
+  Attributes:
+    name: the original TF1 name, e.g. "bert/pooler/dense/kernel".
+    attribute_path: where it lives in an AlbertPretrainer, e.g. "albert.pooler.kernel".
+    dims: its shape as config field names or literal sizes, e.g. ("hidden_size", "hidden_size").
+  """
+  name: str
+  attribute_path: str
+  dims: tuple[Dimension, ...]
+
+  @property
+  def is_head(self) -> bool:
+    """Whether it belongs to the pretraining heads (`cls/...`), absent from an AlbertModel."""
+    return self.name.startswith(HEAD_SCOPE)
+
+  def shape(self, config: Any) -> tuple[int, ...]:
+    """The shape this config gives it."""
+    return tuple(dim if isinstance(dim, int) else int(getattr(config, dim)) for dim in self.dims)
+
+  def model_attribute_path(self) -> str:
+    """The attribute path relative to an AlbertModel (backbone variables only)."""
+    prefix = BACKBONE_ATTRIBUTE + "."
+    if not self.attribute_path.startswith(prefix):
+      raise ValueError(f"{self.name} is not a backbone variable")
+    return self.attribute_path[len(prefix):]
+
+
+def _expand(rows: Sequence[_Row], scope_prefix: str = "",
+            attribute_prefix: str = "") -> Iterator[OriginalVariable]:
+  for row in rows:
+    for name_suffix, attribute_suffix, dims in _KIND_WEIGHTS[row.kind]:
+      yield OriginalVariable(name=scope_prefix + row.scope + name_suffix,
+                             attribute_path=attribute_prefix + row.attribute + attribute_suffix,
+                             dims=row.dims[dims])
+
+
+def used_groups(config: Any) -> list[int]:
+  """The groups some layer runs: layer l uses group int(l / L * G) (reference §7.4).
+
+  The original creates a group's variables when a layer first enters its scope, so with more groups
+  than layers (e.g. albert_zh's *_google_fast configs) the checkpoint has only these groups.
+  """
+  num_layers = int(config.num_hidden_layers)
+  num_groups = int(config.num_hidden_groups)
+  return sorted({int(layer / num_layers * num_groups) for layer in range(num_layers)})
+
+
+def original_variables(config: Any, include_heads: bool = True) -> list[OriginalVariable]:
+  """Lists the original variables of a config, in the original order.
+
+  Args:
+    config: an `AlbertConfig` (anything with its attributes).
+    include_heads: also list the MLM and SOP head variables (`cls/...`).
+
+  Returns:
+    The `OriginalVariable`s, without `global_step`.
+  """
+  backbone = BACKBONE_ATTRIBUTE + "."
+  variables = list(_expand(_EMBEDDING_ROWS, attribute_prefix=backbone))
+  if int(config.embedding_size) != int(config.hidden_size):
+    variables.extend(_expand(_PROJECTION_ROWS, attribute_prefix=backbone))
+  for g in used_groups(config):
+    for k in range(int(config.inner_group_num)):
+      variables.extend(
+          _expand(_BLOCK_ROWS, _BLOCK_SCOPE.format(g=g, k=k),
+                  backbone + _BLOCK_ATTRIBUTE.format(g=g, k=k)))
+  variables.extend(_expand(_POOLER_ROWS, attribute_prefix=backbone))
+  if include_heads:
+    variables.extend(_expand(_HEAD_ROWS))
+  return variables
+
+
+def original_variable_shapes(config: Any, include_heads: bool = True) -> dict[str, tuple[int, ...]]:
+  """{original TF1 name: shape} for a config, e.g. for writing or checking an exported checkpoint.
+
+  Args:
+    config: an `AlbertConfig`.
+    include_heads: include the MLM and SOP head variables (`cls/...`).
+
+  Returns:
+    An ordered dict of names to shapes, without `global_step` (int64 scalar when written).
+  """
+  return {variable.name: variable.shape(config)
+          for variable in original_variables(config, include_heads)}
+
+
+def group0_name(name: str) -> str:
+  """The name `init_from_group0` falls back to: group_g -> group_0 (reference §7.7)."""
+  return GROUP_PATTERN.sub("/group_0/", name, count=1)

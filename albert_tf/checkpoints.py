@@ -1,0 +1,442 @@
+"""Loading and writing ALBERT checkpoints: original TF1 name-based ones and our object-based ones.
+
+`load_checkpoint` fills an `AlbertModel` or `AlbertPretrainer` from
+  * an original TF1 checkpoint (Google's tarballs, TF-Hub's `module/`-prefixed variables, training
+    checkpoints with optimizer slots), matched by name through the table in `checkpoint_names`, or
+  * an object-based training checkpoint written by our trainer as
+    `tf.train.Checkpoint(model=<AlbertPretrainer>, optimizer=..., ...)`, matched by object path.
+Both go through the same table, so both report what is missing, unexpected or mis-shaped in the
+same words, and both refuse to load anything unless everything fits.
+
+`save_original_checkpoint` writes the original TF1 names and shapes back (what the original code,
+TF-Hub's exporter and Hugging Face's converter read).
+
+Example:
+
+    model = albert_tf.AlbertModel(albert_tf.AlbertConfig.from_preset("albert_base_v2"))
+    report = albert_tf.load_checkpoint(model, "albert_base/model.ckpt-best")
+    albert_tf.save_original_checkpoint(pretrainer, "export/model.ckpt", global_step=0)
+"""
+
+import dataclasses
+import os
+import re
+import uuid
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from albert_tf import checkpoint_names
+from albert_tf.checkpoint_names import OriginalVariable
+
+PathLike = Union[str, os.PathLike]
+
+TF1_KIND = "tf1"
+OBJECT_KIND = "object"
+
+_OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+_VARIABLE_VALUE = "VARIABLE_VALUE"
+_HUB_PREFIX = "module/"
+_GLOBAL_STEP = "global_step"
+_OPTIMIZER_SLOT_SUFFIXES = ("/adam_m", "/adam_v")
+_OPTIMIZER_SLOT_MARKERS = ("lamb_m", "lamb_v")
+_CHECKPOINT_FILE_SUFFIX = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
+_STEP_SUFFIX = re.compile(r"-(\d+)$")
+_BEST_CHECKPOINT = "model.ckpt-best"
+_BRIGHTMART_MARKERS = ("bert/embeddings/word_embeddings_2", "bert/encoder/layer_shared/")
+_ATTRIBUTE_TOKEN = re.compile(r"\w+")
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+  """The checkpoint path names no checkpoint."""
+
+
+class CheckpointMismatchError(ValueError):
+  """The checkpoint's variables do not fit the model (missing, unexpected or mis-shaped)."""
+
+
+class UnsupportedCheckpointLayoutError(CheckpointMismatchError):
+  """The checkpoint comes from a model family whose layout albert-tf does not load."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadReport:
+  """What `load_checkpoint` did.
+
+  Attributes:
+    path: the checkpoint prefix that was read.
+    kind: "tf1" (original name-based) or "object" (our object-based training checkpoint).
+    loaded: {original name of the model variable: checkpoint key it was read from}.
+    from_group0: {original name: the group_0 name it was initialised from}, by `init_from_group0`.
+    ignored: checkpoint keys deliberately not loaded (optimizer slots, global_step, pretraining
+      heads when loading an AlbertModel; for object-based checkpoints, everything outside the model).
+  """
+  path: str
+  kind: str
+  loaded: dict[str, str]
+  from_group0: dict[str, str]
+  ignored: tuple[str, ...]
+
+
+def resolve_checkpoint_prefix(path: PathLike) -> str:
+  """Turns a user's checkpoint path into a checkpoint prefix.
+
+  Args:
+    path: a prefix (`dir/model.ckpt-best`), one of its files (`.index`, `.data-*`, `.meta`), or a
+      directory: its latest checkpoint per the `checkpoint` state file, else `model.ckpt-best`,
+      else the highest-numbered `*-<step>` prefix, else its only checkpoint.
+
+  Returns:
+    The prefix.
+
+  Raises:
+    CheckpointNotFoundError: nothing there is a checkpoint.
+  """
+  path = _CHECKPOINT_FILE_SUFFIX.sub("", os.fspath(path))
+  if tf.io.gfile.isdir(path):
+    prefix = tf.train.latest_checkpoint(path) or _prefix_in_directory(path)
+    if prefix is None:
+      raise CheckpointNotFoundError(
+          f"checkpoint directory {path} holds no checkpoint (no *.index file): "
+          "pass a directory written by training or export, or a checkpoint prefix")
+    return prefix
+  if not tf.io.gfile.exists(path + ".index"):
+    raise CheckpointNotFoundError(
+        f"checkpoint {path} does not exist (no {path}.index): pass a checkpoint prefix such as "
+        "dir/model.ckpt-best, or a directory holding checkpoints")
+  return path
+
+
+def _prefix_in_directory(directory: str) -> Optional[str]:
+  prefixes = sorted(name[:-len(".index")]
+                    for name in tf.io.gfile.listdir(directory)
+                    if name.endswith(".index"))
+  if not prefixes:
+    return None
+  if _BEST_CHECKPOINT in prefixes:
+    return os.path.join(directory, _BEST_CHECKPOINT)
+
+  def step(prefix: str) -> int:
+    match = _STEP_SUFFIX.search(prefix)
+    return int(match.group(1)) if match else -1
+
+  return os.path.join(directory, max(prefixes, key=step))
+
+
+def _is_pretrainer(model: Any) -> bool:
+  return hasattr(model, checkpoint_names.BACKBONE_ATTRIBUTE)
+
+
+def _model_config(model: Any) -> Any:
+  if _is_pretrainer(model):
+    model = getattr(model, checkpoint_names.BACKBONE_ATTRIBUTE)
+  return model.config
+
+
+def _ensure_built(model: Any) -> None:
+  """Creates the variables with a one-token call, as Keras builds lazily."""
+  if model.built:
+    return
+  ids = tf.zeros([1, 1], tf.int32)
+  inputs = {"input_word_ids": ids, "input_mask": tf.ones_like(ids), "input_type_ids": ids}
+  if _is_pretrainer(model):
+    inputs["masked_lm_positions"] = ids
+  model(inputs, training=False)
+
+
+def _target_variables(model: Any) -> list[OriginalVariable]:
+  return checkpoint_names.original_variables(_model_config(model),
+                                             include_heads=_is_pretrainer(model))
+
+
+def _attribute_path(model: Any, variable: OriginalVariable) -> str:
+  if _is_pretrainer(model):
+    return variable.attribute_path
+  return variable.model_attribute_path()
+
+
+def _resolve_attribute(root: Any, path: str) -> Any:
+  """Follows "encoder.groups[1][0].query.kernel" from `root` (names and list indices)."""
+  value = root
+  for token in _ATTRIBUTE_TOKEN.findall(path):
+    value = value[int(token)] if token.isdigit() else getattr(value, token)
+  return value
+
+
+def _format_shape(shape: Iterable[int]) -> str:
+  return "[" + ",".join(str(dim) for dim in shape) + "]"
+
+
+def _collapse_scopes(names: list[str], universe: Iterable[str]) -> list[str]:
+  """Lists `names`, writing a scope whose variables are all listed as "scope/* (n variables)"."""
+  listed = set(names)
+  universe = list(universe)
+  collapsed = []
+  for name in names:
+    parts = name.split("/")
+    for depth in range(1, len(parts)):
+      scope = "/".join(parts[:depth]) + "/"
+      members = [other for other in universe if other.startswith(scope)]
+      if all(member in listed for member in members):
+        entry = f"{scope}* ({len(members)} variables)"
+        break
+    else:
+      entry = name
+    if entry not in collapsed:
+      collapsed.append(entry)
+  return collapsed
+
+
+class _Mismatch:
+  """Collects every reason a checkpoint does not fit, to raise them together in one line."""
+
+  def __init__(self):
+    self.wrong_shapes: list[str] = []
+    self.field_values: dict[str, set[int]] = {}
+    self.missing: list[str] = []
+    self.unexpected: list[str] = []
+
+  def check_shape(self, variable: OriginalVariable, key: str, found: list[int],
+                  expected: list[int]) -> bool:
+    if list(found) == list(expected):
+      return True
+    fields = []
+    if len(found) == len(expected):
+      for dim, found_size, expected_size in zip(variable.dims, found, expected):
+        if found_size != expected_size and isinstance(dim, str):
+          fields.append(dim)
+          self.field_values.setdefault(dim, set()).add(int(found_size))
+    hint = f" ({', '.join(dict.fromkeys(fields))})" if fields else ""
+    self.wrong_shapes.append(f"{key} has shape {_format_shape(found)}, "
+                             f"config expects {_format_shape(expected)}{hint}")
+    return False
+
+  def raise_if_any(self, path: str, config: Any, expected: Iterable[str], found: Iterable[str],
+                   hints: Iterable[str] = ()) -> None:
+    """Raises one CheckpointMismatchError naming everything collected, if anything was."""
+    if not (self.wrong_shapes or self.missing or self.unexpected):
+      return
+    parts = [
+        f"{field} is {'/'.join(map(str, sorted(values)))} in the checkpoint but "
+        f"{getattr(config, field)} in the config" for field, values in self.field_values.items()
+    ]
+    parts.extend(self.wrong_shapes)
+    if self.missing:
+      parts.append("missing: " + ", ".join(_collapse_scopes(self.missing, expected)))
+    if self.unexpected:
+      parts.append("unexpected: " + ", ".join(_collapse_scopes(self.unexpected, found)))
+    parts.extend(hints)
+    raise CheckpointMismatchError(f"checkpoint {path} does not match the config: " +
+                                  "; ".join(parts))
+
+
+def _is_ignored_tf1_name(name: str) -> bool:
+  return (name == _GLOBAL_STEP or name.endswith(_OPTIMIZER_SLOT_SUFFIXES) or
+          any(marker in name for marker in _OPTIMIZER_SLOT_MARKERS))
+
+
+def _tf1_keys(reader: Any, path: str,
+              is_pretrainer: bool) -> tuple[dict[str, str], list[str]]:
+  """Maps original names to TF1 checkpoint keys; returns it with the keys to ignore."""
+  keys, ignored = {}, []
+  for key in sorted(reader.get_variable_to_shape_map()):
+    name = key[len(_HUB_PREFIX):] if key.startswith(_HUB_PREFIX) else key
+    if _is_ignored_tf1_name(name) or (not is_pretrainer and
+                                      name.startswith(checkpoint_names.HEAD_SCOPE)):
+      ignored.append(key)
+    else:
+      keys[name] = key
+  brightmart = [marker for marker in _BRIGHTMART_MARKERS if any(n.startswith(marker) for n in keys)]
+  if brightmart:
+    raise UnsupportedCheckpointLayoutError(
+        f"checkpoint {path} uses the brightmart/albert_zh layout ({', '.join(brightmart)} ...), "
+        "which albert-tf does not load: it supports the Google layout, i.e. Google's "
+        "albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints and brightmart's "
+        "albert_tiny_zh_google / albert_small_zh_google")
+  return keys, ignored
+
+
+def _object_keys(reader: Any, path: str,
+                 variables: list[OriginalVariable]) -> tuple[dict[str, str], list[str]]:
+  """Maps original names to object-based checkpoint keys by walking the saved object graph."""
+  from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-import-not-at-top
+  graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(
+      reader.get_tensor(_OBJECT_GRAPH_KEY))
+
+  def child(node_id: Optional[int], name: str) -> Optional[int]:
+    if node_id is None:
+      return None
+    for reference in graph.nodes[node_id].children:
+      if reference.local_name == name:
+        return reference.node_id
+    return None
+
+  root = child(0, "model")
+  if root is None:
+    names = ", ".join(reference.local_name for reference in graph.nodes[0].children)
+    raise CheckpointMismatchError(
+        f"checkpoint {path} is object-based but has no `model` object (it has: {names}): pass an "
+        "albert-tf training checkpoint, written as tf.train.Checkpoint(model=AlbertPretrainer)")
+  written_by_pretrainer = child(root, checkpoint_names.BACKBONE_ATTRIBUTE) is not None
+  keys = {}
+  for variable in variables:
+    if written_by_pretrainer:
+      attribute_path = variable.attribute_path
+    elif variable.is_head:
+      continue
+    else:
+      attribute_path = variable.model_attribute_path()
+    node = root
+    for token in _ATTRIBUTE_TOKEN.findall(attribute_path):
+      node = child(node, token)
+    if node is None:
+      continue
+    for attribute in graph.nodes[node].attributes:
+      if attribute.name == _VARIABLE_VALUE:
+        keys[variable.name] = attribute.checkpoint_key
+  ignored = sorted(set(reader.get_variable_to_shape_map()) - set(keys.values()) -
+                   {_OBJECT_GRAPH_KEY})
+  return keys, ignored
+
+
+def _group0_hint(missing: list[str], keys: Mapping[str, str]) -> list[str]:
+  """Suggests init_from_group0 when exactly the groups beyond group_0 are missing."""
+  if not missing or not all(
+      checkpoint_names.GROUP_PATTERN.search(name) and checkpoint_names.group0_name(name) in keys
+      for name in missing):
+    return []
+  return ["the checkpoint has fewer layer groups than num_hidden_groups: pass "
+          "init_from_group0=True to initialise the other groups from group_0"]
+
+
+def _match(model: Any, path: str, keys: Mapping[str, str], shapes: Mapping[str, list[int]],
+           init_from_group0: bool, report_unexpected: bool) -> dict[str, tuple[Any, str, str]]:
+  """Pairs each model variable with its checkpoint key, or raises listing all that does not fit."""
+  mismatch = _Mismatch()
+  matched = {}
+  used_keys = set()
+  variables = _target_variables(model)
+  for variable in variables:
+    source = variable.name
+    if source not in keys and init_from_group0:
+      source = checkpoint_names.group0_name(source)
+    if source not in keys:
+      mismatch.missing.append(variable.name)
+      continue
+    key = keys[source]
+    used_keys.add(key)
+    target = _resolve_attribute(model, _attribute_path(model, variable))
+    if mismatch.check_shape(variable, key, shapes[key], target.shape.as_list()):
+      matched[variable.name] = (target, key, source)
+  if report_unexpected:
+    mismatch.unexpected = [key for key in keys.values() if key not in used_keys]
+  hints = [] if init_from_group0 else _group0_hint(mismatch.missing, keys)
+  mismatch.raise_if_any(path, _model_config(model), [variable.name for variable in variables],
+                        keys.values(), hints)
+  return matched
+
+
+def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = False) -> LoadReport:
+  """Loads an original TF1 or an albert-tf object-based checkpoint into a model.
+
+  Args:
+    model: an `AlbertModel` or an `AlbertPretrainer`, built or not. An AlbertModel takes the
+      backbone only (`cls/...` variables are ignored); a pretrainer also needs the MLM and SOP heads.
+    path: a checkpoint prefix, one of its files, or a directory (see `resolve_checkpoint_prefix`).
+    init_from_group0: when the checkpoint has fewer layer groups than the config, initialise each
+      absent `group_g` from `group_0`, like the original `--init_from_group0` (reference §7.7).
+
+  Returns:
+    A `LoadReport` of what was loaded and what was ignored.
+
+  Raises:
+    CheckpointNotFoundError: `path` names no checkpoint.
+    CheckpointMismatchError: variables are missing, unexpected (TF1 only) or of the wrong shape;
+      all of them are listed in one message, and nothing is loaded.
+    UnsupportedCheckpointLayoutError: the checkpoint uses the brightmart/albert_zh layout.
+  """
+  prefix = resolve_checkpoint_prefix(path)
+  _ensure_built(model)
+  reader = tf.train.load_checkpoint(prefix)
+  shapes = reader.get_variable_to_shape_map()
+  if _OBJECT_GRAPH_KEY in shapes:
+    kind = OBJECT_KIND
+    keys, ignored = _object_keys(reader, prefix, _target_variables(model))
+  else:
+    kind = TF1_KIND
+    keys, ignored = _tf1_keys(reader, prefix, _is_pretrainer(model))
+  matched = _match(model, prefix, keys, shapes, init_from_group0,
+                   report_unexpected=kind == TF1_KIND)
+  for target, key, _ in matched.values():
+    target.assign(np.asarray(reader.get_tensor(key), dtype=target.dtype.as_numpy_dtype))
+  report = LoadReport(path=prefix,
+                      kind=kind,
+                      loaded={name: key for name, (_, key, _) in matched.items()},
+                      from_group0={
+                          name: source for name, (_, _, source) in matched.items() if source != name
+                      },
+                      ignored=tuple(ignored))
+  logging.info("Loaded %d variables from %s checkpoint %s into %s (%d from group_0); ignored %d "
+               "checkpoint entries (optimizer slots, step counters%s).", len(report.loaded),
+               "original TF1" if kind == TF1_KIND else "object-based", prefix,
+               type(model).__name__, len(report.from_group0), len(report.ignored),
+               "" if _is_pretrainer(model) else ", pretraining heads")
+  return report
+
+
+def _save_v2(prefix: str, tensors: Mapping[str, tf.Tensor]) -> None:
+  names = list(tensors)
+  tf.raw_ops.SaveV2(prefix=prefix,
+                    tensor_names=names,
+                    shape_and_slices=[""] * len(names),
+                    tensors=[tensors[name] for name in names])
+
+
+def _write_atomically(prefix: str, write: Callable[[str], None]) -> None:
+  """Writes a checkpoint under a temporary prefix, then renames its files (the index last)."""
+  directory = os.path.dirname(prefix) or "."
+  tf.io.gfile.makedirs(directory)
+  temporary = f"{prefix}.tmp-{uuid.uuid4().hex}"
+  try:
+    write(temporary)
+    files = sorted(tf.io.gfile.glob(temporary + ".*"), key=lambda name: name.endswith(".index"))
+    for name in files:
+      tf.io.gfile.rename(name, prefix + name[len(temporary):], overwrite=True)
+  finally:
+    for name in tf.io.gfile.glob(temporary + ".*"):
+      tf.io.gfile.remove(name)
+
+
+def save_original_checkpoint(model: tf.Module, path: PathLike, global_step: int = 0) -> str:
+  """Writes a model's variables under the original TF1 names and shapes.
+
+  The result is what the original `export_checkpoints.py` writes: the backbone, plus the MLM and SOP
+  heads for a pretrainer, and an int64 `global_step`; no optimizer slots. It loads with
+  `tf.compat.v1.train.Saver`, `tf.train.load_checkpoint`, the original code and Hugging Face's
+  converter. Files appear complete or not at all (written under a temporary name, then renamed).
+
+  Args:
+    model: an `AlbertPretrainer` (backbone and heads) or an `AlbertModel` (backbone only).
+    path: the checkpoint prefix to write, e.g. "export/model.ckpt-best".
+    global_step: the value of the `global_step` variable.
+
+  Returns:
+    The prefix written.
+  """
+  prefix = os.fspath(path)
+  if tf.io.gfile.isdir(prefix):
+    raise ValueError(f"checkpoint path {prefix} is a directory: pass a checkpoint prefix such as "
+                     f"{os.path.join(prefix, 'model.ckpt')}")
+  _ensure_built(model)
+  tensors = {
+      variable.name: tf.convert_to_tensor(
+          _resolve_attribute(model, _attribute_path(model, variable)))
+      for variable in _target_variables(model)
+  }
+  tensors[_GLOBAL_STEP] = tf.constant(global_step, tf.int64)
+  _write_atomically(prefix, lambda temporary: _save_v2(temporary, tensors))
+  logging.info("Wrote %d variables under their original names to %s (global_step=%d).",
+               len(tensors) - 1, prefix, global_step)
+  return prefix
