@@ -1,0 +1,72 @@
+"""Input file expansion and UTF-8 line streaming with a count of replaced invalid bytes."""
+
+import codecs
+import glob
+import os
+from typing import Iterator, List
+
+
+class CorpusError(ValueError):
+  """A user error in the input corpus or flags; its message is one line that says what to do."""
+
+
+# The error handler writes one private-use marker per invalid byte, so that `decode` can count the
+# replaced bytes without global state, then swaps the markers for U+FFFD.
+_COUNTING_HANDLER_NAME = "albert_tf_mark_invalid_bytes"
+_COUNTING_MARKER = "\U0010FFFE"
+
+
+def _mark_invalid_bytes(error: UnicodeDecodeError):
+  return _COUNTING_MARKER * (error.end - error.start), error.end
+
+
+codecs.register_error(_COUNTING_HANDLER_NAME, _mark_invalid_bytes)
+
+
+class ReplacementCounter:
+  """Decodes UTF-8 lines, replacing each invalid byte with U+FFFD and counting them."""
+
+  def __init__(self):
+    self.replaced_bytes = 0
+
+  def decode(self, raw: bytes) -> str:
+    """Decodes `raw` as UTF-8; invalid bytes become U+FFFD and are added to `replaced_bytes`."""
+    try:
+      return raw.decode("utf-8")
+    except UnicodeDecodeError:
+      text = raw.decode("utf-8", errors=_COUNTING_HANDLER_NAME)
+      self.replaced_bytes += text.count(_COUNTING_MARKER)
+      return text.replace(_COUNTING_MARKER, "\ufffd")
+
+
+def expand_input_patterns(input_file: str) -> List[str]:
+  """Expands a comma-separated list of glob patterns into files, in a stable order.
+
+  Args:
+    input_file: e.g. "corpus/*.txt,extra.txt".
+
+  Returns:
+    The matched files: patterns in the given order, each pattern's matches sorted.
+
+  Raises:
+    CorpusError: a pattern matches no file.
+  """
+  files = []
+  for pattern in (p.strip() for p in input_file.split(",")):
+    if not pattern:
+      continue
+    matches = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
+    if not matches:
+      raise CorpusError(f"--input_file pattern {pattern!r} matches no file; check the path "
+                        "(quote globs so the shell does not expand them).")
+    files.extend(matches)
+  if not files:
+    raise CorpusError("--input_file is empty; pass one or more text files or glob patterns.")
+  return files
+
+
+def read_lines(path: str, counter: ReplacementCounter) -> Iterator[str]:
+  """Yields the lines of `path` (split on "\\n" only) decoded as UTF-8, without the newline."""
+  with open(path, "rb") as reader:
+    for raw in reader:
+      yield counter.decode(raw.rstrip(b"\n"))

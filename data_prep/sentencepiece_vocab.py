@@ -1,0 +1,97 @@
+"""Trains a SentencePiece unigram model with the settings of the original ALBERT README."""
+
+import os
+from typing import Iterator, List, Optional, Sequence
+
+import sentencepiece as spm
+from absl import logging
+
+from albert_tf import tokenization
+from data_prep import corpus_files
+
+CONTROL_SYMBOLS = [tokenization.CLS_TOKEN, tokenization.SEP_TOKEN, tokenization.MASK_TOKEN]
+# Passed as a list: the README's --user_defined_symbols="(,),\",-,.,–,£,€" string is misread by the
+# trainer because of the quote in it (reference/measurements.md).
+USER_DEFINED_SYMBOLS = ["(", ")", '"', "-", ".", "\u2013", "\u00a3", "\u20ac"]
+
+_PROGRESS_EVERY_LINES = 1_000_000
+
+
+def preprocessed_sentences(input_files: Sequence[str], do_lower_case: bool,
+                           counter: corpus_files.ReplacementCounter) -> Iterator[str]:
+  """Yields the non-empty lines of `input_files` after the original's `preprocess_text`.
+
+  The data pipeline feeds `preprocess_text(line, lower=do_lower_case)` to the model, so the model is
+  trained on text normalized the same way (the original 30k-clean model was trained on lower-cased
+  text).
+  """
+  count = 0
+  for path in input_files:
+    for line in corpus_files.read_lines(path, counter):
+      sentence = tokenization.preprocess_text(line, lower=do_lower_case)
+      if sentence:
+        count += 1
+        if count % _PROGRESS_EVERY_LINES == 0:
+          logging.info("vocab: read %d sentences", count)
+        yield sentence
+
+
+def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_size: int = 30000,
+                        do_lower_case: bool = True, character_coverage: float = 0.99995,
+                        input_sentence_size: int = 10_000_000, hard_vocab_limit: bool = True,
+                        num_threads: int = 1, seed_sentencepiece_size: Optional[int] = None) -> str:
+  """Trains `<model_prefix>.model` / `.vocab` with the README's unigram settings.
+
+  Layout: <pad>=0, <unk>=1, [CLS]=2, [SEP]=3, [MASK]=4 (control symbols), then the user symbols
+  ( ) " - . – £ €, then the learned pieces; no <s>/</s>.
+
+  Args:
+    input_files: text files, one sentence per line.
+    model_prefix: output path prefix.
+    vocab_size: number of pieces.
+    do_lower_case: lower-case the training text (must match create_pretraining_data's flag).
+    character_coverage: fraction of characters covered by the model.
+    input_sentence_size: sentences sampled for training (shuffled).
+    hard_vocab_limit: fail when the corpus cannot produce `vocab_size` pieces.
+    num_threads: trainer threads.
+    seed_sentencepiece_size: seed pieces (None: SentencePiece's default); small corpora need fewer.
+
+  Returns:
+    The path of the written `.model` file.
+
+  Raises:
+    corpus_files.CorpusError: the corpus is empty or too small for `vocab_size`.
+  """
+  os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
+  counter = corpus_files.ReplacementCounter()
+  options = dict(
+      sentence_iterator=preprocessed_sentences(input_files, do_lower_case, counter),
+      model_prefix=model_prefix, vocab_size=vocab_size, model_type="unigram",
+      pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+      control_symbols=CONTROL_SYMBOLS, user_defined_symbols=USER_DEFINED_SYMBOLS,
+      character_coverage=character_coverage, shuffle_input_sentence=True,
+      input_sentence_size=input_sentence_size, hard_vocab_limit=hard_vocab_limit,
+      num_threads=num_threads, minloglevel=2)
+  if seed_sentencepiece_size:
+    options["seed_sentencepiece_size"] = seed_sentencepiece_size
+  try:
+    spm.SentencePieceTrainer.train(**options)
+  except RuntimeError as error:
+    message = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+    if "Vocabulary size" in message or "vocab_size" in message:
+      raise corpus_files.CorpusError(
+          f"the corpus is too small for --vocab_size={vocab_size} ({message}); lower --vocab_size "
+          "or pass --nohard_vocab_limit.") from None
+    if "no sentences" in message.lower() or "empty" in message.lower():
+      raise corpus_files.CorpusError(
+          f"no text found in {', '.join(input_files)}; give files with one sentence per line.") from None
+    raise corpus_files.CorpusError(f"SentencePiece training failed: {message}") from None
+  if counter.replaced_bytes:
+    logging.warning("vocab: replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
+  return model_prefix + ".model"
+
+
+def special_layout(model_file: str) -> List[str]:
+  """The first 13 pieces of a model (for checks: <pad> <unk> [CLS] [SEP] [MASK] and user symbols)."""
+  processor = spm.SentencePieceProcessor(model_file=model_file)
+  return [processor.IdToPiece(i) for i in range(min(13, processor.GetPieceSize()))]
