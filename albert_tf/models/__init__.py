@@ -1,1 +1,1 @@
-"""albert_tf.models."""
+"""ALBERT models (tf_keras): the backbone, the pretrainer and the pretraining objectives."""

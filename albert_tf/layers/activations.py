@@ -1,0 +1,47 @@
+"""The activations ALBERT's `hidden_act` names, with the original's semantics."""
+
+import math
+from typing import Callable, Optional
+
+import tensorflow as tf
+import tf_keras
+
+
+@tf_keras.utils.register_keras_serializable(package="AlbertTF")
+def gelu_tanh(x: tf.Tensor) -> tf.Tensor:
+  """The original's "gelu": 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))) (HF: "gelu_new").
+
+  Args:
+    x: a float tensor.
+
+  Returns:
+    The tanh-approximated GELU of `x`, in the dtype of `x`.
+  """
+  return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+_ACTIVATIONS = {
+    "gelu": gelu_tanh,
+    "relu": tf.nn.relu,
+    "tanh": tf.tanh,
+    "linear": None,
+}
+
+
+def get_activation(hidden_act: Optional[str]) -> Optional[Callable[[tf.Tensor], tf.Tensor]]:
+  """Maps a config's `hidden_act` to a function (None for linear), as the original does.
+
+  Args:
+    hidden_act: "gelu" (tanh approximation), "relu", "tanh", "linear", "" or None; any case.
+
+  Returns:
+    The activation function, or None for the identity.
+
+  Raises:
+    ValueError: the name is not one of the above.
+  """
+  name = (hidden_act or "linear").lower()
+  if name not in _ACTIVATIONS:
+    raise ValueError(f"hidden_act {hidden_act!r} is not supported; use one of "
+                     f"{', '.join(_ACTIVATIONS)}")
+  return _ACTIVATIONS[name]

@@ -1,0 +1,148 @@
+"""One ALBERT attention + feed-forward block (post-LayerNorm, BERT style)."""
+# pylint: disable=g-classes-have-attributes
+
+import math
+from typing import Optional
+
+import tensorflow as tf
+import tf_keras
+
+from albert_tf.layers import activations
+from albert_tf.layers import initializers
+from albert_tf.layers import normalization
+
+
+@tf_keras.utils.register_keras_serializable(package="AlbertTF")
+class AlbertTransformerBlock(tf_keras.layers.Layer):
+  """Self-attention and feed-forward sublayers, each followed by dropout, residual and LayerNorm.
+
+  Numerics of the original `attention_ffn_block`: separate query/key/value kernels [H, H] whose
+  columns n·D..(n+1)·D-1 belong to head n; scores q·kᵀ are scaled by 1/sqrt(D) and THEN the mask
+  bias (0 or -10000) is added; softmax over keys; dropout on the probabilities; output projection,
+  dropout, LN(x + a); then LN(a + dropout(W2·act(W1·a))). LayerNorm epsilon is 1e-12.
+
+  All matmuls run on [B·T, H] matrices, and heads are split with one reshape per tensor, so XLA and
+  oneDNN see large 2-D GEMMs. Under a mixed precision policy the matmuls run in the compute dtype
+  (e.g. bfloat16) while the masked softmax and the LayerNorm statistics are computed in float32.
+
+  Args:
+    hidden_size: H.
+    num_attention_heads: N; must divide H.
+    intermediate_size: I, the feed-forward width.
+    hidden_act: activation of the feed-forward layer ("gelu" is the tanh approximation).
+    hidden_dropout_prob: dropout after the attention output and the feed-forward output.
+    attention_probs_dropout_prob: dropout on the attention probabilities.
+    initializer_range: stddev of the truncated-normal kernel initializer.
+    **kwargs: passed to tf_keras.layers.Layer.
+
+  Example:
+
+    block = AlbertTransformerBlock(hidden_size=768, num_attention_heads=12, intermediate_size=3072)
+    y = block(x, attention_bias)   # x [B, T, 768], attention_bias [B, 1, 1, T] -> [B, T, 768]
+  """
+
+  def __init__(self,
+               hidden_size: int,
+               num_attention_heads: int,
+               intermediate_size: int,
+               hidden_act: str = "gelu",
+               hidden_dropout_prob: float = 0.0,
+               attention_probs_dropout_prob: float = 0.0,
+               initializer_range: float = 0.02,
+               **kwargs):
+    super().__init__(**kwargs)
+    if hidden_size % num_attention_heads:
+      raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_attention_heads "
+                       f"({num_attention_heads})")
+    self.hidden_size = hidden_size
+    self.num_attention_heads = num_attention_heads
+    self.intermediate_size = intermediate_size
+    self.hidden_act = hidden_act
+    self.hidden_dropout_prob = hidden_dropout_prob
+    self.attention_probs_dropout_prob = attention_probs_dropout_prob
+    self.initializer_range = initializer_range
+    self.head_size = hidden_size // num_attention_heads
+
+    def dense(units, name, activation=None):
+      return tf_keras.layers.Dense(
+          units,
+          activation=activation,
+          kernel_initializer=initializers.truncated_normal(initializer_range),
+          name=name)
+
+    self.query = dense(hidden_size, "query")
+    self.key = dense(hidden_size, "key")
+    self.value = dense(hidden_size, "value")
+    self.attention_probs_dropout = tf_keras.layers.Dropout(
+        attention_probs_dropout_prob, name="attention_probs_dropout")
+    self.attention_output = dense(hidden_size, "attention_output")
+    self.attention_dropout = tf_keras.layers.Dropout(hidden_dropout_prob, name="attention_dropout")
+    self.attention_layer_norm = normalization.albert_layer_norm("attention_layer_norm")
+    self.intermediate = dense(intermediate_size, "intermediate",
+                              activations.get_activation(hidden_act))
+    self.output_dense = dense(hidden_size, "output_dense")
+    self.output_dropout = tf_keras.layers.Dropout(hidden_dropout_prob, name="output_dropout")
+    self.output_layer_norm = normalization.albert_layer_norm("output_layer_norm")
+
+  def build(self, input_shape=None):
+    hidden = [None, self.hidden_size]
+    for sublayer, shape in ((self.query, hidden), (self.key, hidden), (self.value, hidden),
+                            (self.attention_output, hidden), (self.attention_layer_norm, hidden),
+                            (self.intermediate, hidden),
+                            (self.output_dense, [None, self.intermediate_size]),
+                            (self.output_layer_norm, hidden)):
+      with tf.name_scope(sublayer.name):
+        sublayer.build(shape)
+    super().build(input_shape)
+
+  def call(self,
+           inputs: tf.Tensor,
+           attention_bias: tf.Tensor,
+           training: Optional[bool] = None) -> tf.Tensor:
+    """Applies the block.
+
+    Args:
+      inputs: [B, T, H].
+      attention_bias: float32 [B, 1, 1, T] (or broadcastable to [B, N, T, T]): 0 for keys to
+        attend to, -10000 for masked keys.
+      training: enables dropout.
+
+    Returns:
+      [B, T, H] in the layer's compute dtype.
+    """
+    shape = tf.shape(inputs)
+    batch_size, seq_length = shape[0], shape[1]
+    hidden = tf.reshape(inputs, [-1, self.hidden_size])
+    attention = self._self_attention(hidden, attention_bias, batch_size, seq_length, training)
+    attention = self.attention_layer_norm(
+        self.attention_dropout(attention, training=training) + hidden)
+    output = self.output_dense(self.intermediate(attention))
+    output = self.output_layer_norm(self.output_dropout(output, training=training) + attention)
+    return tf.reshape(output, tf.shape(inputs))
+
+  def _self_attention(self, hidden, attention_bias, batch_size, seq_length, training):
+    """Multi-head attention on [B·T, H] rows; returns the output projection [B·T, H]."""
+    heads_shape = [batch_size, seq_length, self.num_attention_heads, self.head_size]
+    query = tf.reshape(self.query(hidden), heads_shape)
+    key = tf.reshape(self.key(hidden), heads_shape)
+    value = tf.reshape(self.value(hidden), heads_shape)
+    scores = tf.einsum("btnd,bsnd->bnts", query, key)
+    # As the original: scale first, then the additive mask; softmax in float32 for bfloat16 safety.
+    scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(self.head_size))
+    probs = tf.nn.softmax(scores + attention_bias, axis=-1)
+    probs = self.attention_probs_dropout(tf.cast(probs, value.dtype), training=training)
+    context = tf.einsum("bnts,bsnd->btnd", probs, value)
+    return self.attention_output(tf.reshape(context, [-1, self.hidden_size]))
+
+  def get_config(self) -> dict:
+    config = super().get_config()
+    config.update({
+        "hidden_size": self.hidden_size,
+        "num_attention_heads": self.num_attention_heads,
+        "intermediate_size": self.intermediate_size,
+        "hidden_act": self.hidden_act,
+        "hidden_dropout_prob": self.hidden_dropout_prob,
+        "attention_probs_dropout_prob": self.attention_probs_dropout_prob,
+        "initializer_range": self.initializer_range,
+    })
+    return config

@@ -1,0 +1,138 @@
+"""AlbertModel: the ALBERT backbone (original scope `bert`)."""
+# pylint: disable=g-classes-have-attributes
+
+from typing import Any, Mapping, Optional, Union
+
+import tensorflow as tf
+import tf_keras
+
+from albert_tf import config as albert_config
+from albert_tf.layers import embeddings
+from albert_tf.layers import initializers
+from albert_tf.layers import shared_encoder
+
+ConfigLike = Union[albert_config.AlbertConfig, Mapping[str, Any]]
+
+
+def as_config(config: ConfigLike) -> albert_config.AlbertConfig:
+  """Accepts an AlbertConfig or its dict form (as stored by get_config)."""
+  if isinstance(config, albert_config.AlbertConfig):
+    return config
+  return albert_config.AlbertConfig.from_dict(config)
+
+
+@tf_keras.utils.register_keras_serializable(package="AlbertTF")
+class AlbertModel(tf_keras.Model):
+  """The ALBERT encoder of Google's release, with layer groups and inner groups.
+
+  Embeddings at width E (LayerNorm, dropout) -> linear E->H only when E != H -> L applications of
+  the shared transformer groups -> tanh pooler on token 0. See docs/architecture.md for the
+  attribute paths, which mirror the original checkpoint names.
+
+  Args:
+    config: an AlbertConfig (or its dict form).
+    **kwargs: passed to tf_keras.Model (e.g. name).
+
+  Example:
+
+    model = AlbertModel(AlbertConfig.from_preset("albert_base_v2"))
+    out = model({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types})
+    out["sequence_output"]  # [B, T, 768]
+    out["pooled_output"]    # [B, 768]
+  """
+
+  def __init__(self, config: ConfigLike, **kwargs):
+    kwargs.setdefault("name", "albert")
+    super().__init__(**kwargs)
+    self.config = as_config(config)
+    cfg = self.config
+    self.embeddings = embeddings.AlbertEmbeddings(
+        vocab_size=cfg.vocab_size,
+        embedding_size=cfg.embedding_size,
+        max_position_embeddings=cfg.max_position_embeddings,
+        type_vocab_size=cfg.type_vocab_size,
+        hidden_dropout_prob=cfg.hidden_dropout_prob,
+        initializer_range=cfg.initializer_range,
+        name="embeddings")
+    self.embedding_projection = None
+    if cfg.embedding_size != cfg.hidden_size:
+      self.embedding_projection = tf_keras.layers.Dense(
+          cfg.hidden_size,
+          kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
+          name="embedding_projection")
+    self.encoder = shared_encoder.AlbertSharedEncoder(
+        num_hidden_layers=cfg.num_hidden_layers,
+        hidden_size=cfg.hidden_size,
+        num_attention_heads=cfg.num_attention_heads,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_groups=cfg.num_hidden_groups,
+        inner_group_num=cfg.inner_group_num,
+        hidden_act=cfg.hidden_act,
+        hidden_dropout_prob=cfg.hidden_dropout_prob,
+        attention_probs_dropout_prob=cfg.attention_probs_dropout_prob,
+        initializer_range=cfg.initializer_range,
+        name="encoder")
+    self.pooler = tf_keras.layers.Dense(
+        cfg.hidden_size,
+        activation="tanh",
+        kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
+        name="pooler")
+
+  def build(self, input_shape=None):
+    """Creates every variable from the config alone; no forward pass is needed."""
+    cfg = self.config
+    sublayers = [(self.embeddings, None), (self.encoder, None),
+                 (self.pooler, [None, cfg.hidden_size])]
+    if self.embedding_projection is not None:
+      sublayers.append((self.embedding_projection, [None, cfg.embedding_size]))
+    for sublayer, shape in sublayers:
+      with tf.name_scope(sublayer.name):
+        sublayer.build(shape)
+    self.built = True  # tf_keras.Model.build would demand an input shape; none is needed here.
+
+  def call(self,
+           inputs: Mapping[str, tf.Tensor],
+           training: Optional[bool] = None) -> dict:
+    """Runs the encoder.
+
+    Args:
+      inputs: {"input_word_ids": int [B, T], "input_mask": int [B, T] (optional, all ones),
+        "input_type_ids": int [B, T] (optional, zeros)}, with T <= max_position_embeddings.
+      training: enables dropout.
+
+    Returns:
+      {"sequence_output": [B, T, H], "pooled_output": [B, H], "encoder_outputs": list of L·K
+      [B, T, H], "embedding_output": [B, T, E]}, in the compute dtype.
+    """
+    if not isinstance(inputs, Mapping) or "input_word_ids" not in inputs:
+      raise ValueError("AlbertModel takes a dict with input_word_ids (and optionally input_mask, "
+                       "input_type_ids), each int32 [batch, seq]")
+    input_mask = inputs.get("input_mask")
+    embedding_output = self.embeddings(
+        inputs["input_word_ids"], inputs.get("input_type_ids"), training=training)
+    hidden = embedding_output
+    if self.embedding_projection is not None:
+      hidden = self.embedding_projection(hidden)
+    encoder_outputs = self.encoder(hidden, input_mask, training=training)
+    sequence_output = encoder_outputs[-1]
+    pooled_output = self.pooler(sequence_output[:, 0, :])
+    return {
+        "sequence_output": sequence_output,
+        "pooled_output": pooled_output,
+        "encoder_outputs": encoder_outputs,
+        "embedding_output": embedding_output,
+    }
+
+  def get_embedding_table(self) -> tf.Variable:
+    """The word embedding table [V, E] (tied to the MLM output)."""
+    if not self.embeddings.built:
+      self.build()
+    return self.embeddings.word_embeddings
+
+  def get_config(self) -> dict:
+    return {"config": self.config.to_dict(), "name": self.name}
+
+  @classmethod
+  def from_config(cls, config: Mapping[str, Any], custom_objects=None) -> "AlbertModel":
+    del custom_objects  # Unused: the config is plain data.
+    return cls(**config)

@@ -1,0 +1,88 @@
+"""AlbertPretrainer: the backbone plus the MLM and SOP heads of run_pretraining.py."""
+# pylint: disable=g-classes-have-attributes
+
+from typing import Any, Mapping, Optional
+
+import tensorflow as tf
+import tf_keras
+
+from albert_tf.layers import masked_lm_head
+from albert_tf.layers import sentence_order_head
+from albert_tf.models import albert_model
+
+
+@tf_keras.utils.register_keras_serializable(package="AlbertTF")
+class AlbertPretrainer(tf_keras.Model):
+  """ALBERT with the original pretraining heads (original scope `cls`).
+
+  The MLM head runs on the P gathered `masked_lm_positions` only and is tied to the backbone's word
+  embedding table; the SOP head scores the pooled output. Both heads compute in float32, so the
+  logits (and the losses in `pretraining_objectives`) stay exact under mixed precision.
+
+  Args:
+    config: an AlbertConfig (or its dict form).
+    **kwargs: passed to tf_keras.Model (e.g. name).
+
+  Example:
+
+    pretrainer = AlbertPretrainer(AlbertConfig.from_preset("albert_base_v2"))
+    out = pretrainer({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types,
+                      "masked_lm_positions": positions}, training=True)
+    out["mlm_logits"]  # [B, P, 30000]
+    out["sop_logits"]  # [B, 2]
+  """
+
+  def __init__(self, config: albert_model.ConfigLike, **kwargs):
+    kwargs.setdefault("name", "albert_pretrainer")
+    super().__init__(**kwargs)
+    self.config = albert_model.as_config(config)
+    cfg = self.config
+    self.albert = albert_model.AlbertModel(cfg, name="albert")
+    self.masked_lm = masked_lm_head.AlbertMaskedLMHead(
+        vocab_size=cfg.vocab_size,
+        embedding_size=cfg.embedding_size,
+        hidden_act=cfg.hidden_act,
+        initializer_range=cfg.initializer_range,
+        name="masked_lm")
+    self.sentence_order = sentence_order_head.AlbertSentenceOrderHead(
+        hidden_size=cfg.hidden_size, initializer_range=cfg.initializer_range,
+        name="sentence_order")
+
+  def build(self, input_shape=None):
+    """Creates every variable from the config alone; no forward pass is needed."""
+    hidden_size = self.config.hidden_size
+    for sublayer, shape in ((self.albert, None), (self.masked_lm, [None, None, hidden_size]),
+                            (self.sentence_order, [None, hidden_size])):
+      with tf.name_scope(sublayer.name):
+        sublayer.build(shape)
+    self.built = True  # tf_keras.Model.build would demand an input shape; none is needed here.
+
+  def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
+    """Runs the backbone and both heads.
+
+    Args:
+      inputs: the AlbertModel inputs plus "masked_lm_positions" int [B, P].
+      training: enables dropout.
+
+    Returns:
+      {"mlm_logits": float32 [B, P, V], "sop_logits": float32 [B, 2], "sequence_output",
+      "pooled_output"}.
+    """
+    if "masked_lm_positions" not in inputs:
+      raise ValueError("AlbertPretrainer needs inputs['masked_lm_positions'] (int32 [batch, P])")
+    outputs = self.albert(inputs, training=training)
+    return {
+        "mlm_logits": self.masked_lm(outputs["sequence_output"], inputs["masked_lm_positions"],
+                                     self.albert.get_embedding_table()),
+        "sop_logits": self.sentence_order(outputs["pooled_output"]),
+        "sequence_output": outputs["sequence_output"],
+        "pooled_output": outputs["pooled_output"],
+    }
+
+  def get_config(self) -> dict:
+    return {"config": self.config.to_dict(), "name": self.name}
+
+  @classmethod
+  def from_config(cls, config: Mapping[str, Any], custom_objects=None) -> "AlbertPretrainer":
+    del custom_objects  # Unused: the config is plain data.
+    return cls(**config)
