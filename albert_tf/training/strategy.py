@@ -67,8 +67,19 @@ def _is_multi_worker() -> bool:
   return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1
 
 
+def _tpu_strategy(tpu: str | None, zone: str | None, project: str | None) -> tf.distribute.Strategy:
+  if not (zone or project):
+    return distribute_utils.get_distribution_strategy("tpu", tpu_address=tpu or "")
+  # official's factory has no zone/project; resolving a TPU by name in another zone needs them.
+  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu, zone=zone, project=project)
+  tf.config.experimental_connect_to_cluster(resolver)
+  tf.tpu.experimental.initialize_tpu_system(resolver)
+  return tf.distribute.TPUStrategy(resolver)
+
+
 def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
-                   num_gpus: int | None = None) -> tf.distribute.Strategy:
+                   num_gpus: int | None = None, tpu_zone: str | None = None,
+                   gcp_project: str | None = None) -> tf.distribute.Strategy:
   """Returns the tf.distribute strategy for a run.
 
   Args:
@@ -78,6 +89,8 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
       devices when `split_cpu` made several, else one_device).
     tpu: TPU name or grpc:// address (the original's --tpu_name/--master).
     num_gpus: GPUs to use; None means all visible ones.
+    tpu_zone: GCE zone of a TPU given by name (the original's --tpu_zone).
+    gcp_project: GCP project of a TPU given by name (the original's --gcp_project).
 
   Returns:
     The strategy.
@@ -107,7 +120,7 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
 
   if distribution_strategy == "tpu":
     _check_tpu_reachable(tpu)
-    return distribute_utils.get_distribution_strategy("tpu", tpu_address=tpu or "")
+    return _tpu_strategy(tpu, tpu_zone, gcp_project)
   if distribution_strategy == "mirrored" and not num_gpus:
     # official's factory mirrors over CPU:0 only; use every logical CPU so distribution can be
     # exercised without accelerators.
