@@ -216,19 +216,24 @@ def original_shapes(config: Mapping[str, object], include_heads: bool = True) ->
   return shapes
 
 
-def random_original_weights(config: Mapping[str, object],
-                            rng: np.random.Generator,
-                            include_heads: bool = True,
-                            scale: float = 0.2) -> dict:
-  """Random float32 weights under the original names.
+def random_weights(shapes: Mapping[str, tuple], rng: np.random.Generator,
+                   scale: float = 0.2) -> dict:
+  """Random float32 arrays for {name: shape}; LayerNorm gammas are centred on 1.
 
   Biases and LayerNorm parameters are random too (not zeros/ones), so a weight loaded into the wrong
   place changes the outputs. `scale` is large enough to make the activations non-linear.
   """
   weights = {}
-  for name, shape in original_shapes(config, include_heads).items():
+  for name, shape in shapes.items():
     value = rng.normal(0.0, scale, size=shape)
     if name.endswith("/gamma"):
       value = 1.0 + value
     weights[name] = value.astype(np.float32)
   return weights
+
+
+def random_original_weights(config: Mapping[str, object],
+                            rng: np.random.Generator,
+                            include_heads: bool = True) -> dict:
+  """Random float32 weights under the original (Google layout) names."""
+  return random_weights(original_shapes(config, include_heads), rng)

@@ -17,6 +17,8 @@ from typing import Mapping, Optional
 import numpy as np
 import tensorflow as tf
 
+import numpy_albert
+
 OPTIMIZER_SLOTS = ("adam_m", "adam_v")
 
 
@@ -105,7 +107,27 @@ def brightmart_shapes(config: Mapping[str, object]) -> dict:
 
 def random_brightmart_weights(config: Mapping[str, object], rng: np.random.Generator) -> dict:
   """Random float32 weights under the brightmart/albert_zh names."""
-  return {
-      name: rng.normal(0.0, 0.2, size=shape).astype(np.float32)
-      for name, shape in brightmart_shapes(config).items()
-  }
+  return numpy_albert.random_weights(brightmart_shapes(config), rng)
+
+
+def read_with_tf1_saver(prefix: os.PathLike, shapes: Mapping[str, tuple]) -> dict:
+  """Restores {name: shape} float32 variables (and int64 global_step) the way the original does.
+
+  Builds the variables in a `tf.Graph` and restores them with `tf.compat.v1.train.Saver`, which
+  fails if a name, shape or dtype is not in the checkpoint as the original code expects it.
+
+  Returns:
+    {name: restored value}, including "global_step".
+  """
+  with tf.Graph().as_default():
+    variables = [
+        tf.compat.v1.get_variable(name, shape=shape, dtype=tf.float32, use_resource=False)
+        for name, shape in shapes.items()
+    ]
+    variables.append(
+        tf.compat.v1.get_variable("global_step", shape=[], dtype=tf.int64, use_resource=False))
+    saver = tf.compat.v1.train.Saver(variables)
+    with tf.compat.v1.Session() as session:
+      saver.restore(session, os.fspath(prefix))
+      values = session.run(variables)
+  return {variable.op.name: value for variable, value in zip(variables, values)}

@@ -1,0 +1,514 @@
+"""Original TF1 checkpoint compatibility: loading, writing, and the errors users see.
+
+Checkpoints are built with the exact original names by `tf1_checkpoint_fixtures` (tf.compat.v1
+variables + Saver), outputs are checked against the independent NumPy forward pass in
+`numpy_albert`, and every user error is checked for its exact one-line message.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+import albert_tf
+from albert_tf import checkpoint_names
+from albert_tf import checkpoints
+import numpy_albert
+import tf1_checkpoint_fixtures as fixtures
+
+TOLERANCE = 1e-5
+
+
+def tiny_config(**overrides) -> dict:
+  config = {
+      "vocab_size": 50,
+      "embedding_size": 8,
+      "hidden_size": 16,
+      "num_hidden_layers": 3,
+      "num_hidden_groups": 1,
+      "num_attention_heads": 4,
+      "intermediate_size": 24,
+      "inner_group_num": 1,
+      "hidden_act": "gelu",
+      "hidden_dropout_prob": 0.1,
+      "attention_probs_dropout_prob": 0.1,
+      "max_position_embeddings": 20,
+      "type_vocab_size": 2,
+      "initializer_range": 0.02,
+  }
+  config.update(overrides)
+  return config
+
+
+def albert_config(config: dict) -> albert_tf.AlbertConfig:
+  return albert_tf.AlbertConfig(**config)
+
+
+def model_inputs() -> dict:
+  rng = np.random.default_rng(7)
+  ids = rng.integers(0, 50, size=(2, 7)).astype(np.int32)
+  mask = np.ones((2, 7), np.int32)
+  mask[1, 4:] = 0
+  types = np.zeros((2, 7), np.int32)
+  types[:, 3:] = 1
+  return {
+      "input_word_ids": ids,
+      "input_mask": mask,
+      "input_type_ids": types,
+      "masked_lm_positions": np.array([[1, 2, 6], [0, 3, 2]], np.int32),
+  }
+
+
+def numpy_outputs(weights: dict, config: dict, inputs: dict) -> dict:
+  return numpy_albert.albert_forward(weights, config, inputs["input_word_ids"],
+                                     inputs["input_mask"], inputs["input_type_ids"],
+                                     inputs["masked_lm_positions"])
+
+
+def backbone_inputs(inputs: dict) -> dict:
+  return {name: value for name, value in inputs.items() if name != "masked_lm_positions"}
+
+
+def assert_close(actual, expected, name):
+  difference = np.max(np.abs(np.asarray(actual, np.float64) - expected))
+  assert difference <= TOLERANCE, f"{name}: max abs diff {difference}"
+
+
+def variable_values(model) -> dict:
+  return {variable.name: variable.numpy() for variable in model.variables}
+
+
+def mismatch_message(model, path) -> str:
+  """Loads expecting a CheckpointMismatchError; returns its message."""
+  with pytest.raises(checkpoints.CheckpointMismatchError) as error:
+    albert_tf.load_checkpoint(model, path)
+  return str(error.value)
+
+
+def expected_message_prefix(prefix) -> str:
+  return f"checkpoint {prefix} does not match the config: "
+
+
+# --- The reference itself ----------------------------------------------------------------------
+
+
+def numpy_reference_gelu(x):
+  return tf.nn.gelu(x, approximate=True)
+
+
+def test_numpy_reference_matches_tf_models_albert_encoder():
+  """The oracle agrees with tf-models-official's AlbertEncoder (G=1, K=1), an independent port."""
+  from official.nlp.modeling.networks import albert_encoder  # pylint: disable=g-import-not-at-top
+  config = tiny_config()
+  weights = numpy_albert.random_original_weights(config, np.random.default_rng(0), False)
+  hidden, heads = config["hidden_size"], config["num_attention_heads"]
+  encoder = albert_encoder.AlbertEncoder(
+      vocab_size=50, embedding_width=8, hidden_size=hidden, num_layers=3,
+      num_attention_heads=heads, max_sequence_length=20, type_vocab_size=2, intermediate_size=24,
+      activation=numpy_reference_gelu, dropout_rate=0.0,
+      attention_dropout_rate=0.0, dict_outputs=True)
+  inputs = backbone_inputs(model_inputs())
+  encoder(inputs)
+  block = "bert/encoder/transformer/group_0/inner_group_0/"
+  tf_models_names = {
+      "word_embeddings/embeddings": "bert/embeddings/word_embeddings",
+      "position_embedding/embeddings": "bert/embeddings/position_embeddings",
+      "type_embeddings/embeddings": "bert/embeddings/token_type_embeddings",
+      "embeddings/layer_norm/gamma": "bert/embeddings/LayerNorm/gamma",
+      "embeddings/layer_norm/beta": "bert/embeddings/LayerNorm/beta",
+      "embedding_projection/kernel": "bert/encoder/embedding_hidden_mapping_in/kernel",
+      "embedding_projection/bias": "bert/encoder/embedding_hidden_mapping_in/bias",
+      "transformer/self_attention/attention_output/bias": block + "attention_1/output/dense/bias",
+      "transformer/self_attention_layer_norm/gamma": block + "LayerNorm/gamma",
+      "transformer/self_attention_layer_norm/beta": block + "LayerNorm/beta",
+      "transformer/intermediate/kernel": block + "ffn_1/intermediate/dense/kernel",
+      "transformer/intermediate/bias": block + "ffn_1/intermediate/dense/bias",
+      "transformer/output/kernel": block + "ffn_1/intermediate/output/dense/kernel",
+      "transformer/output/bias": block + "ffn_1/intermediate/output/dense/bias",
+      "transformer/output_layer_norm/gamma": block + "LayerNorm_1/gamma",
+      "transformer/output_layer_norm/beta": block + "LayerNorm_1/beta",
+      "pooler_transform/kernel": "bert/pooler/dense/kernel",
+      "pooler_transform/bias": "bert/pooler/dense/bias",
+  }
+  for projection in ("query", "key", "value"):
+    tf_models_names[f"transformer/self_attention/{projection}/kernel"] = (
+        block + f"attention_1/self/{projection}/kernel")
+    tf_models_names[f"transformer/self_attention/{projection}/bias"] = (
+        block + f"attention_1/self/{projection}/bias")
+  tf_models_names["transformer/self_attention/attention_output/kernel"] = (
+      block + "attention_1/output/dense/kernel")
+  for variable in encoder.weights:
+    value = weights[tf_models_names[variable.name[:-len(":0")]]]
+    variable.assign(value.reshape(variable.shape))  # tf-models splits heads: [H,N,D], [N,D,H].
+  outputs = encoder(inputs)
+  expected = numpy_albert.albert_forward(weights, config, inputs["input_word_ids"],
+                                         inputs["input_mask"], inputs["input_type_ids"])
+  assert_close(outputs["sequence_output"], expected["sequence_output"], "sequence_output")
+  assert_close(outputs["pooled_output"], expected["pooled_output"], "pooled_output")
+
+
+# --- The name table ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"num_hidden_groups": 2, "inner_group_num": 2},
+    {"num_hidden_layers": 4, "num_hidden_groups": 3},
+    {"embedding_size": 16},
+])
+def test_name_table_lists_the_original_names_and_shapes(overrides):
+  config = tiny_config(**overrides)
+  assert (checkpoint_names.original_variable_shapes(albert_config(config)) ==
+          numpy_albert.original_shapes(config))
+  assert (checkpoint_names.original_variable_shapes(albert_config(config), include_heads=False) ==
+          numpy_albert.original_shapes(config, include_heads=False))
+
+
+def test_name_table_gives_the_published_parameter_counts():
+  """reference/original_albert.md §3.3: ALBERT-base backbone and backbone + heads."""
+  base = albert_tf.AlbertConfig(vocab_size=30000, embedding_size=128, hidden_size=768,
+                                num_hidden_layers=12, num_attention_heads=12,
+                                intermediate_size=3072)
+  count = lambda shapes: sum(int(np.prod(shape)) for shape in shapes.values())
+  assert count(checkpoint_names.original_variable_shapes(base, include_heads=False)) == 11683584
+  assert count(checkpoint_names.original_variable_shapes(base)) == 11813810
+
+
+def test_name_table_has_32_variables_for_one_group_and_no_projection_when_e_equals_h():
+  names = checkpoint_names.original_variable_shapes(albert_config(tiny_config()))
+  assert len(names) == 32
+  square = checkpoint_names.original_variable_shapes(albert_config(tiny_config(embedding_size=16)))
+  assert len(square) == 30
+  assert not any("embedding_hidden_mapping_in" in name for name in square)
+
+
+# --- Loading original checkpoints: outputs equal the NumPy forward pass ------------------------
+
+
+@pytest.mark.parametrize("overrides", [
+    {"hidden_act": "gelu"},
+    {"hidden_act": "relu"},
+    {"hidden_act": "gelu", "num_hidden_groups": 2, "inner_group_num": 2},
+    {"hidden_act": "relu", "num_hidden_groups": 2, "inner_group_num": 2},
+    {"hidden_act": "relu", "num_hidden_layers": 4, "num_hidden_groups": 3},
+    {"hidden_act": "gelu", "embedding_size": 16},
+])
+def test_loaded_models_match_numpy_forward(tmp_path, overrides):
+  config = tiny_config(**overrides)
+  weights = numpy_albert.random_original_weights(config, np.random.default_rng(1))
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights, global_step=100)
+  inputs = model_inputs()
+  expected = numpy_outputs(weights, config, inputs)
+
+  pretrainer = albert_tf.AlbertPretrainer(albert_config(config))
+  report = albert_tf.load_checkpoint(pretrainer, prefix)
+  assert report.kind == checkpoints.TF1_KIND
+  assert sorted(report.loaded) == sorted(weights)
+  assert report.ignored == ("global_step",)
+  outputs = pretrainer(inputs, training=False)
+  for name in ("sequence_output", "pooled_output", "mlm_logits", "sop_logits"):
+    assert_close(outputs[name], expected[name], name)
+
+  model = albert_tf.AlbertModel(albert_config(config))
+  report = albert_tf.load_checkpoint(model, tmp_path)
+  heads = sorted(name for name in weights if name.startswith("cls/"))
+  assert sorted(report.ignored) == sorted(heads + ["global_step"])
+  outputs = model(backbone_inputs(inputs), training=False)
+  for name in ("sequence_output", "pooled_output", "embedding_output"):
+    assert_close(outputs[name], expected[name], name)
+  assert len(outputs["encoder_outputs"]) == len(expected["encoder_outputs"])
+  assert_close(outputs["encoder_outputs"][1], expected["encoder_outputs"][1], "encoder_outputs[1]")
+
+
+def test_hub_prefix_and_optimizer_slots(tmp_path):
+  config = tiny_config(num_hidden_groups=2, inner_group_num=2)
+  weights = numpy_albert.random_original_weights(config, np.random.default_rng(2))
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-1000", weights,
+                                         name_prefix="module/", optimizer_slots=True,
+                                         global_step=1000)
+  pretrainer = albert_tf.AlbertPretrainer(albert_config(config))
+  report = albert_tf.load_checkpoint(pretrainer, prefix)
+  assert report.loaded == {name: "module/" + name for name in weights}
+  slots = [f"module/{name}/{slot}" for name in weights for slot in ("adam_m", "adam_v")]
+  assert sorted(report.ignored) == sorted(slots + ["global_step"])
+  block = pretrainer.albert.encoder.groups[1][1]
+  np.testing.assert_array_equal(
+      block.output_dense.kernel.numpy(),
+      weights["bert/encoder/transformer/group_1/inner_group_1/ffn_1/intermediate/output/dense/"
+              "kernel"])
+  np.testing.assert_array_equal(pretrainer.sentence_order.output_weights.numpy(),
+                                weights["cls/seq_relationship/output_weights"])
+
+
+def test_lamb_slots_are_ignored(tmp_path):
+  config = tiny_config()
+  weights = numpy_albert.random_original_weights(config, np.random.default_rng(3))
+  slots = {f"{name}/lamb_m": value for name, value in weights.items()}
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "albert_model.ckpt", weights,
+                                         extra_variables=slots)
+  report = albert_tf.load_checkpoint(albert_tf.AlbertPretrainer(albert_config(config)), prefix)
+  assert sorted(report.ignored) == sorted(slots)
+
+
+def test_init_from_group0(tmp_path):
+  """A 1-group checkpoint initialises every group of a 2-group model (reference §7.7)."""
+  one_group = tiny_config(inner_group_num=2)
+  two_groups = tiny_config(inner_group_num=2, num_hidden_groups=2)
+  weights = numpy_albert.random_original_weights(one_group, np.random.default_rng(4))
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights)
+  pretrainer = albert_tf.AlbertPretrainer(albert_config(two_groups))
+
+  assert mismatch_message(pretrainer, prefix) == (
+      expected_message_prefix(prefix) +
+      "missing: bert/encoder/transformer/group_1/* (32 variables); the checkpoint has fewer layer "
+      "groups than num_hidden_groups: pass init_from_group0=True to initialise the other groups "
+      "from group_0")
+
+  report = albert_tf.load_checkpoint(pretrainer, prefix, init_from_group0=True)
+  assert len(report.from_group0) == 32
+  assert (report.from_group0["bert/encoder/transformer/group_1/inner_group_1/LayerNorm_1/beta"] ==
+          "bert/encoder/transformer/group_0/inner_group_1/LayerNorm_1/beta")
+  expanded = dict(weights)
+  for name, value in weights.items():
+    if "/group_0/" in name:
+      expanded[name.replace("/group_0/", "/group_1/")] = value
+  inputs = model_inputs()
+  expected = numpy_outputs(expanded, two_groups, inputs)
+  outputs = pretrainer(inputs, training=False)
+  for name in ("sequence_output", "mlm_logits", "sop_logits"):
+    assert_close(outputs[name], expected[name], name)
+
+
+# --- Writing original checkpoints --------------------------------------------------------------
+
+
+def test_save_then_load_round_trips_exactly(tmp_path):
+  config = tiny_config(num_hidden_groups=2, inner_group_num=2)
+  source = albert_tf.AlbertPretrainer(albert_config(config))
+  source(model_inputs())
+  prefix = albert_tf.save_original_checkpoint(source, str(tmp_path / "export" / "model.ckpt-best"),
+                                              global_step=0)
+  assert sorted(os.listdir(tmp_path / "export")) == [
+      "model.ckpt-best.data-00000-of-00001", "model.ckpt-best.index"]
+
+  reader = tf.train.load_checkpoint(prefix)
+  shapes = numpy_albert.original_shapes(config)
+  assert reader.get_variable_to_shape_map() == {
+      **{name: list(shape) for name, shape in shapes.items()}, "global_step": []}
+  assert reader.get_variable_to_dtype_map()["global_step"] == tf.int64
+
+  restored = fixtures.read_with_tf1_saver(prefix, shapes)
+  assert restored["global_step"] == 0
+  np.testing.assert_array_equal(restored["bert/embeddings/word_embeddings"],
+                                source.albert.embeddings.word_embeddings.numpy())
+  np.testing.assert_array_equal(restored["cls/seq_relationship/output_weights"],
+                                source.sentence_order.output_weights.numpy())
+
+  target = albert_tf.AlbertPretrainer(albert_config(config))
+  albert_tf.load_checkpoint(target, tmp_path / "export")
+  source_values, target_values = variable_values(source), variable_values(target)
+  assert sorted(source_values) == sorted(target_values)
+  for name, value in source_values.items():
+    np.testing.assert_array_equal(target_values[name], value, err_msg=name)
+
+
+def test_save_backbone_only_and_global_step(tmp_path):
+  config = tiny_config(embedding_size=16)
+  model = albert_tf.AlbertModel(albert_config(config))
+  prefix = albert_tf.save_original_checkpoint(model, tmp_path / "model.ckpt", global_step=42)
+  reader = tf.train.load_checkpoint(prefix)
+  assert reader.get_tensor("global_step") == 42
+  assert sorted(reader.get_variable_to_shape_map()) == sorted(
+      list(numpy_albert.original_shapes(config, include_heads=False)) + ["global_step"])
+
+
+def test_failed_save_leaves_no_files(tmp_path, monkeypatch):
+  def write_then_fail(prefix, tensors):
+    checkpoints.tf.raw_ops.SaveV2(prefix=prefix, tensor_names=list(tensors),
+                                  shape_and_slices=[""] * len(tensors),
+                                  tensors=list(tensors.values()))
+    raise OSError("disk full")
+
+  monkeypatch.setattr(checkpoints, "_save_v2", write_then_fail)
+  model = albert_tf.AlbertModel(albert_config(tiny_config()))
+  with pytest.raises(OSError, match="disk full"):
+    albert_tf.save_original_checkpoint(model, tmp_path / "model.ckpt")
+  assert os.listdir(tmp_path) == []
+
+
+def test_save_into_a_directory_path_is_refused(tmp_path):
+  model = albert_tf.AlbertModel(albert_config(tiny_config()))
+  with pytest.raises(ValueError) as error:
+    albert_tf.save_original_checkpoint(model, tmp_path)
+  assert str(error.value) == (f"checkpoint path {tmp_path} is a directory: pass a checkpoint "
+                              f"prefix such as {tmp_path / 'model.ckpt'}")
+
+
+# --- Object-based training checkpoints ---------------------------------------------------------
+
+
+def test_object_based_training_checkpoint(tmp_path):
+  config = tiny_config(num_hidden_groups=2, inner_group_num=2)
+  source = albert_tf.AlbertPretrainer(albert_config(config))
+  inputs = model_inputs()
+  optimizer = tf_keras.optimizers.Adam(0.01)
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(source(inputs, training=True)["mlm_logits"])
+  optimizer.apply_gradients(zip(tape.gradient(loss, source.trainable_variables),
+                                source.trainable_variables))
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(model=source, optimizer=optimizer, step=tf.Variable(5, dtype=tf.int64)),
+      tmp_path, max_to_keep=2, checkpoint_name="model.ckpt")
+  manager.save(checkpoint_number=5)
+  expected = source(inputs, training=False)
+
+  pretrainer = albert_tf.AlbertPretrainer(albert_config(config))
+  report = albert_tf.load_checkpoint(pretrainer, tmp_path)
+  assert report.kind == checkpoints.OBJECT_KIND
+  assert report.path == str(tmp_path / "model.ckpt-5")
+  assert sorted(report.loaded) == sorted(numpy_albert.original_shapes(config))
+  outputs = pretrainer(inputs, training=False)
+  for name in ("sequence_output", "mlm_logits", "sop_logits"):
+    np.testing.assert_array_equal(outputs[name].numpy(), expected[name].numpy())
+
+  model = albert_tf.AlbertModel(albert_config(config))
+  albert_tf.load_checkpoint(model, report.path)
+  np.testing.assert_array_equal(
+      model(backbone_inputs(inputs))["pooled_output"].numpy(), expected["pooled_output"].numpy())
+
+  wider = albert_tf.AlbertModel(albert_config(tiny_config(num_hidden_groups=3, inner_group_num=2)))
+  assert mismatch_message(wider, report.path) == (
+      expected_message_prefix(report.path) +
+      "missing: bert/encoder/transformer/group_2/* (32 variables); the checkpoint has fewer layer "
+      "groups than num_hidden_groups: pass init_from_group0=True to initialise the other groups "
+      "from group_0")
+
+
+def test_object_based_checkpoint_without_model_is_refused(tmp_path):
+  prefix = tf.train.Checkpoint(encoder=tf_keras.layers.Dense(2)).write(str(tmp_path / "ckpt"))
+  assert mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix) == (
+      f"checkpoint {prefix} is object-based but has no `model` object (it has: encoder): pass an "
+      "albert-tf training checkpoint, written as tf.train.Checkpoint(model=AlbertPretrainer)")
+
+
+# --- Paths -------------------------------------------------------------------------------------
+
+
+def test_checkpoint_paths(tmp_path):
+  weights = numpy_albert.random_original_weights(tiny_config(), np.random.default_rng(5))
+  directory = tmp_path / "release"
+  prefix = fixtures.write_tf1_checkpoint(directory / "model.ckpt-best", weights)
+  os.remove(directory / "checkpoint")  # Released tarballs carry no state file.
+  assert checkpoints.resolve_checkpoint_prefix(directory) == prefix
+  assert checkpoints.resolve_checkpoint_prefix(prefix + ".index") == prefix
+  assert checkpoints.resolve_checkpoint_prefix(prefix + ".data-00000-of-00001") == prefix
+
+  steps = tmp_path / "steps"
+  for step in (900, 1000, 200):
+    fixtures.write_tf1_checkpoint(steps / f"model.ckpt-{step}", weights)
+  os.remove(steps / "checkpoint")
+  assert checkpoints.resolve_checkpoint_prefix(steps) == str(steps / "model.ckpt-1000")
+
+
+def test_nonexistent_path(tmp_path):
+  missing = tmp_path / "nowhere" / "model.ckpt-best"
+  with pytest.raises(checkpoints.CheckpointNotFoundError) as error:
+    albert_tf.load_checkpoint(albert_tf.AlbertModel(albert_config(tiny_config())), missing)
+  assert isinstance(error.value, FileNotFoundError)
+  assert str(error.value) == (
+      f"checkpoint {missing} does not exist (no {missing}.index): pass a checkpoint prefix such as "
+      "dir/model.ckpt-best, or a directory holding checkpoints")
+
+
+def test_directory_without_checkpoint(tmp_path):
+  with pytest.raises(checkpoints.CheckpointNotFoundError) as error:
+    albert_tf.load_checkpoint(albert_tf.AlbertModel(albert_config(tiny_config())), tmp_path)
+  assert str(error.value) == (
+      f"checkpoint directory {tmp_path} holds no checkpoint (no *.index file): pass a directory "
+      "written by training or export, or a checkpoint prefix")
+
+
+# --- Checkpoints that do not fit ---------------------------------------------------------------
+
+
+def write_tiny_checkpoint(tmp_path, config=None, drop=(), extra=None, seed=6) -> str:
+  weights = numpy_albert.random_original_weights(config or tiny_config(),
+                                                 np.random.default_rng(seed))
+  for name in drop:
+    del weights[name]
+  return fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights,
+                                       extra_variables=extra)
+
+
+def assert_nothing_loaded(model, before):
+  for name, value in variable_values(model).items():
+    np.testing.assert_array_equal(value, before[name], err_msg=name)
+
+
+def test_vocab_size_mismatch(tmp_path):
+  prefix = write_tiny_checkpoint(tmp_path, tiny_config(vocab_size=52))
+  pretrainer = albert_tf.AlbertPretrainer(albert_config(tiny_config()))
+  pretrainer(model_inputs())
+  before = variable_values(pretrainer)
+  assert mismatch_message(pretrainer, prefix) == (
+      expected_message_prefix(prefix) +
+      "vocab_size is 52 in the checkpoint but 50 in the config; "
+      "bert/embeddings/word_embeddings has shape [52,8], config expects [50,8] (vocab_size); "
+      "cls/predictions/output_bias has shape [52], config expects [50] (vocab_size)")
+  assert_nothing_loaded(pretrainer, before)
+
+
+def test_hidden_size_mismatch(tmp_path):
+  prefix = write_tiny_checkpoint(tmp_path, tiny_config(hidden_size=32))
+  message = mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix)
+  assert message.startswith(
+      expected_message_prefix(prefix) + "hidden_size is 32 in the checkpoint but 16 in the config; "
+      "bert/encoder/embedding_hidden_mapping_in/kernel has shape [8,32], config expects [8,16] "
+      "(hidden_size); bert/encoder/embedding_hidden_mapping_in/bias has shape [32], config expects "
+      "[16] (hidden_size); ")
+  assert message.endswith(
+      "bert/pooler/dense/kernel has shape [32,32], config expects [16,16] (hidden_size); "
+      "bert/pooler/dense/bias has shape [32], config expects [16] (hidden_size)")
+  # Every backbone variable with a hidden dimension: the projection's 2, 15 of the 16 block
+  # variables (all but the FFN inner bias [I]) and the pooler's 2.
+  assert message.count("(hidden_size)") == 2 + 15 + 2
+  assert "\n" not in message and "missing" not in message and "unexpected" not in message
+
+
+def test_missing_variable(tmp_path):
+  prefix = write_tiny_checkpoint(tmp_path, drop=["bert/pooler/dense/bias"])
+  assert mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix) == expected_message_prefix(prefix) + "missing: bert/pooler/dense/bias"
+
+
+def test_unexpected_variable(tmp_path):
+  extra = {"bert/encoder/transformer/group_0/inner_group_0/attention_1/self/rel_bias":
+           np.zeros([4], np.float32)}
+  prefix = write_tiny_checkpoint(tmp_path, extra=extra)
+  assert mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix) == (
+      expected_message_prefix(prefix) +
+      "unexpected: bert/encoder/transformer/group_0/inner_group_0/attention_1/self/rel_bias")
+
+
+def test_pretrainer_needs_the_heads(tmp_path):
+  config = tiny_config()
+  weights = numpy_albert.random_original_weights(config, np.random.default_rng(8),
+                                                 include_heads=False)
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights)
+  assert mismatch_message(albert_tf.AlbertPretrainer(albert_config(config)), prefix) == expected_message_prefix(prefix) + "missing: cls/* (7 variables)"
+
+
+def test_brightmart_layout_is_refused(tmp_path):
+  config = tiny_config(hidden_act="relu")
+  weights = fixtures.random_brightmart_weights(config, np.random.default_rng(9))
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "albert_model.ckpt", weights)
+  with pytest.raises(checkpoints.UnsupportedCheckpointLayoutError) as error:
+    albert_tf.load_checkpoint(albert_tf.AlbertModel(albert_config(config)), prefix)
+  assert isinstance(error.value, checkpoints.CheckpointMismatchError)
+  assert str(error.value) == (
+      f"checkpoint {prefix} uses the brightmart/albert_zh layout "
+      "(bert/embeddings/word_embeddings_2, bert/encoder/layer_shared/ ...), which albert-tf does "
+      "not load: it supports the Google layout, i.e. Google's "
+      "albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints and brightmart's "
+      "albert_tiny_zh_google / albert_small_zh_google")
