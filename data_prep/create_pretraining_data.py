@@ -1,0 +1,103 @@
+"""Creates ALBERT pretraining TFRecords from raw text (one sentence per line, blank line between
+documents). Every flag of Google's original script keeps its name and default; the additions are
+--num_workers, --num_output_shards, --shuffle_buffer_size, --block_bytes, --do_chinese_wwm and
+--stats_file. See docs/data.md.
+
+  python -m data_prep.create_pretraining_data --input_file='corpus/*.txt' \
+      --output_file='records/train-{shard}.tfrecord' --num_output_shards=16 \
+      --spm_model_file=vocab/30k-clean.model --max_seq_length=512 --dupe_factor=40
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from data_prep import pipeline
+from data_prep.corpus_files import CorpusError
+
+FLAGS = flags.FLAGS
+
+# The original's flags (reference §2.1), same names and defaults.
+flags.DEFINE_string("input_file", None, "Input raw text file(s): comma-separated glob patterns.")
+flags.DEFINE_string("output_file", None,
+                    "Output TFRecord file(s): a comma-separated list, or one pattern containing "
+                    "{shard} (see --num_output_shards). Instances go to the files round-robin.")
+flags.DEFINE_string("vocab_file", None,
+                    "WordPiece vocab (one token per line). Not needed with --spm_model_file.")
+flags.DEFINE_string("spm_model_file", None, "SentencePiece model; if set, SentencePiece is used.")
+flags.DEFINE_string("input_file_mode", "r",
+                    "Accepted for compatibility; input is always read as UTF-8, invalid bytes are "
+                    "replaced with U+FFFD and counted.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the input text.")
+flags.DEFINE_bool("do_whole_word_mask", True, "Mask whole words rather than single pieces.")
+flags.DEFINE_bool("do_permutation", False,
+                  "Add permutation targets (experimental; doubles the masked-LM feature length).")
+flags.DEFINE_bool("favor_shorter_ngram", True, "p(n) ∝ 1/n for n-gram spans (else reversed).")
+flags.DEFINE_bool("random_next_sentence", False,
+                  "False: sentence-order prediction (swap A and B). True: BERT's next-sentence "
+                  "prediction (B from a random document).")
+flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length, [CLS] and [SEP]s included.")
+flags.DEFINE_integer("ngram", 3, "Maximum n-gram length in words.")
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked-LM predictions per sequence.")
+flags.DEFINE_integer("random_seed", 12345, "Seed of every random choice (the output is reproducible).")
+flags.DEFINE_integer("dupe_factor", 40, "Passes over the input, each with new splits and masks.")
+flags.DEFINE_float("masked_lm_prob", 0.15, "Masked-LM probability.")
+flags.DEFINE_float("short_seq_prob", 0.1,
+                   "Probability of a shorter target length for a document pass.")
+
+# Additions.
+flags.DEFINE_integer("num_workers", os.cpu_count() or 1,
+                     "Worker processes (0 or 1: work in this process). The output does not depend "
+                     "on it.")
+flags.DEFINE_integer("num_output_shards", 1, "Shards when --output_file contains {shard}.")
+flags.DEFINE_integer("shuffle_buffer_size", 100_000,
+                     "Instances held by the output shuffle buffer; bounds memory together with "
+                     "--block_bytes (0 disables it).")
+flags.DEFINE_integer("block_bytes", 256 * 1024,
+                     "Text per work block. Instances of a block (all passes) are shuffled together "
+                     "and random-next segments are drawn from its documents.")
+flags.DEFINE_bool("do_chinese_wwm", False,
+                  "Chinese whole-word masking: group characters by jieba words (needs a WordPiece "
+                  "--vocab_file).")
+flags.DEFINE_string("stats_file", None,
+                    "Summary JSON (default: <output stem>.stats.json next to the output).")
+
+
+def config_from_flags() -> pipeline.PretrainingDataConfig:
+  """The pipeline configuration of the parsed flags."""
+  return pipeline.PretrainingDataConfig(
+      input_file=FLAGS.input_file, output_file=FLAGS.output_file, vocab_file=FLAGS.vocab_file,
+      spm_model_file=FLAGS.spm_model_file, do_lower_case=FLAGS.do_lower_case,
+      do_whole_word_mask=FLAGS.do_whole_word_mask, do_permutation=FLAGS.do_permutation,
+      favor_shorter_ngram=FLAGS.favor_shorter_ngram,
+      random_next_sentence=FLAGS.random_next_sentence, max_seq_length=FLAGS.max_seq_length,
+      ngram=FLAGS.ngram, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+      random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor,
+      masked_lm_prob=FLAGS.masked_lm_prob, short_seq_prob=FLAGS.short_seq_prob,
+      do_chinese_wwm=FLAGS.do_chinese_wwm, num_workers=FLAGS.num_workers,
+      num_output_shards=FLAGS.num_output_shards, shuffle_buffer_size=FLAGS.shuffle_buffer_size,
+      block_bytes=FLAGS.block_bytes, stats_file=FLAGS.stats_file)
+
+
+def main(argv):
+  del argv
+  for flag in ("input_file", "output_file"):
+    if not FLAGS[flag].value:
+      sys.exit(f"error: --{flag} is required.")
+  try:
+    pipeline.create_pretraining_data(config_from_flags())
+  except CorpusError as error:
+    logging.flush()
+    sys.exit(f"error: {error}")
+
+
+def run():
+  """Console-script entry point (albert-create-pretraining-data)."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

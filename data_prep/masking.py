@@ -1,0 +1,184 @@
+"""n-gram whole-word masking of the original create_pretraining_data (reference §5.4 - §5.8).
+
+Words ("groups") are runs of tokens that start at a word-start token. Span candidates start at each
+word, in random order; each draws an n-gram length n with p(n) ∝ 1/n (reversed when
+`favor_shorter_ngram` is False) and falls back to n-1, ..., 1 words from the same start when the
+span would exceed the budget min(cap, max(1, round(len × prob))). Spans overlapping an earlier one
+are skipped. Every token of a chosen span is decided on its own: 80% [MASK], 10% kept, 10% a random
+id drawn uniformly over the whole vocab.
+
+Deviations from the original, on purpose (docs/data.md):
+  * n is drawn from the document's seeded `random.Random`, not NumPy's unseeded global RNG, so the
+    output is reproducible;
+  * a continuation piece right after [SEP] (possible after front truncation of B) starts a new word
+    instead of joining the last word of A across the [SEP];
+  * the second `shuffle(ngram_indexes)` that only consumes RNG state is done only when it matters
+    (`do_permutation`).
+"""
+
+import bisect
+import itertools
+import random
+from typing import List, NamedTuple, Sequence
+
+import numpy as np
+
+
+class MaskingOptions(NamedTuple):
+  """The flags that drive masking, plus the vocab facts it needs."""
+  masked_lm_prob: float
+  max_predictions_per_seq: int
+  ngram: int
+  favor_shorter_ngram: bool
+  do_whole_word_mask: bool
+  do_permutation: bool
+  mask_id: int
+  random_word_ids: Sequence[int]  # the vocab's ids in the original's `vocab_words` order
+
+
+class MaskedSequence(NamedTuple):
+  """Masking output for one assembled [CLS] A [SEP] B [SEP] sequence."""
+  ids: np.ndarray             # int32, after [MASK]/random/keep replacement (and permutation)
+  token_boundary: np.ndarray  # int32, 1 for [CLS]/[SEP] and word-start tokens
+  positions: List[int]        # sorted ascending
+  labels: List[int]           # the original ids at `positions`
+  replacement_counts: tuple   # (masked, kept, random) over the MLM targets
+  span_words: List[int]       # words per selected MLM span
+
+
+def cumulative_ngram_probabilities(ngram: int, favor_shorter_ngram: bool) -> List[float]:
+  """Cumulative p(n) for n = 1..ngram, p(n) ∝ 1/n (reversed when favor_shorter_ngram is False)."""
+  weights = [1.0 / n for n in range(1, ngram + 1)]
+  if not favor_shorter_ngram:
+    weights = weights[::-1]
+  total = sum(weights)
+  cumulative = list(itertools.accumulate(w / total for w in weights))
+  cumulative[-1] = 1.0
+  return cumulative
+
+
+def prediction_budget(num_tokens: int, masked_lm_prob: float, max_predictions_per_seq: int) -> int:
+  """min(cap, max(1, round(num_tokens × prob))) with Python 3 (banker's) rounding, as the original."""
+  return min(max_predictions_per_seq, max(1, int(round(num_tokens * masked_lm_prob))))
+
+
+def word_groups(starts: np.ndarray, num_a: int, do_whole_word_mask: bool):
+  """Word spans [begin, end) over the positions of A and B (specials excluded).
+
+  Args:
+    starts: word-start flags of the assembled sequence.
+    num_a: number of tokens of A (B starts at num_a + 2).
+    do_whole_word_mask: group continuation tokens with their start token.
+
+  Returns:
+    (begins, ends): int arrays, one entry per word, in position order.
+  """
+  length = len(starts)
+  is_begin = starts.copy() if do_whole_word_mask else np.ones(length, dtype=bool)
+  is_begin[1] = True
+  is_begin[num_a + 2] = True
+  is_begin[[0, num_a + 1, length - 1]] = False
+  begins = np.flatnonzero(is_begin)
+  ends = np.empty_like(begins)
+  ends[:-1] = begins[1:]
+  ends[-1] = length - 1
+  last_word_of_a = np.searchsorted(begins, num_a + 2) - 1
+  ends[last_word_of_a] = num_a + 1
+  return begins, ends
+
+
+class _SpanSelector:
+  """Picks non-overlapping n-gram spans of words within a budget (the original's selection loop)."""
+
+  def __init__(self, begins: np.ndarray, ends: np.ndarray, options: MaskingOptions,
+               cumulative: List[float], rng: random.Random):
+    self.begins = begins.tolist()
+    self.ends = ends.tolist()
+    self.word_sizes = [0] + list(itertools.accumulate(e - b for b, e in zip(self.begins, self.ends)))
+    self.ngram = options.ngram
+    self.cumulative = cumulative
+    self.rng = rng
+    self.taken = [False] * len(self.begins)
+
+  def select(self, order: Sequence[int], budget: int) -> tuple:
+    """Spans chosen in `order` of start words: (positions in selection order, words per span)."""
+    positions, span_words = [], []
+    num_words = len(self.begins)
+    for first in order:
+      if len(positions) >= budget:
+        break
+      n = bisect.bisect_right(self.cumulative, self.rng.random()) + 1
+      n = min(n, self.ngram)
+      while True:
+        last = min(first + n, num_words)
+        size = self.word_sizes[last] - self.word_sizes[first]
+        if len(positions) + size <= budget or n == 1:
+          break
+        n -= 1
+      if len(positions) + size > budget or any(self.taken[first:last]):
+        continue
+      for word in range(first, last):
+        self.taken[word] = True
+        positions.extend(range(self.begins[word], self.ends[word]))
+      span_words.append(last - first)
+    return positions, span_words
+
+
+def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: MaskingOptions,
+                  cumulative: List[float], rng: random.Random) -> MaskedSequence:
+  """Applies the original's masking to one assembled sequence.
+
+  Args:
+    ids: int32 ids of [CLS] A [SEP] B [SEP].
+    starts: word-start flags aligned with `ids` (values at specials are ignored).
+    num_a: number of tokens of A.
+    options: masking flags and vocab facts.
+    cumulative: `cumulative_ngram_probabilities(options.ngram, options.favor_shorter_ngram)`.
+    rng: the document pass's random generator.
+
+  Returns:
+    The masked sequence, token_boundary and the sorted predictions.
+  """
+  length = len(ids)
+  token_boundary = starts.astype(np.int32)
+  token_boundary[[0, num_a + 1, length - 1]] = 1
+  output = ids.copy()
+  if options.masked_lm_prob == 0:
+    return MaskedSequence(output, token_boundary, [], [], (0, 0, 0), [])
+  budget = prediction_budget(length, options.masked_lm_prob, options.max_predictions_per_seq)
+  begins, ends = word_groups(starts, num_a, options.do_whole_word_mask)
+  selector = _SpanSelector(begins, ends, options, cumulative, rng)
+  order = list(range(len(begins)))
+  rng.shuffle(order)
+  positions, span_words = selector.select(order, budget)
+
+  original = ids.tolist()
+  replaced = output.tolist()
+  masked = kept = randomized = 0
+  vocab_size = len(options.random_word_ids)
+  for position in positions:
+    if rng.random() < 0.8:
+      replaced[position] = options.mask_id
+      masked += 1
+    elif rng.random() < 0.5:
+      kept += 1
+    else:
+      replaced[position] = options.random_word_ids[rng.randint(0, vocab_size - 1)]
+      randomized += 1
+  predictions = [(position, original[position]) for position in positions]
+
+  if options.do_permutation:
+    rng.shuffle(order)
+    selected, _ = selector.select(order, budget)
+    selected.sort()
+    permuted = list(selected)
+    rng.shuffle(permuted)
+    before = list(replaced)
+    for source, target in zip(selected, permuted):
+      replaced[source] = before[target]
+      predictions.append((source, before[source]))
+
+  predictions.sort()
+  return MaskedSequence(np.asarray(replaced, dtype=np.int32), token_boundary,
+                        [p for p, _ in predictions], [label for _, label in predictions],
+                        (masked, kept, randomized), span_words)

@@ -1,0 +1,57 @@
+"""Counters of the generated data, merged across blocks, and the run summary."""
+
+import collections
+import dataclasses
+from typing import Any, Dict, List
+
+
+@dataclasses.dataclass
+class DataStats:
+  """Additive counters over instances (merged from worker blocks in the main process)."""
+  documents: int = 0
+  segments: int = 0
+  instances: int = 0
+  tokens: int = 0
+  predictions: int = 0
+  masked: int = 0
+  kept: int = 0
+  randomized: int = 0
+  random_next_labels: int = 0
+  span_words: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+  def merge(self, other: "DataStats") -> None:
+    """Adds `other`'s counters to these."""
+    for field in dataclasses.fields(self):
+      if field.name == "span_words":
+        self.span_words.update(other.span_words)
+      else:
+        setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
+            replaced_utf8_bytes: int, input_files: List[str], seconds: float) -> Dict[str, Any]:
+  """The run summary: logged at the end and written as JSON next to the output."""
+  instances = max(stats.instances, 1)
+  tokens = max(stats.tokens, 1)
+  predictions = max(stats.predictions, 1)
+  spans = max(sum(stats.span_words.values()), 1)
+  return {
+      "input_files": input_files,
+      "documents": stats.documents,
+      "segments": stats.segments,
+      "instances": stats.instances,
+      "tokens": stats.tokens,
+      "mean_length": stats.tokens / instances,
+      "masked_lm_predictions": stats.predictions,
+      "masked_fraction": stats.predictions / tokens,
+      "replacement_fractions": {"mask": stats.masked / predictions,
+                                "keep": stats.kept / predictions,
+                                "random": stats.randomized / predictions},
+      "span_words_fractions": {str(n): count / spans
+                               for n, count in sorted(stats.span_words.items())},
+      "sentence_order_label_1_fraction": stats.random_next_labels / instances,
+      "shards": {path: count for path, count in zip(shard_paths, shard_counts)},
+      "replaced_invalid_utf8_bytes": replaced_utf8_bytes,
+      "seconds": seconds,
+      "instances_per_second": stats.instances / max(seconds, 1e-9),
+  }
