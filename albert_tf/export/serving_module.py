@@ -1,0 +1,138 @@
+"""The TF Serving module: an AlbertPretrainer behind id and raw-text signatures (DESIGN §3.5)."""
+
+from typing import Any, Dict, Optional, Union
+
+import tensorflow as tf
+
+from albert_tf.export import fill_mask
+from albert_tf.export import input_packing
+from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
+from albert_tf.export.wordpiece_text_tokenizer import WordPieceTextTokenizer
+
+TextTokenizer = Union[SentencePieceTextTokenizer, WordPieceTextTokenizer]
+
+_ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+_IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
+_TEXT_SPEC = tf.TensorSpec([None], tf.string)
+
+
+class AlbertServingModule(tf.Module):
+  """Serving functions over an `AlbertPretrainer`, in the style of official/nlp/serving.
+
+  Signatures (`get_signatures()`):
+    serving_default: input_word_ids, input_mask, input_type_ids (int32 [batch, seq])
+      -> sequence_output [batch, seq, H], pooled_output [batch, H]
+    mlm: the same + masked_lm_positions (int32 [batch, n]) -> mlm_logits [batch, n, vocab]
+    sop: the ids -> sop_logits [batch, 2]
+    encode_text: text (string [batch]) -> the packed ids + sequence_output, pooled_output
+    encode_text_pair: text, text_b (string [batch]) -> the same with two segments
+    fill_mask_text: text with "[MASK]" markers (string [batch]) -> top_k_ids, top_k_tokens,
+      top_k_probabilities ([batch, masks, k]) and mask_positions ([batch, masks], -1 = padding)
+  The text signatures exist only when a tokenizer is given. Float outputs are float32 whatever the
+  compute dtype.
+
+  Example:
+
+    module = AlbertServingModule(pretrainer, SentencePieceTextTokenizer("30k-clean.model"))
+    tf.saved_model.save(module, "export/1", signatures=module.get_signatures())
+  """
+
+  def __init__(self, pretrainer: tf.Module, text_tokenizer: Optional[TextTokenizer] = None,
+               max_seq_length: int = 128, top_k: int = 5,
+               assets: Optional[Dict[str, str]] = None, name: str = "albert_serving"):
+    """Initializes the module.
+
+    Args:
+      pretrainer: an `albert_tf.AlbertPretrainer` with its weights loaded.
+      text_tokenizer: in-graph tokenizer for the text signatures, or None for id signatures only.
+      max_seq_length: length the text signatures pack and truncate to.
+      top_k: how many candidates `fill_mask_text` returns per mask.
+      assets: extra files to ship in `assets/` (name -> path), e.g. the config.
+      name: module name.
+    """
+    super().__init__(name=name)
+    self.pretrainer = pretrainer
+    self.text_tokenizer = text_tokenizer
+    self.max_seq_length = max_seq_length
+    self.top_k = top_k
+    self.assets = {key: tf.saved_model.Asset(path) for key, path in (assets or {}).items()}
+
+  def _run(self, inputs: Dict[str, tf.Tensor], masked_lm_positions: tf.Tensor) -> Dict[str, Any]:
+    outputs = self.pretrainer({**inputs, "masked_lm_positions": masked_lm_positions},
+                              training=False)
+    return {key: tf.cast(value, tf.float32) for key, value in outputs.items()
+            if key in ("sequence_output", "pooled_output", "mlm_logits", "sop_logits")}
+
+  @tf.function
+  def serve(self, input_word_ids, input_mask, input_type_ids):
+    """sequence_output and pooled_output for id inputs."""
+    inputs = dict(zip(_ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
+    outputs = self.pretrainer.albert(inputs, training=False)
+    return {key: tf.cast(outputs[key], tf.float32) for key in ("sequence_output", "pooled_output")}
+
+  @tf.function
+  def serve_mlm(self, input_word_ids, input_mask, input_type_ids, masked_lm_positions):
+    """MLM logits [batch, n, vocab] at `masked_lm_positions`."""
+    inputs = dict(zip(_ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
+    return {"mlm_logits": self._run(inputs, masked_lm_positions)["mlm_logits"]}
+
+  @tf.function
+  def serve_sop(self, input_word_ids, input_mask, input_type_ids):
+    """Sentence-order logits [batch, 2] (index 1 = segments swapped, as in the original)."""
+    inputs = dict(zip(_ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
+    no_positions = tf.zeros([tf.shape(input_word_ids)[0], 1], tf.int32)
+    return {"sop_logits": self._run(inputs, no_positions)["sop_logits"]}
+
+  def _encode(self, inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    outputs = self.serve(**inputs)
+    return {**inputs, **outputs}
+
+  @tf.function
+  def encode_text(self, text):
+    """Tokenizes and packs `[CLS] text [SEP]`, then runs the encoder."""
+    ids = self.text_tokenizer.tokenize(text)
+    return self._encode(input_packing.pack_inputs(ids, None, self.max_seq_length,
+                                                  self.text_tokenizer.special_ids))
+
+  @tf.function
+  def encode_text_pair(self, text, text_b):
+    """Tokenizes and packs `[CLS] text [SEP] text_b [SEP]`, then runs the encoder."""
+    inputs = input_packing.pack_inputs(self.text_tokenizer.tokenize(text),
+                                       self.text_tokenizer.tokenize(text_b), self.max_seq_length,
+                                       self.text_tokenizer.special_ids)
+    return self._encode(inputs)
+
+  @tf.function
+  def fill_mask_text(self, text):
+    """Top-k tokens and probabilities for every "[MASK]" in the text."""
+    special_ids = self.text_tokenizer.special_ids
+    ids = fill_mask.tokenize_with_masks(text, self.text_tokenizer.tokenize,
+                                        special_ids["mask_id"])
+    inputs = input_packing.pack_inputs(ids, None, self.max_seq_length, special_ids)
+    positions = fill_mask.mask_positions(inputs["input_word_ids"], special_ids["mask_id"])
+    logits = self.serve_mlm(masked_lm_positions=tf.maximum(positions, 0), **inputs)["mlm_logits"]
+    top_k = min(self.top_k, self.text_tokenizer.vocab_size)
+    probabilities, top_ids = tf.math.top_k(tf.nn.softmax(logits, axis=-1), k=top_k)
+    return {
+        "top_k_ids": top_ids,
+        "top_k_tokens": self.text_tokenizer.id_to_token(top_ids),
+        "top_k_probabilities": probabilities,
+        "mask_positions": positions,
+    }
+
+  def get_signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+    """Concrete functions for `tf.saved_model.save(..., signatures=...)`."""
+    ids = dict(zip(_ID_NAMES, (_IDS_SPEC,) * 3))
+    signatures = {
+        "serving_default": self.serve.get_concrete_function(**ids),
+        "mlm": self.serve_mlm.get_concrete_function(masked_lm_positions=_IDS_SPEC, **ids),
+        "sop": self.serve_sop.get_concrete_function(**ids),
+    }
+    if self.text_tokenizer is not None:
+      signatures.update({
+          "encode_text": self.encode_text.get_concrete_function(text=_TEXT_SPEC),
+          "encode_text_pair": self.encode_text_pair.get_concrete_function(
+              text=_TEXT_SPEC, text_b=_TEXT_SPEC),
+          "fill_mask_text": self.fill_mask_text.get_concrete_function(text=_TEXT_SPEC),
+      })
+    return signatures
