@@ -79,6 +79,12 @@ class LoadReport:
   from_group0: dict[str, str]
   ignored: tuple[str, ...]
 
+  def __str__(self) -> str:
+    source = "original TF1" if self.kind == TF1_KIND else "object-based"
+    return (f"loaded {len(self.loaded)} variables from {source} checkpoint {self.path} "
+            f"({len(self.from_group0)} of them from group_0), ignored {len(self.ignored)} "
+            "checkpoint entries")
+
 
 def resolve_checkpoint_prefix(path: PathLike) -> str:
   """Turns a user's checkpoint path into a checkpoint prefix.
@@ -378,11 +384,7 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
                           name: source for name, (_, _, source) in matched.items() if source != name
                       },
                       ignored=tuple(ignored))
-  logging.info("Loaded %d variables from %s checkpoint %s into %s (%d from group_0); ignored %d "
-               "checkpoint entries (optimizer slots, step counters%s).", len(report.loaded),
-               "original TF1" if kind == TF1_KIND else "object-based", prefix,
-               type(model).__name__, len(report.from_group0), len(report.ignored),
-               "" if _is_pretrainer(model) else ", pretraining heads")
+  logging.info("%s: %s.", type(model).__name__, report)
   return report
 
 

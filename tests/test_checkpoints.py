@@ -231,6 +231,8 @@ def test_hub_prefix_and_optimizer_slots(tmp_path):
   pretrainer = albert_tf.AlbertPretrainer(albert_config(config))
   report = albert_tf.load_checkpoint(pretrainer, prefix)
   assert report.loaded == {name: "module/" + name for name in weights}
+  assert str(report) == (f"loaded 80 variables from original TF1 checkpoint {prefix} (0 of them "
+                         "from group_0), ignored 161 checkpoint entries")
   slots = [f"module/{name}/{slot}" for name in weights for slot in ("adam_m", "adam_v")]
   assert sorted(report.ignored) == sorted(slots + ["global_step"])
   block = pretrainer.albert.encoder.groups[1][1]
