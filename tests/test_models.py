@@ -9,7 +9,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.models import pretraining_objectives
 from albert_tf.models.albert_model import AlbertModel
 from albert_tf.models.albert_pretrainer import AlbertPretrainer
-from tests import numpy_albert
+import numpy_albert  # tests/, on sys.path under pytest's default import mode
 
 TINY = {
     "vocab_size": 23,
