@@ -19,7 +19,7 @@ Deviations from the original, on purpose (docs/data.md):
 import bisect
 import itertools
 import random
-from typing import List, NamedTuple, Sequence
+from typing import Iterator, List, NamedTuple, Sequence
 
 import numpy as np
 
@@ -99,29 +99,35 @@ class _SpanSelector:
     self.cumulative = cumulative
     self.rng = rng
     self.taken = [False] * len(self.begins)
+    self.span_words = []
 
-  def select(self, order: Sequence[int], budget: int) -> tuple:
-    """Spans chosen in `order` of start words: (positions in selection order, words per span)."""
-    positions, span_words = [], []
+  def spans(self, order: Sequence[int], budget: int) -> Iterator[List[int]]:
+    """Yields the positions of each chosen span, start words taken in `order`.
+
+    A generator, so that the caller's per-token draws for a span happen before the next span's
+    n-gram draw: the original's RNG call order.
+    """
+    selected = 0
     num_words = len(self.begins)
     for first in order:
-      if len(positions) >= budget:
+      if selected >= budget:
         break
       n = bisect.bisect_right(self.cumulative, self.rng.random()) + 1
-      n = min(n, self.ngram)
       while True:
         last = min(first + n, num_words)
         size = self.word_sizes[last] - self.word_sizes[first]
-        if len(positions) + size <= budget or n == 1:
+        if selected + size <= budget or n == 1:
           break
         n -= 1
-      if len(positions) + size > budget or any(self.taken[first:last]):
+      if selected + size > budget or any(self.taken[first:last]):
         continue
+      positions = []
       for word in range(first, last):
         self.taken[word] = True
         positions.extend(range(self.begins[word], self.ends[word]))
-      span_words.append(last - first)
-    return positions, span_words
+      selected += size
+      self.span_words.append(last - first)
+      yield positions
 
 
 def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: MaskingOptions,
@@ -142,35 +148,34 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
   length = len(ids)
   token_boundary = starts.astype(np.int32)
   token_boundary[[0, num_a + 1, length - 1]] = 1
-  output = ids.copy()
   if options.masked_lm_prob == 0:
-    return MaskedSequence(output, token_boundary, [], [], (0, 0, 0), [])
+    return MaskedSequence(ids.copy(), token_boundary, [], [], (0, 0, 0), [])
   budget = prediction_budget(length, options.masked_lm_prob, options.max_predictions_per_seq)
   begins, ends = word_groups(starts, num_a, options.do_whole_word_mask)
   selector = _SpanSelector(begins, ends, options, cumulative, rng)
   order = list(range(len(begins)))
   rng.shuffle(order)
-  positions, span_words = selector.select(order, budget)
-
   original = ids.tolist()
-  replaced = output.tolist()
-  masked = kept = randomized = 0
+  replaced = list(original)
+  predictions = []
+  counts = [0, 0, 0]  # masked, kept, random
   vocab_size = len(options.random_word_ids)
-  for position in positions:
-    if rng.random() < 0.8:
-      replaced[position] = options.mask_id
-      masked += 1
-    elif rng.random() < 0.5:
-      kept += 1
-    else:
-      replaced[position] = options.random_word_ids[rng.randint(0, vocab_size - 1)]
-      randomized += 1
-  predictions = [(position, original[position]) for position in positions]
+  for span in selector.spans(order, budget):
+    for position in span:
+      if rng.random() < 0.8:
+        replaced[position] = options.mask_id
+        counts[0] += 1
+      elif rng.random() < 0.5:
+        counts[1] += 1
+      else:
+        replaced[position] = options.random_word_ids[rng.randint(0, vocab_size - 1)]
+        counts[2] += 1
+      predictions.append((position, original[position]))
+  span_words = list(selector.span_words)
 
   if options.do_permutation:
     rng.shuffle(order)
-    selected, _ = selector.select(order, budget)
-    selected.sort()
+    selected = sorted(p for span in selector.spans(order, budget) for p in span)
     permuted = list(selected)
     rng.shuffle(permuted)
     before = list(replaced)
@@ -181,4 +186,4 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
   predictions.sort()
   return MaskedSequence(np.asarray(replaced, dtype=np.int32), token_boundary,
                         [p for p, _ in predictions], [label for _, label in predictions],
-                        (masked, kept, randomized), span_words)
+                        tuple(counts), span_words)

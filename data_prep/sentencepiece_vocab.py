@@ -63,10 +63,13 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
     corpus_files.CorpusError: the corpus is empty or too small for `vocab_size`.
   """
   os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
+  # Trained under a temporary prefix and renamed at the end: no half-written model under the final
+  # name.
+  temp_prefix = model_prefix + ".incomplete"
   counter = corpus_files.ReplacementCounter()
   options = dict(
       sentence_iterator=preprocessed_sentences(input_files, do_lower_case, counter),
-      model_prefix=model_prefix, vocab_size=vocab_size, model_type="unigram",
+      model_prefix=temp_prefix, vocab_size=vocab_size, model_type="unigram",
       pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
       control_symbols=CONTROL_SYMBOLS, user_defined_symbols=USER_DEFINED_SYMBOLS,
       character_coverage=character_coverage, shuffle_input_sentence=True,
@@ -78,6 +81,7 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
     spm.SentencePieceTrainer.train(**options)
   except RuntimeError as error:
     message = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+    message = message.split("] ", 1)[-1]  # drop the "INTERNAL: src/file.cc(744) [check]" prefix
     if "Vocabulary size" in message or "vocab_size" in message:
       raise corpus_files.CorpusError(
           f"the corpus is too small for --vocab_size={vocab_size} ({message}); lower --vocab_size "
@@ -88,6 +92,8 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
     raise corpus_files.CorpusError(f"SentencePiece training failed: {message}") from None
   if counter.replaced_bytes:
     logging.warning("vocab: replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
+  for suffix in (".vocab", ".model"):
+    os.replace(temp_prefix + suffix, model_prefix + suffix)
   return model_prefix + ".model"
 
 
