@@ -43,43 +43,91 @@ def _varint(value: int) -> bytes:
   return bytes(out)
 
 
-_VARINT_SHIFTS = np.arange(0, 35, 7, dtype=np.uint64)
+def varints(values: np.ndarray) -> Tuple[bytes, np.ndarray]:
+  """Protobuf varint encoding of non-negative integers below 2**35, vectorized.
 
+  Args:
+    values: any shape; encoded in row-major order.
 
-def varints(values: np.ndarray) -> bytes:
-  """Protobuf varint encoding of non-negative integers below 2**35, vectorized."""
+  Returns:
+    (the encoded bytes, the byte count of each value, shaped like `values`).
+  """
   values = np.asarray(values, dtype=np.uint64)
-  if values.size == 0 or values.max() < 0x80:
-    return values.astype(np.uint8).tobytes()
-  groups = (values[:, None] >> _VARINT_SHIFTS[None, :]) & np.uint64(0x7F)
-  num_bytes = 1 + np.sum(values[:, None] >= (np.uint64(1) << _VARINT_SHIFTS[1:])[None, :], axis=1)
-  columns = np.arange(len(_VARINT_SHIFTS))[None, :]
-  groups |= np.where(columns < (num_bytes[:, None] - 1), np.uint64(0x80), np.uint64(0))
-  return groups[columns < num_bytes[:, None]].astype(np.uint8).tobytes()
+  num_bytes = np.ones(values.shape, dtype=np.int64)
+  for shift in (7, 14, 21, 28):
+    num_bytes += values >= (np.uint64(1) << np.uint64(shift))
+  width = int(num_bytes.max()) if values.size else 1
+  if width == 1:
+    return values.astype(np.uint8).tobytes(), num_bytes
+  flat = values.reshape(-1)
+  planes = np.empty((flat.size, width), dtype=np.uint8)
+  for column in range(width):
+    group = (flat >> np.uint64(7 * column)) & np.uint64(0x7F)
+    continues = num_bytes.reshape(-1) > column + 1
+    planes[:, column] = group.astype(np.uint8) | (continues.astype(np.uint8) << 7)
+  keep = np.arange(width)[None, :] < num_bytes.reshape(-1, 1)
+  return planes[keep].tobytes(), num_bytes
 
 
 def _length_delimited(tag: bytes, payload: bytes) -> bytes:
   return tag + _varint(len(payload)) + payload
 
 
-def int64_feature(values: np.ndarray) -> bytes:
-  """A serialized `Feature` holding an Int64List of non-negative values (packed)."""
-  return _length_delimited(_TAG_FIELD3, _length_delimited(_TAG_FIELD1, varints(values)))
+class _FeatureHeaders:
+  """Bytes that precede a feature's packed values in a serialized Example, by payload length.
+
+  The map entry (key, then the Feature holding an Int64List or FloatList) nests three lengths, all
+  determined by the payload length, so each length's header is built once and cached.
+  """
+
+  def __init__(self, name: bytes, is_float: bool):
+    self.key = _length_delimited(_TAG_FIELD1, name)
+    self.feature_tag = _TAG_FIELD2 if is_float else _TAG_FIELD3
+    self.cache = {}
+
+  def __call__(self, payload_length: int) -> bytes:
+    header = self.cache.get(payload_length)
+    if header is None:
+      value_list = _TAG_FIELD1 + _varint(payload_length)
+      feature = self.feature_tag + _varint(len(value_list) + payload_length) + value_list
+      value = _TAG_FIELD2 + _varint(len(feature) + payload_length) + feature
+      entry_length = len(self.key) + len(value) + payload_length
+      header = _TAG_FIELD1 + _varint(entry_length) + self.key + value
+      self.cache[payload_length] = header
+    return header
 
 
-def float_feature(values: np.ndarray) -> bytes:
-  """A serialized `Feature` holding a FloatList (packed little-endian float32)."""
-  packed = np.asarray(values, dtype="<f4").tobytes()
-  return _length_delimited(_TAG_FIELD2, _length_delimited(_TAG_FIELD1, packed))
+def serialize_examples(features: Sequence[Tuple[str, np.ndarray]]) -> List[bytes]:
+  """Serialized `tf.train.Example`s, one per row of the feature matrices.
 
+  Args:
+    features: (name, matrix [num_examples, length]) in the order to write them. Float matrices
+      become FloatLists; integer matrices (non-negative) become Int64Lists.
 
-def serialize_example(features: Sequence[Tuple[bytes, bytes]]) -> bytes:
-  """A serialized `tf.train.Example` from (UTF-8 name, serialized Feature) pairs, in that order."""
-  entries = b"".join(
-      _length_delimited(_TAG_FIELD1,
-                        _length_delimited(_TAG_FIELD1, name) + _length_delimited(_TAG_FIELD2, feature))
-      for name, feature in features)
-  return _length_delimited(_TAG_FIELD1, entries)
+  Returns:
+    One serialized Example per row.
+  """
+  columns = []
+  for name, matrix in features:
+    is_float = np.issubdtype(matrix.dtype, np.floating)
+    if is_float:
+      payload = np.ascontiguousarray(matrix, dtype="<f4").tobytes()
+      row_bytes = np.full(matrix.shape[0], 4 * matrix.shape[1], dtype=np.int64)
+    else:
+      payload, num_bytes = varints(matrix)
+      row_bytes = num_bytes.sum(axis=1)
+    offsets = np.concatenate(([0], np.cumsum(row_bytes))).tolist()
+    columns.append((_FeatureHeaders(name.encode("utf-8"), is_float), payload, offsets))
+  examples = []
+  for row in range(features[0][1].shape[0]):
+    parts = []
+    for headers, payload, offsets in columns:
+      begin, end = offsets[row], offsets[row + 1]
+      parts.append(headers(end - begin))
+      parts.append(payload[begin:end])
+    entries = b"".join(parts)
+    examples.append(_TAG_FIELD1 + _varint(len(entries)) + entries)
+  return examples
 
 
 def crc32c_batch(records: Sequence[bytes]) -> np.ndarray:

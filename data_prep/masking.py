@@ -12,8 +12,10 @@ Deviations from the original, on purpose (docs/data.md):
     output is reproducible;
   * a continuation piece right after [SEP] (possible after front truncation of B) starts a new word
     instead of joining the last word of A across the [SEP];
-  * the second `shuffle(ngram_indexes)` that only consumes RNG state is done only when it matters
-    (`do_permutation`).
+  * the random order of span starts is drawn lazily (a forward Fisher-Yates shuffle with
+    `int(rng.random() * remaining)`), so only the starts that are visited cost random draws; the
+    second `shuffle(ngram_indexes)`, which only consumes RNG state, happens only for
+    `do_permutation`.
 """
 
 import bisect
@@ -62,6 +64,15 @@ def prediction_budget(num_tokens: int, masked_lm_prob: float, max_predictions_pe
   return min(max_predictions_per_seq, max(1, int(round(num_tokens * masked_lm_prob))))
 
 
+def random_order(count: int, rng: random.Random) -> Iterator[int]:
+  """A uniformly random permutation of range(count), drawn lazily (forward Fisher-Yates)."""
+  order = list(range(count))
+  for i in range(count):
+    j = i + int(rng.random() * (count - i))
+    order[i], order[j] = order[j], order[i]
+    yield order[i]
+
+
 def word_groups(starts: np.ndarray, num_a: int, do_whole_word_mask: bool):
   """Word spans [begin, end) over the positions of A and B (specials excluded).
 
@@ -101,7 +112,7 @@ class _SpanSelector:
     self.taken = [False] * len(self.begins)
     self.span_words = []
 
-  def spans(self, order: Sequence[int], budget: int) -> Iterator[List[int]]:
+  def spans(self, order: Iterator[int], budget: int) -> Iterator[List[int]]:
     """Yields the positions of each chosen span, start words taken in `order`.
 
     A generator, so that the caller's per-token draws for a span happen before the next span's
@@ -153,14 +164,12 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
   budget = prediction_budget(length, options.masked_lm_prob, options.max_predictions_per_seq)
   begins, ends = word_groups(starts, num_a, options.do_whole_word_mask)
   selector = _SpanSelector(begins, ends, options, cumulative, rng)
-  order = list(range(len(begins)))
-  rng.shuffle(order)
   original = ids.tolist()
   replaced = list(original)
   predictions = []
   counts = [0, 0, 0]  # masked, kept, random
   vocab_size = len(options.random_word_ids)
-  for span in selector.spans(order, budget):
+  for span in selector.spans(random_order(len(begins), rng), budget):
     for position in span:
       if rng.random() < 0.8:
         replaced[position] = options.mask_id
@@ -174,8 +183,8 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
   span_words = list(selector.span_words)
 
   if options.do_permutation:
-    rng.shuffle(order)
-    selected = sorted(p for span in selector.spans(order, budget) for p in span)
+    selected = sorted(p for span in selector.spans(random_order(len(begins), rng), budget)
+                      for p in span)
     permuted = list(selected)
     rng.shuffle(permuted)
     before = list(replaced)

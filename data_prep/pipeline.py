@@ -37,9 +37,6 @@ from data_prep.corpus_files import CorpusError
 from data_prep.segment_encoding import SentencePieceSegmentEncoder, WordPieceSegmentEncoder
 
 _PROGRESS_SECONDS = 10.0
-_FEATURE_NAMES = tuple(name.encode("utf-8") for name in (
-    "input_ids", "input_mask", "segment_ids", "token_boundary", "masked_lm_positions",
-    "masked_lm_ids", "masked_lm_weights", "next_sentence_labels"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +200,7 @@ class BlockProcessor:
     documents = [segments for _, segments in indexed]
     block_stats = stats_lib.DataStats(documents=len(documents),
                                       segments=sum(len(d) for d in documents))
-    records = []
+    batch = _InstanceBatch()
     for pass_index in range(config.dupe_factor):
       for local_index, (document_index, _) in enumerate(indexed):
         rng = random.Random(f"{config.random_seed}:{pass_index}:{document_index}")
@@ -211,45 +208,69 @@ class BlockProcessor:
             documents, local_index, config.max_seq_length, config.short_seq_prob,
             config.random_next_sentence, rng)
         for pair in pairs:
-          records.append(self._masked_record(pair, rng, block_stats))
+          batch.add(self._mask_pair(pair, rng), len(pair.tokens_a.ids), pair.is_random_next)
+    batch.count_into(block_stats)
+    records = batch.serialize(config.max_seq_length, self.num_predictions)
     random.Random(f"{config.random_seed}:block:{block.index}").shuffle(records)
     return example_codec.frame_tfrecords(records), block_stats
 
-  def _masked_record(self, pair: instances.SentencePair, rng: random.Random,
-                     block_stats: stats_lib.DataStats) -> bytes:
-    num_a = len(pair.tokens_a.ids)
+  def _mask_pair(self, pair: instances.SentencePair, rng: random.Random) -> masking.MaskedSequence:
     ids = np.concatenate(([self.cls_id], pair.tokens_a.ids, [self.sep_id], pair.tokens_b.ids,
                           [self.sep_id])).astype(np.int32)
     starts = np.concatenate(([True], pair.tokens_a.starts, [True], pair.tokens_b.starts, [True]))
-    masked = masking.mask_sequence(ids, starts, num_a, self.options, self.cumulative, rng)
-    block_stats.instances += 1
-    block_stats.tokens += len(ids)
-    block_stats.predictions += len(masked.positions)
-    block_stats.masked += masked.replacement_counts[0]
-    block_stats.kept += masked.replacement_counts[1]
-    block_stats.randomized += masked.replacement_counts[2]
-    block_stats.random_next_labels += int(pair.is_random_next)
-    block_stats.span_words.update(masked.span_words)
-    return self._serialize(masked, num_a, len(ids), pair.is_random_next)
+    return masking.mask_sequence(ids, starts, len(pair.tokens_a.ids), self.options,
+                                 self.cumulative, rng)
 
-  def _serialize(self, masked: masking.MaskedSequence, num_a: int, length: int,
-                 is_random_next: bool) -> bytes:
-    seq = np.zeros((4, self.config.max_seq_length), dtype=np.int64)
-    seq[0, :length] = masked.ids
-    seq[1, :length] = 1
-    seq[2, num_a + 2:length] = 1
-    seq[3, :length] = masked.token_boundary
-    predictions = np.zeros((2, self.num_predictions), dtype=np.int64)
-    count = len(masked.positions)
-    predictions[0, :count] = masked.positions
-    predictions[1, :count] = masked.labels
-    weights = np.zeros(self.num_predictions, dtype=np.float32)
-    weights[:count] = 1.0
-    features = [example_codec.int64_feature(row) for row in seq]
-    features += [example_codec.int64_feature(row) for row in predictions]
-    features.append(example_codec.float_feature(weights))
-    features.append(example_codec.int64_feature(np.array([int(is_random_next)])))
-    return example_codec.serialize_example(list(zip(_FEATURE_NAMES, features)))
+
+class _InstanceBatch:
+  """Masked instances of a block, serialized together into tf.train.Examples."""
+
+  def __init__(self):
+    self.masked = []
+    self.num_a = []
+    self.labels = []
+
+  def add(self, masked: masking.MaskedSequence, num_a: int, is_random_next: bool) -> None:
+    self.masked.append(masked)
+    self.num_a.append(num_a)
+    self.labels.append(int(is_random_next))
+
+  def count_into(self, block_stats: stats_lib.DataStats) -> None:
+    for masked in self.masked:
+      block_stats.tokens += len(masked.ids)
+      block_stats.predictions += len(masked.positions)
+      block_stats.masked += masked.replacement_counts[0]
+      block_stats.kept += masked.replacement_counts[1]
+      block_stats.randomized += masked.replacement_counts[2]
+      block_stats.span_words.update(masked.span_words)
+    block_stats.instances += len(self.masked)
+    block_stats.random_next_labels += sum(self.labels)
+
+  def serialize(self, max_seq_length: int, num_predictions: int) -> List[bytes]:
+    """The original's features (reference §4.1), in its order, padded with zeros."""
+    if not self.masked:
+      return []
+    lengths = np.array([len(m.ids) for m in self.masked])
+    counts = np.array([len(m.positions) for m in self.masked])
+    in_sequence = np.arange(max_seq_length)[None, :] < lengths[:, None]
+    in_predictions = np.arange(num_predictions)[None, :] < counts[:, None]
+
+    def padded(values, valid, dtype=np.int64):
+      matrix = np.zeros(valid.shape, dtype=dtype)
+      matrix[valid] = np.concatenate(values) if values else []
+      return matrix
+
+    second_segment = np.arange(max_seq_length)[None, :] >= np.array(self.num_a)[:, None] + 2
+    return example_codec.serialize_examples([
+        ("input_ids", padded([m.ids for m in self.masked], in_sequence)),
+        ("input_mask", in_sequence.astype(np.int64)),
+        ("segment_ids", (in_sequence & second_segment).astype(np.int64)),
+        ("token_boundary", padded([m.token_boundary for m in self.masked], in_sequence)),
+        ("masked_lm_positions", padded([m.positions for m in self.masked], in_predictions)),
+        ("masked_lm_ids", padded([m.labels for m in self.masked], in_predictions)),
+        ("masked_lm_weights", in_predictions.astype(np.float32)),
+        ("next_sentence_labels", np.array(self.labels, dtype=np.int64)[:, None]),
+    ])
 
 
 _worker_processor: Optional[BlockProcessor] = None

@@ -75,8 +75,8 @@ def reference_pairs(all_documents, document_index, max_seq_length, short_seq_pro
 
 def reference_mask(tokens, is_start, num_a, rng, masked_lm_prob, max_predictions, ngram,
                    whole_word, vocab_ids):
-  """§5.4 - §5.7 with the documented changes: n from `rng` (inverse CDF of 1/n weights) and no
-  word across [SEP]."""
+  """§5.4 - §5.7 with the documented changes: n from `rng` (inverse CDF of 1/n weights), the start
+  order from a forward Fisher-Yates shuffle drawn as it is consumed, and no word across [SEP]."""
   cand_indexes = []
   token_boundary = [0] * len(tokens)
   for i, token in enumerate(tokens):
@@ -96,11 +96,13 @@ def reference_mask(tokens, is_start, num_a, rng, masked_lm_prob, max_predictions
   cumulative = np.cumsum(np.array(weights) / sum(weights))
   ngram_indexes = [[cand_indexes[idx:idx + n] for n in range(1, ngram + 1)]
                    for idx in range(len(cand_indexes))]
-  rng.shuffle(ngram_indexes)
   masked_lms, covered = [], set()
-  for cand_index_set in ngram_indexes:
+  for i in range(len(ngram_indexes)):
     if len(masked_lms) >= num_to_predict:
       break
+    j = i + int(rng.random() * (len(ngram_indexes) - i))
+    ngram_indexes[i], ngram_indexes[j] = ngram_indexes[j], ngram_indexes[i]
+    cand_index_set = ngram_indexes[i]
     u = rng.random()
     n = next(k for k in range(ngram) if u < cumulative[k] or k == ngram - 1) + 1
     index_set = sum(cand_index_set[n - 1], [])
@@ -286,7 +288,7 @@ def test_crc32c_known_values():
 def test_varints_match_protobuf_rules():
   values = np.array([0, 1, 127, 128, 300, 16383, 16384, 2**21, 2**28 + 5])
   expected = b"".join(_reference_varint(int(v)) for v in values)
-  assert example_codec.varints(values) == expected
+  assert example_codec.varints(values)[0] == expected
 
 
 def _reference_varint(value):
@@ -297,3 +299,14 @@ def _reference_varint(value):
     out.append(byte | (0x80 if value else 0))
     if not value:
       return bytes(out)
+
+
+def test_serialized_examples_parse_as_tf_train_example():
+  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
+  ints = np.array([[0, 1, 300, 70000], [5, 0, 0, 2**30]])
+  floats = np.array([[1.0, 0.5], [0.0, -2.25]], dtype=np.float32)
+  for row, serialized in enumerate(example_codec.serialize_examples([("ids", ints),
+                                                                     ("w", floats)])):
+    example = example_pb2.Example.FromString(serialized)
+    assert list(example.features.feature["ids"].int64_list.value) == ints[row].tolist()
+    assert list(example.features.feature["w"].float_list.value) == floats[row].tolist()
