@@ -9,6 +9,11 @@ Attribute paths are relative to an `AlbertPretrainer`; the backbone rows start w
 AlbertModel inside the pretrainer (docs/architecture.md). For an `AlbertModel` the `albert.` is
 dropped and the `cls/` rows do not apply.
 
+Two layouts: Google's (google-research/albert, also Google's Chinese models and brightmart's
+*_google ones), and brightmart/albert_zh's own (reference/albert_zh.md §4.1: `word_embeddings_2`
+projection before the H-wide position/type embeddings, one `bert/encoder/layer_shared` block, an
+H->H MLM transform), which `albert_tf.brightmart` models reproduce.
+
 Example:
 
     for variable in original_variables(config):
@@ -20,6 +25,8 @@ import dataclasses
 import re
 from typing import Any, Iterator, Sequence, Union
 
+GOOGLE_LAYOUT = "google"
+BRIGHTMART_LAYOUT = "brightmart"
 BACKBONE_ATTRIBUTE = "albert"
 HEAD_SCOPE = "cls/"
 GROUP_PATTERN = re.compile(r"/group_(\d+)/")
@@ -41,48 +48,78 @@ class _Row:
   dims: tuple[Dimension, ...]
 
 
-_EMBEDDING_ROWS = (
-    _Row("bert/embeddings/word_embeddings", "embeddings.word_embeddings", _VARIABLE,
-         ("vocab_size", "embedding_size")),
-    _Row("bert/embeddings/token_type_embeddings", "embeddings.token_type_embeddings", _VARIABLE,
-         ("type_vocab_size", "embedding_size")),
-    _Row("bert/embeddings/position_embeddings", "embeddings.position_embeddings", _VARIABLE,
-         ("max_position_embeddings", "embedding_size")),
-    _Row("bert/embeddings/LayerNorm", "embeddings.layer_norm", _LAYER_NORM, ("embedding_size",)),
-)
-
 # Only present when embedding_size != hidden_size.
 _PROJECTION_ROWS = (
     _Row("bert/encoder/embedding_hidden_mapping_in", "embedding_projection", _DENSE,
          ("embedding_size", "hidden_size")),
 )
 
-# Relative to bert/encoder/transformer/group_{g}/inner_group_{k} and encoder.groups[g][k].
-_BLOCK_ROWS = (
-    _Row("attention_1/self/query", "query", _DENSE, ("hidden_size", "hidden_size")),
-    _Row("attention_1/self/key", "key", _DENSE, ("hidden_size", "hidden_size")),
-    _Row("attention_1/self/value", "value", _DENSE, ("hidden_size", "hidden_size")),
-    _Row("attention_1/output/dense", "attention_output", _DENSE, ("hidden_size", "hidden_size")),
-    _Row("LayerNorm", "attention_layer_norm", _LAYER_NORM, ("hidden_size",)),
-    _Row("ffn_1/intermediate/dense", "intermediate", _DENSE, ("hidden_size", "intermediate_size")),
-    _Row("ffn_1/intermediate/output/dense", "output_dense", _DENSE,
-         ("intermediate_size", "hidden_size")),
-    _Row("LayerNorm_1", "output_layer_norm", _LAYER_NORM, ("hidden_size",)),
+
+def _embedding_rows(width: str, projection: tuple[_Row, ...] = ()) -> tuple[_Row, ...]:
+  """The embedding tables; `width` is the config field of the type/position/LayerNorm width."""
+  return (
+      _Row("bert/embeddings/word_embeddings", "embeddings.word_embeddings", _VARIABLE,
+           ("vocab_size", "embedding_size")),
+      *projection,
+      _Row("bert/embeddings/token_type_embeddings", "embeddings.token_type_embeddings", _VARIABLE,
+           ("type_vocab_size", width)),
+      _Row("bert/embeddings/position_embeddings", "embeddings.position_embeddings", _VARIABLE,
+           ("max_position_embeddings", width)),
+      _Row("bert/embeddings/LayerNorm", "embeddings.layer_norm", _LAYER_NORM, (width,)),
+  )
+
+
+# brightmart projects right after the lookup (no bias) and adds position/type embeddings at width H.
+_EMBEDDING_ROWS = {
+    GOOGLE_LAYOUT: _embedding_rows("embedding_size"),
+    BRIGHTMART_LAYOUT: _embedding_rows(
+        "hidden_size", (_Row("bert/embeddings/word_embeddings_2", "embeddings.word_embeddings_2",
+                             _VARIABLE, ("embedding_size", "hidden_size")),)),
+}
+
+# One transformer block: (attribute, kind, dims, Google scope, brightmart scope). The scopes are
+# relative to bert/encoder/transformer/group_{g}/inner_group_{k} (Google) and
+# bert/encoder/layer_shared (brightmart); the attribute to encoder.groups[g][k].
+_BLOCK_TABLE = (
+    ("query", _DENSE, ("hidden_size", "hidden_size"), "attention_1/self/query",
+     "attention/self/query"),
+    ("key", _DENSE, ("hidden_size", "hidden_size"), "attention_1/self/key", "attention/self/key"),
+    ("value", _DENSE, ("hidden_size", "hidden_size"), "attention_1/self/value",
+     "attention/self/value"),
+    ("attention_output", _DENSE, ("hidden_size", "hidden_size"), "attention_1/output/dense",
+     "attention/output/dense"),
+    ("attention_layer_norm", _LAYER_NORM, ("hidden_size",), "LayerNorm",
+     "attention/output/LayerNorm"),
+    ("intermediate", _DENSE, ("hidden_size", "intermediate_size"), "ffn_1/intermediate/dense",
+     "intermediate/dense"),
+    ("output_dense", _DENSE, ("intermediate_size", "hidden_size"),
+     "ffn_1/intermediate/output/dense", "output/dense"),
+    ("output_layer_norm", _LAYER_NORM, ("hidden_size",), "LayerNorm_1", "output/LayerNorm"),
 )
+_BLOCK_ROWS = {
+    GOOGLE_LAYOUT: tuple(_Row(google, attribute, kind, dims)
+                         for attribute, kind, dims, google, _ in _BLOCK_TABLE),
+    BRIGHTMART_LAYOUT: tuple(_Row(brightmart, attribute, kind, dims)
+                             for attribute, kind, dims, _, brightmart in _BLOCK_TABLE),
+}
 _BLOCK_SCOPE = "bert/encoder/transformer/group_{g}/inner_group_{k}/"
+_BRIGHTMART_BLOCK_SCOPE = "bert/encoder/layer_shared/"
 _BLOCK_ATTRIBUTE = "encoder.groups[{g}][{k}]."
 
 _POOLER_ROWS = (
     _Row("bert/pooler/dense", "pooler", _DENSE, ("hidden_size", "hidden_size")),
 )
 
-# Relative to the pretrainer itself.
-_HEAD_ROWS = (
-    _Row("cls/predictions/transform/dense", "masked_lm.transform", _DENSE,
-         ("hidden_size", "embedding_size")),
-    _Row("cls/predictions/transform/LayerNorm", "masked_lm.layer_norm", _LAYER_NORM,
-         ("embedding_size",)),
-    _Row("cls/predictions/output_bias", "masked_lm.output_bias", _VARIABLE, ("vocab_size",)),
+# The heads, relative to the pretrainer itself. brightmart's MLM transform is H->H.
+_MLM_ROWS = {
+    layout: (
+        _Row("cls/predictions/transform/dense", "masked_lm.transform", _DENSE,
+             ("hidden_size", width)),
+        _Row("cls/predictions/transform/LayerNorm", "masked_lm.layer_norm", _LAYER_NORM, (width,)),
+        _Row("cls/predictions/output_bias", "masked_lm.output_bias", _VARIABLE, ("vocab_size",)),
+    ) for layout, width in ((GOOGLE_LAYOUT, "embedding_size"), (BRIGHTMART_LAYOUT, "hidden_size"))
+}
+_SOP_ROWS = (
     _Row("cls/seq_relationship/output_weights", "sentence_order.output_weights", _VARIABLE,
          (2, "hidden_size")),
     _Row("cls/seq_relationship/output_bias", "sentence_order.output_bias", _VARIABLE, (2,)),
@@ -146,43 +183,58 @@ def used_groups(config: Any) -> list[int]:
   return sorted({int(layer / num_layers * num_groups) for layer in range(num_layers)})
 
 
-def original_variables(config: Any, include_heads: bool = True) -> list[OriginalVariable]:
+def original_variables(config: Any,
+                       include_heads: bool = True,
+                       layout: str = GOOGLE_LAYOUT) -> list[OriginalVariable]:
   """Lists the original variables of a config, in the original order.
 
   Args:
     config: an `AlbertConfig` (anything with its attributes).
     include_heads: also list the MLM and SOP head variables (`cls/...`).
+    layout: GOOGLE_LAYOUT, or BRIGHTMART_LAYOUT for brightmart/albert_zh's own checkpoints.
 
   Returns:
     The `OriginalVariable`s, without `global_step`.
   """
   backbone = BACKBONE_ATTRIBUTE + "."
-  variables = list(_expand(_EMBEDDING_ROWS, attribute_prefix=backbone))
-  if int(config.embedding_size) != int(config.hidden_size):
-    variables.extend(_expand(_PROJECTION_ROWS, attribute_prefix=backbone))
-  for g in used_groups(config):
-    for k in range(int(config.inner_group_num)):
-      variables.extend(
-          _expand(_BLOCK_ROWS, _BLOCK_SCOPE.format(g=g, k=k),
-                  backbone + _BLOCK_ATTRIBUTE.format(g=g, k=k)))
+  if layout == BRIGHTMART_LAYOUT:
+    variables = list(_expand(_EMBEDDING_ROWS[layout], attribute_prefix=backbone))
+    variables.extend(
+        _expand(_BLOCK_ROWS[layout], _BRIGHTMART_BLOCK_SCOPE,
+                backbone + _BLOCK_ATTRIBUTE.format(g=0, k=0)))
+  elif layout == GOOGLE_LAYOUT:
+    variables = list(_expand(_EMBEDDING_ROWS[layout], attribute_prefix=backbone))
+    if int(config.embedding_size) != int(config.hidden_size):
+      variables.extend(_expand(_PROJECTION_ROWS, attribute_prefix=backbone))
+    for g in used_groups(config):
+      for k in range(int(config.inner_group_num)):
+        variables.extend(
+            _expand(_BLOCK_ROWS[layout], _BLOCK_SCOPE.format(g=g, k=k),
+                    backbone + _BLOCK_ATTRIBUTE.format(g=g, k=k)))
+  else:
+    raise ValueError(f"unknown checkpoint layout {layout!r}: use {GOOGLE_LAYOUT!r} or "
+                     f"{BRIGHTMART_LAYOUT!r}")
   variables.extend(_expand(_POOLER_ROWS, attribute_prefix=backbone))
   if include_heads:
-    variables.extend(_expand(_HEAD_ROWS))
+    variables.extend(_expand(_MLM_ROWS[layout] + _SOP_ROWS))
   return variables
 
 
-def original_variable_shapes(config: Any, include_heads: bool = True) -> dict[str, tuple[int, ...]]:
+def original_variable_shapes(config: Any,
+                             include_heads: bool = True,
+                             layout: str = GOOGLE_LAYOUT) -> dict[str, tuple[int, ...]]:
   """{original TF1 name: shape} for a config, e.g. for writing or checking an exported checkpoint.
 
   Args:
     config: an `AlbertConfig`.
     include_heads: include the MLM and SOP head variables (`cls/...`).
+    layout: GOOGLE_LAYOUT or BRIGHTMART_LAYOUT.
 
   Returns:
     An ordered dict of names to shapes, without `global_step` (int64 scalar when written).
   """
   return {variable.name: variable.shape(config)
-          for variable in original_variables(config, include_heads)}
+          for variable in original_variables(config, include_heads, layout)}
 
 
 def group0_name(name: str) -> str:

@@ -6,7 +6,8 @@
   * an object-based training checkpoint written by our trainer as
     `tf.train.Checkpoint(model=<AlbertPretrainer>, optimizer=..., ...)`, matched by object path.
 Both go through the same table, so both report what is missing, unexpected or mis-shaped in the
-same words, and both refuse to load anything unless everything fits.
+same words, and both refuse to load anything unless everything fits. brightmart/albert_zh's own
+checkpoints load into the `albert_tf.brightmart` models, through that layout's table.
 
 `save_original_checkpoint` writes the original TF1 names and shapes back (what the original code,
 TF-Hub's exporter and Hugging Face's converter read).
@@ -45,7 +46,23 @@ _OPTIMIZER_SLOT_MARKERS = ("lamb_m", "lamb_v")
 _CHECKPOINT_FILE_SUFFIX = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
 _STEP_SUFFIX = re.compile(r"-(\d+)$")
 _BEST_CHECKPOINT = "model.ckpt-best"
-_BRIGHTMART_MARKERS = ("bert/embeddings/word_embeddings_2", "bert/encoder/layer_shared/")
+# Names that only one layout has, and what to say when a checkpoint of that layout meets a model of
+# the other.
+_LAYOUT_MARKERS = {
+    checkpoint_names.BRIGHTMART_LAYOUT: ("bert/embeddings/word_embeddings_2",
+                                         "bert/encoder/layer_shared/"),
+    checkpoint_names.GOOGLE_LAYOUT: ("bert/encoder/embedding_hidden_mapping_in/",
+                                     "bert/encoder/transformer/"),
+}
+_LAYOUT_ADVICE = {
+    checkpoint_names.BRIGHTMART_LAYOUT: (
+        "the brightmart/albert_zh layout", "AlbertModel and AlbertPretrainer take the Google "
+        "layout (Google's albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints, brightmart's "
+        "albert_tiny_zh_google / albert_small_zh_google); load brightmart's own checkpoints into "
+        "albert_tf.brightmart.BrightmartAlbertModel or BrightmartPretrainer"),
+    checkpoint_names.GOOGLE_LAYOUT: (
+        "the Google ALBERT layout", "load it into albert_tf.AlbertModel or AlbertPretrainer"),
+}
 _ATTRIBUTE_TOKEN = re.compile(r"\w+")
 
 
@@ -57,8 +74,8 @@ class CheckpointMismatchError(ValueError):
   """The checkpoint's variables do not fit the model (missing, unexpected or mis-shaped)."""
 
 
-class UnsupportedCheckpointLayoutError(CheckpointMismatchError):
-  """The checkpoint comes from a model family whose layout albert-tf does not load."""
+class CheckpointLayoutError(CheckpointMismatchError):
+  """The checkpoint's layout (Google or brightmart/albert_zh) is not the model's."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +152,19 @@ def _is_pretrainer(model: Any) -> bool:
   return hasattr(model, checkpoint_names.BACKBONE_ATTRIBUTE)
 
 
-def _model_config(model: Any) -> Any:
+def _backbone(model: Any) -> Any:
   if _is_pretrainer(model):
-    model = getattr(model, checkpoint_names.BACKBONE_ATTRIBUTE)
-  return model.config
+    return getattr(model, checkpoint_names.BACKBONE_ATTRIBUTE)
+  return model
+
+
+def _model_config(model: Any) -> Any:
+  return _backbone(model).config
+
+
+def _model_layout(model: Any) -> str:
+  """GOOGLE_LAYOUT, or what the model class declares (albert_tf.brightmart's models)."""
+  return getattr(_backbone(model), "checkpoint_layout", checkpoint_names.GOOGLE_LAYOUT)
 
 
 def _ensure_built(model: Any) -> None:
@@ -154,7 +180,8 @@ def _ensure_built(model: Any) -> None:
 
 def _target_variables(model: Any) -> list[OriginalVariable]:
   return checkpoint_names.original_variables(_model_config(model),
-                                             include_heads=_is_pretrainer(model))
+                                             include_heads=_is_pretrainer(model),
+                                             layout=_model_layout(model))
 
 
 def _attribute_path(model: Any, variable: OriginalVariable) -> str:
@@ -243,24 +270,29 @@ def _is_ignored_tf1_name(name: str) -> bool:
           any(marker in name for marker in _OPTIMIZER_SLOT_MARKERS))
 
 
-def _tf1_keys(reader: Any, path: str,
-              is_pretrainer: bool) -> tuple[dict[str, str], list[str]]:
+def _check_layout(names: Iterable[str], path: str, model: Any) -> None:
+  """Refuses a checkpoint that carries the names of the other layout than the model's."""
+  model_layout = _model_layout(model)
+  for layout, markers in _LAYOUT_MARKERS.items():
+    found = [marker for marker in markers if any(name.startswith(marker) for name in names)]
+    if found and layout != model_layout:
+      description, advice = _LAYOUT_ADVICE[layout]
+      raise CheckpointLayoutError(
+          f"checkpoint {path} uses {description} ({', '.join(found)} ...), which "
+          f"{type(model).__name__} does not load: {advice}")
+
+
+def _tf1_keys(reader: Any, path: str, model: Any) -> tuple[dict[str, str], list[str]]:
   """Maps original names to TF1 checkpoint keys; returns it with the keys to ignore."""
   keys, ignored = {}, []
   for key in sorted(reader.get_variable_to_shape_map()):
     name = key[len(_HUB_PREFIX):] if key.startswith(_HUB_PREFIX) else key
-    if _is_ignored_tf1_name(name) or (not is_pretrainer and
+    if _is_ignored_tf1_name(name) or (not _is_pretrainer(model) and
                                       name.startswith(checkpoint_names.HEAD_SCOPE)):
       ignored.append(key)
     else:
       keys[name] = key
-  brightmart = [marker for marker in _BRIGHTMART_MARKERS if any(n.startswith(marker) for n in keys)]
-  if brightmart:
-    raise UnsupportedCheckpointLayoutError(
-        f"checkpoint {path} uses the brightmart/albert_zh layout ({', '.join(brightmart)} ...), "
-        "which albert-tf does not load: it supports the Google layout, i.e. Google's "
-        "albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints and brightmart's "
-        "albert_tiny_zh_google / albert_small_zh_google")
+  _check_layout(keys, path, model)
   return keys, ignored
 
 
@@ -361,7 +393,8 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
     CheckpointNotFoundError: `path` names no checkpoint.
     CheckpointMismatchError: variables are missing, unexpected (TF1 only) or of the wrong shape;
       all of them are listed in one message, and nothing is loaded.
-    UnsupportedCheckpointLayoutError: the checkpoint uses the brightmart/albert_zh layout.
+    CheckpointLayoutError: the checkpoint has the brightmart/albert_zh layout and the model
+      Google's, or the other way round.
   """
   prefix = resolve_checkpoint_prefix(path)
   _ensure_built(model)
@@ -372,7 +405,7 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
     keys, ignored = _object_keys(reader, prefix, _target_variables(model))
   else:
     kind = TF1_KIND
-    keys, ignored = _tf1_keys(reader, prefix, _is_pretrainer(model))
+    keys, ignored = _tf1_keys(reader, prefix, model)
   matched = _match(model, prefix, keys, shapes, init_from_group0,
                    report_unexpected=kind == TF1_KIND)
   for target, key, _ in matched.values():

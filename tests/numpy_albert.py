@@ -69,12 +69,31 @@ def _layer_norm_scope(weights: Mapping[str, np.ndarray], scope: str, x: np.ndarr
   return layer_norm(x, weights[scope + "/gamma"], weights[scope + "/beta"])
 
 
-def _attention(weights, scope, h, input_mask, num_heads):
+# Scopes inside one transformer block, relative to the block's scope.
+GOOGLE_BLOCK_NAMES = {
+    "self": "attention_1/self",
+    "attention_output": "attention_1/output/dense",
+    "attention_norm": "LayerNorm",
+    "intermediate": "ffn_1/intermediate/dense",
+    "output": "ffn_1/intermediate/output/dense",
+    "output_norm": "LayerNorm_1",
+}
+BRIGHTMART_BLOCK_NAMES = {
+    "self": "attention/self",
+    "attention_output": "attention/output/dense",
+    "attention_norm": "attention/output/LayerNorm",
+    "intermediate": "intermediate/dense",
+    "output": "output/dense",
+    "output_norm": "output/LayerNorm",
+}
+
+
+def _attention(weights, scope, names, h, input_mask, num_heads):
   batch, seq, hidden = h.shape
   head_size = hidden // num_heads
 
   def heads(name):
-    projected = _dense(weights, f"{scope}/attention_1/self/{name}", h)
+    projected = _dense(weights, f"{scope}/{names['self']}/{name}", h)
     return projected.reshape(batch, seq, num_heads, head_size).transpose(0, 2, 1, 3)
 
   query, key, value = heads("query"), heads("key"), heads("value")
@@ -83,15 +102,60 @@ def _attention(weights, scope, h, input_mask, num_heads):
   scores = scores + (1.0 - input_mask[:, None, None, :]) * ATTENTION_MASK_VALUE
   context = softmax(scores) @ value
   context = context.transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
-  return _dense(weights, f"{scope}/attention_1/output/dense", context)
+  return _dense(weights, f"{scope}/{names['attention_output']}", context)
 
 
-def _block(weights, scope, h, input_mask, num_heads, act):
-  attention = _layer_norm_scope(weights, f"{scope}/LayerNorm",
-                                _attention(weights, scope, h, input_mask, num_heads) + h)
-  intermediate = act(_dense(weights, f"{scope}/ffn_1/intermediate/dense", attention))
-  output = _dense(weights, f"{scope}/ffn_1/intermediate/output/dense", intermediate)
-  return _layer_norm_scope(weights, f"{scope}/LayerNorm_1", output + attention)
+def _block(weights, scope, names, h, input_mask, num_heads, act):
+  """A post-LN block: LN(attention(h) + h), then LN(FFN(a) + a)."""
+  attention = _layer_norm_scope(weights, f"{scope}/{names['attention_norm']}",
+                                _attention(weights, scope, names, h, input_mask, num_heads) + h)
+  intermediate = act(_dense(weights, f"{scope}/{names['intermediate']}", attention))
+  output = _dense(weights, f"{scope}/{names['output']}", intermediate)
+  return _layer_norm_scope(weights, f"{scope}/{names['output_norm']}", output + attention)
+
+
+def _as_float64(weights: Mapping[str, np.ndarray]) -> dict:
+  return {name: np.asarray(value, np.float64) for name, value in weights.items()}
+
+
+def _default_inputs(input_ids, input_mask, token_type_ids):
+  input_ids = np.asarray(input_ids)
+  input_mask = (np.ones(input_ids.shape)
+                if input_mask is None else np.asarray(input_mask, np.float64))
+  token_type_ids = (np.zeros(input_ids.shape, np.int64)
+                    if token_type_ids is None else np.asarray(token_type_ids))
+  return input_ids, input_mask, token_type_ids
+
+
+def _encoder_and_heads(weights, config, embedding_output, hidden, input_mask, masked_lm_positions,
+                       block_scopes, block_names, output_projection):
+  """Runs the blocks, the pooler and (when asked) the heads; shared by both layouts."""
+  act = activation(config.get("hidden_act", "gelu"))
+  num_heads = int(config["num_attention_heads"])
+  encoder_outputs = []
+  for scope in block_scopes:
+    hidden = _block(weights, scope, block_names, hidden, input_mask, num_heads, act)
+    encoder_outputs.append(hidden)
+  sequence_output = hidden
+  pooled_output = np.tanh(_dense(weights, "bert/pooler/dense", sequence_output[:, 0]))
+  outputs = {
+      "embedding_output": embedding_output,
+      "encoder_outputs": encoder_outputs,
+      "sequence_output": sequence_output,
+      "pooled_output": pooled_output,
+  }
+  if masked_lm_positions is not None and "cls/predictions/output_bias" in weights:
+    positions = np.asarray(masked_lm_positions)
+    batch = sequence_output.shape[0]
+    gathered = sequence_output[np.arange(batch)[:, None], positions]
+    transformed = _layer_norm_scope(
+        weights, "cls/predictions/transform/LayerNorm",
+        act(_dense(weights, "cls/predictions/transform/dense", gathered)))
+    outputs["mlm_logits"] = (output_projection(transformed) +
+                             weights["cls/predictions/output_bias"])
+    outputs["sop_logits"] = (pooled_output @ weights["cls/seq_relationship/output_weights"].T +
+                             weights["cls/seq_relationship/output_bias"])
+  return outputs
 
 
 def albert_forward(weights: Mapping[str, np.ndarray],
@@ -116,54 +180,54 @@ def albert_forward(weights: Mapping[str, np.ndarray],
     `sequence_output` [B,T,H], `pooled_output` [B,H] and, when heads are computed,
     `mlm_logits` [B,P,V] and `sop_logits` [B,2].
   """
-  weights = {name: np.asarray(value, np.float64) for name, value in weights.items()}
-  input_ids = np.asarray(input_ids)
-  batch, seq = input_ids.shape
-  input_mask = np.ones((batch, seq)) if input_mask is None else np.asarray(input_mask, np.float64)
-  token_type_ids = (np.zeros((batch, seq), np.int64)
-                    if token_type_ids is None else np.asarray(token_type_ids))
-  act = activation(config.get("hidden_act", "gelu"))
+  weights = _as_float64(weights)
+  input_ids, input_mask, token_type_ids = _default_inputs(input_ids, input_mask, token_type_ids)
   num_layers = int(config["num_hidden_layers"])
   num_groups = int(config.get("num_hidden_groups", 1))
   inner_group_num = int(config.get("inner_group_num", 1))
-  num_heads = int(config["num_attention_heads"])
 
   embeddings = (weights["bert/embeddings/word_embeddings"][input_ids] +
                 weights["bert/embeddings/token_type_embeddings"][token_type_ids] +
-                weights["bert/embeddings/position_embeddings"][:seq][None])
+                weights["bert/embeddings/position_embeddings"][:input_ids.shape[1]][None])
   embedding_output = _layer_norm_scope(weights, "bert/embeddings/LayerNorm", embeddings)
-
-  h = embedding_output
+  hidden = embedding_output
   if "bert/encoder/embedding_hidden_mapping_in/kernel" in weights:
-    h = _dense(weights, "bert/encoder/embedding_hidden_mapping_in", h)
+    hidden = _dense(weights, "bert/encoder/embedding_hidden_mapping_in", hidden)
+  block_scopes = [
+      f"bert/encoder/transformer/group_{group_of_layer(layer, num_layers, num_groups)}/"
+      f"inner_group_{inner}" for layer in range(num_layers) for inner in range(inner_group_num)
+  ]
+  word_embeddings = weights["bert/embeddings/word_embeddings"]
+  return _encoder_and_heads(weights, config, embedding_output, hidden, input_mask,
+                            masked_lm_positions, block_scopes, GOOGLE_BLOCK_NAMES,
+                            lambda transformed: transformed @ word_embeddings.T)
 
-  encoder_outputs = []
-  for layer in range(num_layers):
-    group = group_of_layer(layer, num_layers, num_groups)
-    for inner in range(inner_group_num):
-      scope = f"bert/encoder/transformer/group_{group}/inner_group_{inner}"
-      h = _block(weights, scope, h, input_mask, num_heads, act)
-      encoder_outputs.append(h)
 
-  sequence_output = h
-  pooled_output = np.tanh(_dense(weights, "bert/pooler/dense", sequence_output[:, 0]))
-  outputs = {
-      "embedding_output": embedding_output,
-      "encoder_outputs": encoder_outputs,
-      "sequence_output": sequence_output,
-      "pooled_output": pooled_output,
-  }
-  if masked_lm_positions is not None and "cls/predictions/output_bias" in weights:
-    positions = np.asarray(masked_lm_positions)
-    gathered = sequence_output[np.arange(batch)[:, None], positions]
-    transformed = _layer_norm_scope(
-        weights, "cls/predictions/transform/LayerNorm",
-        act(_dense(weights, "cls/predictions/transform/dense", gathered)))
-    outputs["mlm_logits"] = (transformed @ weights["bert/embeddings/word_embeddings"].T +
-                             weights["cls/predictions/output_bias"])
-    outputs["sop_logits"] = (pooled_output @ weights["cls/seq_relationship/output_weights"].T +
-                             weights["cls/seq_relationship/output_bias"])
-  return outputs
+def brightmart_forward(weights: Mapping[str, np.ndarray],
+                       config: Mapping[str, object],
+                       input_ids: np.ndarray,
+                       input_mask: Optional[np.ndarray] = None,
+                       token_type_ids: Optional[np.ndarray] = None,
+                       masked_lm_positions: Optional[np.ndarray] = None) -> dict:
+  """Runs brightmart/albert_zh's own layout (reference/albert_zh.md §4) in float64.
+
+  The word lookup is projected by `word_embeddings_2` (no bias) before the H-wide type and position
+  embeddings and the H-wide LayerNorm; one `layer_shared` block runs L times; the MLM transform is
+  H->H and its output is scored by `word_embeddings_2`ᵀ then `word_embeddings`ᵀ. Arguments and
+  outputs as `albert_forward` (`embedding_output` is [B,T,H]).
+  """
+  weights = _as_float64(weights)
+  input_ids, input_mask, token_type_ids = _default_inputs(input_ids, input_mask, token_type_ids)
+  projection = weights["bert/embeddings/word_embeddings_2"]
+  embeddings = (weights["bert/embeddings/word_embeddings"][input_ids] @ projection +
+                weights["bert/embeddings/token_type_embeddings"][token_type_ids] +
+                weights["bert/embeddings/position_embeddings"][:input_ids.shape[1]][None])
+  embedding_output = _layer_norm_scope(weights, "bert/embeddings/LayerNorm", embeddings)
+  block_scopes = ["bert/encoder/layer_shared"] * int(config["num_hidden_layers"])
+  word_embeddings = weights["bert/embeddings/word_embeddings"]
+  return _encoder_and_heads(weights, config, embedding_output, embedding_output, input_mask,
+                            masked_lm_positions, block_scopes, BRIGHTMART_BLOCK_NAMES,
+                            lambda transformed: transformed @ projection.T @ word_embeddings.T)
 
 
 def original_shapes(config: Mapping[str, object], include_heads: bool = True) -> dict:

@@ -13,8 +13,10 @@ import tensorflow as tf
 import tf_keras
 
 import albert_tf
+from albert_tf import brightmart
 from albert_tf import checkpoint_names
 from albert_tf import checkpoints
+from albert_tf.config import AlbertConfigError
 import numpy_albert
 import tf1_checkpoint_fixtures as fixtures
 
@@ -501,16 +503,102 @@ def test_pretrainer_needs_the_heads(tmp_path):
   assert mismatch_message(albert_tf.AlbertPretrainer(albert_config(config)), prefix) == expected_message_prefix(prefix) + "missing: cls/* (7 variables)"
 
 
-def test_brightmart_layout_is_refused(tmp_path):
+def test_brightmart_layout_is_refused_by_google_models(tmp_path):
   config = tiny_config(hidden_act="relu")
   weights = fixtures.random_brightmart_weights(config, np.random.default_rng(9))
   prefix = fixtures.write_tf1_checkpoint(tmp_path / "albert_model.ckpt", weights)
-  with pytest.raises(checkpoints.UnsupportedCheckpointLayoutError) as error:
+  with pytest.raises(checkpoints.CheckpointLayoutError) as error:
     albert_tf.load_checkpoint(albert_tf.AlbertModel(albert_config(config)), prefix)
   assert isinstance(error.value, checkpoints.CheckpointMismatchError)
   assert str(error.value) == (
       f"checkpoint {prefix} uses the brightmart/albert_zh layout "
-      "(bert/embeddings/word_embeddings_2, bert/encoder/layer_shared/ ...), which albert-tf does "
-      "not load: it supports the Google layout, i.e. Google's "
-      "albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints and brightmart's "
-      "albert_tiny_zh_google / albert_small_zh_google")
+      "(bert/embeddings/word_embeddings_2, bert/encoder/layer_shared/ ...), which AlbertModel does "
+      "not load: AlbertModel and AlbertPretrainer take the Google layout (Google's "
+      "albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints, brightmart's "
+      "albert_tiny_zh_google / albert_small_zh_google); load brightmart's own checkpoints into "
+      "albert_tf.brightmart.BrightmartAlbertModel or BrightmartPretrainer")
+
+
+def test_google_layout_is_refused_by_brightmart_models(tmp_path):
+  prefix = write_tiny_checkpoint(tmp_path)
+  with pytest.raises(checkpoints.CheckpointLayoutError) as error:
+    albert_tf.load_checkpoint(brightmart.BrightmartPretrainer(albert_config(tiny_config())), prefix)
+  assert str(error.value) == (
+      f"checkpoint {prefix} uses the Google ALBERT layout (bert/encoder/embedding_hidden_mapping_in/"
+      ", bert/encoder/transformer/ ...), which BrightmartPretrainer does not load: load it into "
+      "albert_tf.AlbertModel or AlbertPretrainer")
+
+
+# --- brightmart/albert_zh's own layout ---------------------------------------------------------
+
+
+def test_brightmart_name_table():
+  config = tiny_config()
+  assert (checkpoint_names.original_variable_shapes(
+      albert_config(config), layout=checkpoint_names.BRIGHTMART_LAYOUT) ==
+          fixtures.brightmart_shapes(config))
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "relu"])
+def test_brightmart_models_match_numpy_forward(tmp_path, hidden_act):
+  config = tiny_config(hidden_act=hidden_act, ln_type="postln")
+  weights = fixtures.random_brightmart_weights(config, np.random.default_rng(10))
+  slots = {f"{name}/lamb_m": value for name, value in weights.items()}
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "albert_model.ckpt", weights,
+                                         extra_variables=slots, global_step=3)
+  inputs = model_inputs()
+  expected = numpy_albert.brightmart_forward(weights, config, inputs["input_word_ids"],
+                                             inputs["input_mask"], inputs["input_type_ids"],
+                                             inputs["masked_lm_positions"])
+  pretrainer = brightmart.BrightmartPretrainer(albert_config(config))
+  report = albert_tf.load_checkpoint(pretrainer, prefix)
+  assert sorted(report.loaded) == sorted(weights)
+  outputs = pretrainer(inputs, training=False)
+  for name in ("sequence_output", "pooled_output", "mlm_logits", "sop_logits"):
+    assert_close(outputs[name], expected[name], name)
+
+  model = brightmart.BrightmartAlbertModel(albert_config(config))
+  albert_tf.load_checkpoint(model, prefix)
+  outputs = model(backbone_inputs(inputs), training=False)
+  for name in ("embedding_output", "sequence_output", "pooled_output"):
+    assert_close(outputs[name], expected[name], name)
+
+
+def test_brightmart_save_then_load_round_trips_exactly(tmp_path):
+  config = tiny_config()
+  source = brightmart.BrightmartPretrainer(albert_config(config))
+  source(model_inputs())
+  prefix = albert_tf.save_original_checkpoint(source, tmp_path / "albert_model.ckpt")
+  assert tf.train.load_checkpoint(prefix).get_variable_to_shape_map() == {
+      **{name: list(shape) for name, shape in fixtures.brightmart_shapes(config).items()},
+      "global_step": []}
+  target = brightmart.BrightmartPretrainer(albert_config(config))
+  albert_tf.load_checkpoint(target, prefix)
+  source_values, target_values = variable_values(source), variable_values(target)
+  assert sorted(source_values) == sorted(target_values)
+  for name, value in source_values.items():
+    np.testing.assert_array_equal(target_values[name], value, err_msg=name)
+
+
+def test_brightmart_configs_round_trip():
+  layer = brightmart.BrightmartEmbeddings(hidden_size=16, vocab_size=50, embedding_size=8)
+  assert brightmart.BrightmartEmbeddings.from_config(layer.get_config()).get_config() == (
+      layer.get_config())
+  config = albert_config(tiny_config(ln_type="postln"))
+  for model_class in (brightmart.BrightmartAlbertModel, brightmart.BrightmartPretrainer):
+    model = model_class(config)
+    restored = model_class.from_config(model.get_config())
+    assert restored.config.to_dict() == config.to_dict()
+    assert restored.name == model.name
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"num_hidden_groups": 2}, "brightmart/albert_zh models share one block across all layers: "
+     "num_hidden_groups and inner_group_num must be 1, got 2 and 1"),
+    ({"ln_type": "preln"}, "ln_type 'preln' is not supported: brightmart's released checkpoints "
+     "are post-LN (ln_type 'postln'); its pre-LN xxlarge config has no released checkpoint"),
+])
+def test_brightmart_config_limits(overrides, message):
+  with pytest.raises(AlbertConfigError) as error:
+    brightmart.BrightmartAlbertModel(albert_config(tiny_config(**overrides)))
+  assert str(error.value) == message

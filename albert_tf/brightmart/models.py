@@ -1,0 +1,178 @@
+"""brightmart/albert_zh's ALBERT backbone and pretrainer, on the shared albert_tf layers."""
+# pylint: disable=g-classes-have-attributes
+
+from typing import Any, Mapping, Optional
+
+import tensorflow as tf
+import tf_keras
+
+from albert_tf import checkpoint_names
+from albert_tf.brightmart import embeddings as brightmart_embeddings
+from albert_tf.config import AlbertConfigError
+from albert_tf.layers import initializers
+from albert_tf.layers import masked_lm_head
+from albert_tf.layers import sentence_order_head
+from albert_tf.layers import shared_encoder
+from albert_tf.models import albert_model
+
+# The config fields each layer takes under their own names; brightmart shares one block (G = K = 1).
+_EMBEDDING_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "max_position_embeddings",
+                     "type_vocab_size", "hidden_dropout_prob", "initializer_range")
+_ENCODER_FIELDS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
+                   "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+                   "initializer_range")
+_MLM_FIELDS = ("vocab_size", "hidden_act", "initializer_range")
+_POST_LN = "postln"
+
+
+def _fields(config: Any, names: tuple[str, ...]) -> dict:
+  return {name: getattr(config, name) for name in names}
+
+
+def validate_brightmart_config(config: Any) -> None:
+  """Rejects what brightmart's released checkpoints never use.
+
+  Args:
+    config: an AlbertConfig read from one of brightmart's albert_config_*.json files.
+
+  Raises:
+    AlbertConfigError: layer groups, inner groups or pre-LN were asked for.
+  """
+  if config.num_hidden_groups != 1 or config.inner_group_num != 1:
+    raise AlbertConfigError(
+        "brightmart/albert_zh models share one block across all layers: num_hidden_groups and "
+        f"inner_group_num must be 1, got {config.num_hidden_groups} and {config.inner_group_num}")
+  ln_type = config.extra.get("ln_type", _POST_LN)
+  if ln_type != _POST_LN:
+    raise AlbertConfigError(
+        f"ln_type {ln_type!r} is not supported: brightmart's released checkpoints are post-LN "
+        f"(ln_type {_POST_LN!r}); its pre-LN xxlarge config has no released checkpoint")
+
+
+class _ConfiguredModel(tf_keras.Model):
+  """A model whose whole Keras config is its AlbertConfig (plus its name)."""
+
+  def get_config(self) -> dict:
+    return {"config": self.config.to_dict(), "name": self.name}
+
+  @classmethod
+  def from_config(cls, config: Mapping[str, Any], custom_objects=None) -> tf_keras.Model:
+    del custom_objects  # Unused: the config is plain data.
+    return cls(**config)
+
+
+@tf_keras.utils.register_keras_serializable(package="AlbertTF")
+class BrightmartAlbertModel(_ConfiguredModel):
+  """The ALBERT encoder of brightmart/albert_zh's own checkpoints (albert_tiny_zh ... xlarge_zh).
+
+  Same inputs and outputs as `albert_tf.AlbertModel`; `embedding_output` is [B, T, H] here, since
+  brightmart's embeddings end at width H. Attribute paths: `embeddings` (BrightmartEmbeddings),
+  `encoder.groups[0][0]` (the shared block), `pooler`.
+
+  Args:
+    config: an AlbertConfig (or its dict form) with num_hidden_groups = inner_group_num = 1 and no
+      ln_type other than "postln".
+    **kwargs: passed to tf_keras.Model.
+
+  Example:
+
+    model = BrightmartAlbertModel(AlbertConfig.from_json_file("albert_config_tiny.json"))
+    albert_tf.load_checkpoint(model, "albert_tiny/albert_model.ckpt")
+    out = model({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types})
+  """
+
+  checkpoint_layout = checkpoint_names.BRIGHTMART_LAYOUT
+
+  def __init__(self, config: albert_model.ConfigLike, **kwargs):
+    kwargs.setdefault("name", "albert")
+    super().__init__(**kwargs)
+    self.config = albert_model.as_config(config)
+    validate_brightmart_config(self.config)
+    cfg = self.config
+    self.embeddings = brightmart_embeddings.BrightmartEmbeddings(
+        **_fields(cfg, _EMBEDDING_FIELDS), name="embeddings")
+    self.encoder = shared_encoder.AlbertSharedEncoder(
+        **_fields(cfg, _ENCODER_FIELDS), name="encoder")
+    self.pooler = tf_keras.layers.Dense(
+        cfg.hidden_size,
+        activation="tanh",
+        kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
+        name="pooler")
+
+  def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
+    """Runs the encoder.
+
+    Args:
+      inputs: {"input_word_ids": int [B, T], "input_mask": int [B, T] (optional),
+        "input_type_ids": int [B, T] (optional)}.
+      training: enables dropout.
+
+    Returns:
+      {"sequence_output": [B, T, H], "pooled_output": [B, H], "encoder_outputs": L tensors
+      [B, T, H], "embedding_output": [B, T, H]}.
+    """
+    embedding_output = self.embeddings(
+        inputs["input_word_ids"], inputs.get("input_type_ids"), training=training)
+    encoder_outputs = self.encoder(embedding_output, inputs.get("input_mask"), training=training)
+    return {
+        "sequence_output": encoder_outputs[-1],
+        "pooled_output": self.pooler(encoder_outputs[-1][:, 0, :]),
+        "encoder_outputs": encoder_outputs,
+        "embedding_output": embedding_output,
+    }
+
+  def get_output_embedding_table(self) -> tf.Tensor:
+    """The MLM output matrix [V, H] = word_embeddings · word_embeddings_2 (both tied)."""
+    return tf.matmul(self.embeddings.word_embeddings, self.embeddings.word_embeddings_2)
+
+
+@tf_keras.utils.register_keras_serializable(package="AlbertTF")
+class BrightmartPretrainer(_ConfiguredModel):
+  """brightmart/albert_zh's backbone with its MLM (H->H transform) and SOP heads.
+
+  Inputs and outputs as `albert_tf.AlbertPretrainer`. The MLM logits are
+  `LN(act(h·W + b))·word_embeddings_2ᵀ·word_embeddingsᵀ + output_bias`, computed as one product
+  with the [V, H] matrix `word_embeddings·word_embeddings_2` (equal up to float rounding).
+
+  Args:
+    config: as for BrightmartAlbertModel.
+    **kwargs: passed to tf_keras.Model.
+
+  Example:
+
+    pretrainer = BrightmartPretrainer(AlbertConfig.from_json_file("albert_config_tiny.json"))
+    albert_tf.load_checkpoint(pretrainer, "albert_tiny/albert_model.ckpt")
+    out = pretrainer({..., "masked_lm_positions": positions})   # mlm_logits [B, P, V]
+  """
+
+  def __init__(self, config: albert_model.ConfigLike, **kwargs):
+    kwargs.setdefault("name", "brightmart_pretrainer")
+    super().__init__(**kwargs)
+    self.config = albert_model.as_config(config)
+    cfg = self.config
+    self.albert = BrightmartAlbertModel(cfg, name="albert")
+    # brightmart's MLM transform is H->H: the head's "embedding_size" (its width) is H.
+    self.masked_lm = masked_lm_head.AlbertMaskedLMHead(
+        **_fields(cfg, _MLM_FIELDS), embedding_size=cfg.hidden_size, name="masked_lm")
+    self.sentence_order = sentence_order_head.AlbertSentenceOrderHead(
+        hidden_size=cfg.hidden_size, initializer_range=cfg.initializer_range,
+        name="sentence_order")
+
+  def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
+    """Runs the backbone and both heads.
+
+    Args:
+      inputs: the BrightmartAlbertModel inputs plus "masked_lm_positions" int [B, P].
+      training: enables dropout.
+
+    Returns:
+      {"mlm_logits": [B, P, V], "sop_logits": [B, 2], "sequence_output", "pooled_output"}.
+    """
+    outputs = self.albert(inputs, training=training)
+    return {
+        "mlm_logits": self.masked_lm(outputs["sequence_output"], inputs["masked_lm_positions"],
+                                     self.albert.get_output_embedding_table()),
+        "sop_logits": self.sentence_order(outputs["pooled_output"]),
+        "sequence_output": outputs["sequence_output"],
+        "pooled_output": outputs["pooled_output"],
+    }
