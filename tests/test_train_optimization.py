@@ -117,3 +117,30 @@ def test_unknown_optimizer_is_rejected():
 
 def test_registered_for_serialization():
   assert tf_keras.utils.get_registered_object("AlbertTF>AlbertLamb") is optimization.AlbertLamb
+
+
+def test_exclusions_select_exactly_layer_norms_and_biases_of_the_pretrainer():
+  from albert_tf import AlbertConfig, AlbertPretrainer  # pylint: disable=g-import-not-at-top
+  from tests import test_train_support as support  # pylint: disable=g-import-not-at-top
+  config = AlbertConfig.from_dict({**support.TINY_CONFIG, "num_hidden_groups": 2,
+                                   "inner_group_num": 2})
+  pretrainer = AlbertPretrainer(config)
+  pretrainer.build()
+  expected = set()
+  for module in pretrainer.submodules:
+    if isinstance(module, tf_keras.layers.LayerNormalization):
+      expected |= {module.gamma.ref(), module.beta.ref()}
+    bias = getattr(module, "bias", None)
+    if isinstance(bias, tf.Variable):
+      expected.add(bias.ref())
+  expected |= {pretrainer.masked_lm.output_bias.ref(), pretrainer.sentence_order.output_bias.ref()}
+  optimizer = optimization.create_optimizer(0.1, 10, 1)
+  excluded = {v.ref() for v in pretrainer.trainable_variables
+              if not optimizer._do_use_weight_decay(v.name)}  # pylint: disable=protected-access
+  trust_ratio_skipped = {v.ref() for v in pretrainer.trainable_variables
+                         if not optimizer._do_layer_adaptation(v.name)}  # pylint: disable=protected-access
+  assert excluded == expected == trust_ratio_skipped
+  decayed = {v.name for v in pretrainer.trainable_variables if v.ref() not in excluded}
+  assert "albert/embeddings/word_embeddings:0" in decayed
+  assert "sentence_order/output_weights:0" in decayed
+  assert len(excluded) == 2 * (1 + 4 * 2 + 1) + 1 + 4 * 6 + 1 + 1 + 1 + 1
