@@ -25,8 +25,8 @@ def truncated_lengths(length_a: tf.Tensor, length_b: tf.Tensor,
   Returns:
     (kept_a, kept_b), int32 [batch] each.
   """
-  kept_a = tf.minimum(length_a, tf.maximum((budget + 1) // 2, budget - length_b))
-  kept_b = tf.minimum(length_b, tf.maximum(budget // 2, budget - length_a))
+  kept_a = tf.minimum(length_a, tf.maximum(budget - length_b, (budget + 1) // 2))
+  kept_b = tf.minimum(length_b, tf.maximum(budget - length_a, budget // 2))
   return kept_a, kept_b
 
 

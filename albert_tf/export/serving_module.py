@@ -16,6 +16,13 @@ _IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
 _TEXT_SPEC = tf.TensorSpec([None], tf.string)
 
 
+class _Untracked:
+  """Holds an object without making it a SavedModel dependency."""
+
+  def __init__(self, value: Any):
+    self.value = value
+
+
 class AlbertServingModule(tf.Module):
   """Serving functions over an `AlbertPretrainer`, in the style of official/nlp/serving.
 
@@ -51,14 +58,18 @@ class AlbertServingModule(tf.Module):
       name: module name.
     """
     super().__init__(name=name)
-    self.pretrainer = pretrainer
+    # The weights are tracked as a plain list so that saving does not run the Keras SavedModel
+    # serialization (which traces every layer's call functions): serving needs the signatures
+    # only, and the reusable encoder export keeps the Keras form.
+    self.model_variables = list(pretrainer.variables)
+    self._pretrainer = _Untracked(pretrainer)
     self.text_tokenizer = text_tokenizer
     self.max_seq_length = max_seq_length
     self.top_k = top_k
     self.assets = {key: tf.saved_model.Asset(path) for key, path in (assets or {}).items()}
 
   def _run(self, inputs: Dict[str, tf.Tensor], masked_lm_positions: tf.Tensor) -> Dict[str, Any]:
-    outputs = self.pretrainer({**inputs, "masked_lm_positions": masked_lm_positions},
+    outputs = self._pretrainer.value({**inputs, "masked_lm_positions": masked_lm_positions},
                               training=False)
     return {key: tf.cast(value, tf.float32) for key, value in outputs.items()
             if key in ("sequence_output", "pooled_output", "mlm_logits", "sop_logits")}
@@ -67,7 +78,7 @@ class AlbertServingModule(tf.Module):
   def serve(self, input_word_ids, input_mask, input_type_ids):
     """sequence_output and pooled_output for id inputs."""
     inputs = dict(zip(_ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
-    outputs = self.pretrainer.albert(inputs, training=False)
+    outputs = self._pretrainer.value.albert(inputs, training=False)
     return {key: tf.cast(outputs[key], tf.float32) for key in ("sequence_output", "pooled_output")}
 
   @tf.function

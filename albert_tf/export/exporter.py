@@ -1,0 +1,188 @@
+"""Builds and writes the SavedModels: the versioned TF Serving export and the reusable encoder."""
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from typing import Callable, Dict, Iterator, Optional
+
+from absl import logging
+import tensorflow as tf
+import tf_keras
+
+from albert_tf import checkpoints
+from albert_tf import tokenization
+from albert_tf.config import AlbertConfig
+from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
+from albert_tf.export.serving_module import AlbertServingModule
+from albert_tf.export.serving_module import TextTokenizer
+from albert_tf.export.wordpiece_text_tokenizer import WordPieceTextTokenizer
+from albert_tf.models.albert_pretrainer import AlbertPretrainer
+
+DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+_STEP_SUFFIX = re.compile(r"-(\d+)$")
+# Where a step counter lives in the checkpoints this project and the original write.
+_STEP_KEYS = ("global_step", "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE")
+
+
+class ExportError(ValueError):
+  """A user error in what was asked to export; the message says what to change."""
+
+
+def create_text_tokenizer(spm_model_file: Optional[str], vocab_file: Optional[str],
+                          do_lower_case: bool) -> TextTokenizer:
+  """The in-graph tokenizer for a SentencePiece model or a WordPiece vocab (the model wins).
+
+  Raises:
+    ExportError: neither file given, a file missing, or the vocabulary lacks special tokens.
+  """
+  path = spm_model_file or vocab_file
+  if not path:
+    raise ExportError("the text signatures (encode_text, fill_mask_text) need a vocabulary: pass "
+                      "--spm_model_file or --vocab_file, or --notext_signatures for id inputs only")
+  if not tf.io.gfile.exists(path):
+    raise ExportError(f"vocabulary {path} does not exist: check --spm_model_file/--vocab_file")
+  try:
+    if spm_model_file:
+      return SentencePieceTextTokenizer(spm_model_file, do_lower_case=do_lower_case)
+    return WordPieceTextTokenizer(vocab_file, do_lower_case=do_lower_case)
+  except (ValueError, RuntimeError, OSError) as error:
+    raise ExportError(f"cannot use vocabulary {path}: {error}") from error
+
+
+def check_vocab_size(tokenizer: TextTokenizer, config: AlbertConfig, vocab_path: str) -> None:
+  """Raises ExportError when the vocabulary and the config disagree on the vocabulary size."""
+  if tokenizer.vocab_size != config.vocab_size:
+    raise ExportError(
+        f"vocabulary {vocab_path} has {tokenizer.vocab_size} tokens but the config says vocab_size="
+        f"{config.vocab_size}: pass the vocabulary the model was trained with")
+
+
+@contextlib.contextmanager
+def dtype_policy(dtype: str) -> Iterator[None]:
+  """Builds Keras layers under the compute dtype `dtype` ("float32" or "bfloat16")."""
+  previous = tf_keras.mixed_precision.global_policy()
+  tf_keras.mixed_precision.set_global_policy(DTYPE_POLICIES[dtype])
+  try:
+    yield
+  finally:
+    tf_keras.mixed_precision.set_global_policy(previous)
+
+
+def load_pretrainer(config: AlbertConfig, init_checkpoint: str, dtype: str) -> AlbertPretrainer:
+  """An AlbertPretrainer with the checkpoint's weights (original TF1 or our training checkpoint).
+
+  Raises:
+    ExportError: the checkpoint does not exist or does not match the config.
+  """
+  with dtype_policy(dtype):
+    pretrainer = AlbertPretrainer(config)
+    try:
+      checkpoints.load_checkpoint(pretrainer, init_checkpoint)
+    except checkpoints.CheckpointNotFoundError as error:
+      raise ExportError(str(error)) from error
+    except checkpoints.CheckpointMismatchError as error:
+      raise ExportError(" ".join(str(error).split())) from error
+  return pretrainer
+
+
+def checkpoint_global_step(init_checkpoint: str) -> Optional[int]:
+  """The training step a checkpoint was written at, or None when it does not say."""
+  prefix = checkpoints.resolve_checkpoint_prefix(init_checkpoint)
+  reader = tf.train.load_checkpoint(prefix)
+  for key in _STEP_KEYS:
+    if reader.has_tensor(key):
+      return int(reader.get_tensor(key))
+  match = _STEP_SUFFIX.search(prefix)
+  return int(match.group(1)) if match else None
+
+
+def serving_version(version: Optional[int], init_checkpoint: str) -> int:
+  """The version directory: `version` if given, else the checkpoint's step, 1 when it is 0/unknown."""
+  if version is not None:
+    if version < 0:
+      raise ExportError(f"--version={version} is negative: TF Serving versions are integers >= 0")
+    return version
+  step = checkpoint_global_step(init_checkpoint)
+  if not step:
+    logging.info("Checkpoint %s records no training step; exporting as version 1.",
+                 init_checkpoint)
+    return 1
+  return step
+
+
+def write_atomically(final_dir: str, overwrite: bool, write: Callable[[str], None]) -> str:
+  """Calls `write(temp_dir)` next to `final_dir`, then renames it into place.
+
+  Raises:
+    ExportError: `final_dir` exists and `overwrite` is False.
+  """
+  final_dir = final_dir.rstrip("/")
+  if tf.io.gfile.exists(final_dir) and not overwrite:
+    raise ExportError(f"{final_dir} already exists: pass another --version, or --overwrite")
+  parent = os.path.dirname(final_dir) or "."
+  tf.io.gfile.makedirs(parent)
+  temporary = os.path.join(parent, f".tmp-{os.path.basename(final_dir)}-{uuid.uuid4().hex}")
+  try:
+    write(temporary)
+    if tf.io.gfile.exists(final_dir):
+      _remove(final_dir)
+    tf.io.gfile.rename(temporary, final_dir)
+  finally:
+    if tf.io.gfile.exists(temporary):
+      _remove(temporary)
+  return final_dir
+
+
+def _remove(path: str) -> None:
+  if os.path.isdir(path):
+    shutil.rmtree(path)
+  else:
+    tf.io.gfile.rmtree(path)
+
+
+def export_serving_model(module: AlbertServingModule, export_dir: str, version: int,
+                         overwrite: bool = False) -> str:
+  """Writes `module` with its signatures to `export_dir/<version>`; returns that path."""
+
+  def write(path: str) -> None:
+    tf.saved_model.save(module, path, signatures=module.get_signatures(),
+                        options=tf.saved_model.SaveOptions(
+                            function_aliases={"serve": module.serve}))
+
+  return write_atomically(os.path.join(export_dir, str(version)), overwrite, write)
+
+
+def build_encoder(pretrainer: AlbertPretrainer) -> tf_keras.Model:
+  """A functional Keras model over the pretrainer's backbone, taking the TF-Hub dict inputs."""
+  inputs = {
+      name: tf_keras.Input(shape=(None,), dtype=tf.int32, name=name)
+      for name in ("input_word_ids", "input_mask", "input_type_ids")
+  }
+  outputs = pretrainer.albert(inputs)
+  outputs = {
+      "sequence_output": outputs["sequence_output"],
+      "pooled_output": outputs["pooled_output"],
+      "encoder_outputs": list(outputs["encoder_outputs"]),
+  }
+  return tf_keras.Model(inputs, outputs, name="albert_encoder")
+
+
+def export_encoder(pretrainer: AlbertPretrainer, encoder_dir: str, overwrite: bool = False,
+                   assets: Optional[Dict[str, str]] = None) -> str:
+  """Writes the reusable (fine-tunable, TF-Hub style) encoder SavedModel to `encoder_dir`."""
+  encoder = build_encoder(pretrainer)
+  encoder.vocab_assets = {key: tf.saved_model.Asset(path) for key, path in (assets or {}).items()}
+
+  def write(path: str) -> None:
+    tf.saved_model.save(encoder, path)
+
+  return write_atomically(encoder_dir, overwrite, write)
+
+
+def python_tokenizer_for(spm_model_file: Optional[str], vocab_file: Optional[str],
+                         do_lower_case: bool) -> tokenization.FullTokenizer:
+  """The Python FullTokenizer matching an export's vocabulary (for checks and the demo)."""
+  return tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case,
+                                    spm_model_file=spm_model_file)
