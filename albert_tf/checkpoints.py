@@ -46,6 +46,8 @@ _OPTIMIZER_SLOT_MARKERS = ("lamb_m", "lamb_v")
 _CHECKPOINT_FILE_SUFFIX = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
 _STEP_SUFFIX = re.compile(r"-(\d+)$")
 _BEST_CHECKPOINT = "model.ckpt-best"
+# TF-Hub modules (and SavedModels) keep their variables under this prefix of their directory.
+_MODULE_VARIABLES = os.path.join("variables", "variables")
 # Names that only one layout has, and what to say when a checkpoint of that layout meets a model of
 # the other.
 _LAYOUT_MARKERS = {
@@ -109,7 +111,8 @@ def resolve_checkpoint_prefix(path: PathLike) -> str:
   Args:
     path: a prefix (`dir/model.ckpt-best`), one of its files (`.index`, `.data-*`, `.meta`), or a
       directory: its latest checkpoint per the `checkpoint` state file, else `model.ckpt-best`,
-      else the highest-numbered `*-<step>` prefix, else its only checkpoint.
+      else the highest-numbered `*-<step>` prefix, else its only checkpoint, else (a TF-Hub
+      module's directory) `variables/variables`.
 
   Returns:
     The prefix.
@@ -137,7 +140,8 @@ def _prefix_in_directory(directory: str) -> Optional[str]:
                     for name in tf.io.gfile.listdir(directory)
                     if name.endswith(".index"))
   if not prefixes:
-    return None
+    module_variables = os.path.join(directory, _MODULE_VARIABLES)
+    return module_variables if tf.io.gfile.exists(module_variables + ".index") else None
   if _BEST_CHECKPOINT in prefixes:
     return os.path.join(directory, _BEST_CHECKPOINT)
 

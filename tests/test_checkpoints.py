@@ -416,6 +416,37 @@ def test_checkpoint_paths(tmp_path):
   assert checkpoints.resolve_checkpoint_prefix(steps) == str(steps / "model.ckpt-1000")
 
 
+def test_hub_module_directory(tmp_path):
+  weights = numpy_albert.random_original_weights(tiny_config(), np.random.default_rng(11))
+  module = tmp_path / "albert_tiny_hub"
+  prefix = fixtures.write_tf1_checkpoint(module / "variables" / "variables", weights)
+  (module / "tfhub_module.pb").write_bytes(b"")
+  os.remove(module / "variables" / "checkpoint")
+  report = albert_tf.load_checkpoint(albert_tf.AlbertPretrainer(albert_config(tiny_config())),
+                                     module)
+  assert report.path == prefix
+  assert len(report.loaded) == 32
+
+
+def test_mixed_precision_keeps_float32_variables(tmp_path):
+  config = tiny_config()
+  weights = numpy_albert.random_original_weights(config, np.random.default_rng(12))
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights)
+  tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    pretrainer = albert_tf.AlbertPretrainer(albert_config(config))
+    albert_tf.load_checkpoint(pretrainer, prefix)
+    saved = albert_tf.save_original_checkpoint(pretrainer, tmp_path / "export" / "model.ckpt")
+  finally:
+    tf_keras.mixed_precision.set_global_policy("float32")
+  np.testing.assert_array_equal(pretrainer.albert.embeddings.word_embeddings.numpy(),
+                                weights["bert/embeddings/word_embeddings"])
+  reader = tf.train.load_checkpoint(saved)
+  for name, value in weights.items():
+    assert reader.get_variable_to_dtype_map()[name] == tf.float32
+    np.testing.assert_array_equal(reader.get_tensor(name), value, err_msg=name)
+
+
 def test_nonexistent_path(tmp_path):
   missing = tmp_path / "nowhere" / "model.ckpt-best"
   with pytest.raises(checkpoints.CheckpointNotFoundError) as error:

@@ -53,6 +53,7 @@ def write_tf1_checkpoint(prefix: os.PathLike,
   values.update(extra_variables or {})
 
   prefix = os.fspath(prefix)
+  os.makedirs(os.path.dirname(prefix), exist_ok=True)
   with tf.Graph().as_default():
     variables = [
         tf.compat.v1.get_variable(name, initializer=tf.constant(value), use_resource=False)
