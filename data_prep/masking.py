@@ -21,7 +21,7 @@ Deviations from the original, on purpose (docs/data.md):
 import bisect
 import itertools
 import random
-from typing import Iterator, List, NamedTuple, Sequence
+from typing import Callable, List, NamedTuple, Sequence
 
 import numpy as np
 
@@ -64,15 +64,6 @@ def prediction_budget(num_tokens: int, masked_lm_prob: float, max_predictions_pe
   return min(max_predictions_per_seq, max(1, int(round(num_tokens * masked_lm_prob))))
 
 
-def random_order(count: int, rng: random.Random) -> Iterator[int]:
-  """A uniformly random permutation of range(count), drawn lazily (forward Fisher-Yates)."""
-  order = list(range(count))
-  for i in range(count):
-    j = i + int(rng.random() * (count - i))
-    order[i], order[j] = order[j], order[i]
-    yield order[i]
-
-
 def word_groups(starts: np.ndarray, num_a: int, do_whole_word_mask: bool):
   """Word spans [begin, end) over the positions of A and B (specials excluded).
 
@@ -98,47 +89,44 @@ def word_groups(starts: np.ndarray, num_a: int, do_whole_word_mask: bool):
   return begins, ends
 
 
-class _SpanSelector:
-  """Picks non-overlapping n-gram spans of words within a budget (the original's selection loop)."""
+def _choose_spans(begins: List[int], ends: List[int], word_offsets: List[int], taken: bytearray,
+                  budget: int, cumulative: List[float], rng: random.Random,
+                  on_span: Callable[[List[int]], None]) -> List[int]:
+  """The original's span selection loop; calls `on_span(positions)` for each chosen span.
 
-  def __init__(self, begins: np.ndarray, ends: np.ndarray, options: MaskingOptions,
-               cumulative: List[float], rng: random.Random):
-    self.begins = begins.tolist()
-    self.ends = ends.tolist()
-    self.word_sizes = [0] + list(itertools.accumulate(e - b for b, e in zip(self.begins, self.ends)))
-    self.ngram = options.ngram
-    self.cumulative = cumulative
-    self.rng = rng
-    self.taken = [False] * len(self.begins)
-    self.span_words = []
+  Start words are visited in a uniformly random order drawn lazily (forward Fisher-Yates), each
+  draws its n-gram length, shorter spans from the same start are tried when the budget would be
+  exceeded, and spans touching an already taken word are skipped. `on_span` runs before the next
+  start's draws, which keeps the original's RNG call order.
 
-  def spans(self, order: Iterator[int], budget: int) -> Iterator[List[int]]:
-    """Yields the positions of each chosen span, start words taken in `order`.
-
-    A generator, so that the caller's per-token draws for a span happen before the next span's
-    n-gram draw: the original's RNG call order.
-    """
-    selected = 0
-    num_words = len(self.begins)
-    for first in order:
-      if selected >= budget:
+  Returns:
+    The number of words of each chosen span.
+  """
+  num_words = len(begins)
+  order = list(range(num_words))
+  random_value = rng.random
+  selected = 0
+  span_words = []
+  for i in range(num_words):
+    if selected >= budget:
+      break
+    j = i + int(random_value() * (num_words - i))
+    order[i], order[j] = order[j], order[i]
+    first = order[i]
+    n = bisect.bisect_right(cumulative, random_value()) + 1
+    while True:
+      last = min(first + n, num_words)
+      size = word_offsets[last] - word_offsets[first]
+      if selected + size <= budget or n == 1:
         break
-      n = bisect.bisect_right(self.cumulative, self.rng.random()) + 1
-      while True:
-        last = min(first + n, num_words)
-        size = self.word_sizes[last] - self.word_sizes[first]
-        if selected + size <= budget or n == 1:
-          break
-        n -= 1
-      if selected + size > budget or any(self.taken[first:last]):
-        continue
-      positions = []
-      for word in range(first, last):
-        self.taken[word] = True
-        positions.extend(range(self.begins[word], self.ends[word]))
-      selected += size
-      self.span_words.append(last - first)
-      yield positions
+      n -= 1
+    if selected + size > budget or 1 in taken[first:last]:
+      continue
+    taken[first:last] = b"\x01" * (last - first)
+    selected += size
+    span_words.append(last - first)
+    on_span([p for word in range(first, last) for p in range(begins[word], ends[word])])
+  return span_words
 
 
 def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: MaskingOptions,
@@ -163,28 +151,36 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
     return MaskedSequence(ids.copy(), token_boundary, [], [], (0, 0, 0), [])
   budget = prediction_budget(length, options.masked_lm_prob, options.max_predictions_per_seq)
   begins, ends = word_groups(starts, num_a, options.do_whole_word_mask)
-  selector = _SpanSelector(begins, ends, options, cumulative, rng)
+  word_offsets = [0] + np.cumsum(ends - begins).tolist()
+  begins, ends = begins.tolist(), ends.tolist()
+  taken = bytearray(len(begins))
+
   original = ids.tolist()
   replaced = list(original)
   predictions = []
   counts = [0, 0, 0]  # masked, kept, random
-  vocab_size = len(options.random_word_ids)
-  for span in selector.spans(random_order(len(begins), rng), budget):
+  random_value = rng.random
+  mask_id, random_word_ids = options.mask_id, options.random_word_ids
+  last_word_id = len(random_word_ids) - 1
+
+  def replace(span: List[int]) -> None:
     for position in span:
-      if rng.random() < 0.8:
-        replaced[position] = options.mask_id
+      if random_value() < 0.8:
+        replaced[position] = mask_id
         counts[0] += 1
-      elif rng.random() < 0.5:
+      elif random_value() < 0.5:
         counts[1] += 1
       else:
-        replaced[position] = options.random_word_ids[rng.randint(0, vocab_size - 1)]
+        replaced[position] = random_word_ids[rng.randint(0, last_word_id)]
         counts[2] += 1
       predictions.append((position, original[position]))
-  span_words = list(selector.span_words)
+
+  span_words = _choose_spans(begins, ends, word_offsets, taken, budget, cumulative, rng, replace)
 
   if options.do_permutation:
-    selected = sorted(p for span in selector.spans(random_order(len(begins), rng), budget)
-                      for p in span)
+    selected = []
+    _choose_spans(begins, ends, word_offsets, taken, budget, cumulative, rng, selected.extend)
+    selected.sort()
     permuted = list(selected)
     rng.shuffle(permuted)
     before = list(replaced)
