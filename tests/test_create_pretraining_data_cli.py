@@ -97,11 +97,11 @@ def test_invalid_utf8_is_replaced_counted_and_reported(sp_model, tmp_path):
 def test_killed_run_leaves_no_final_file_and_rerun_completes(sp_model, tmp_path):
   corpus = tmp_path / "big.txt"
   text = open(text_fixtures.ENGLISH_CORPUS, "rb").read()
-  corpus.write_bytes(text * 60)
+  corpus.write_bytes(text * 25)
   out = tmp_path / "out"
   args = [sys.executable, "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",
           f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",
-          "--num_output_shards=2", "--max_seq_length=64", "--dupe_factor=20", "--num_workers=1",
+          "--num_output_shards=2", "--max_seq_length=64", "--dupe_factor=10", "--num_workers=1",
           "--shuffle_buffer_size=10", "--block_bytes=2000"]
   process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   temp_shard = out / "r-00000-of-00002.tfrecord.incomplete"
