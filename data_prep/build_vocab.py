@@ -14,12 +14,11 @@ WordPiece (--wordpiece; Chinese ALBERT): [PAD] [UNK] [CLS] [SEP] [MASK], every c
   albert-build-vocab --wordpiece --input_file='zh/*.txt' --model_prefix=vocab/zh --vocab_size=21128
 """
 
-import sys
-
 from absl import app
 from absl import flags
 from absl import logging
 
+from data_prep import cli
 from data_prep import corpus_files
 from data_prep import sentencepiece_vocab
 from data_prep import wordpiece_vocab
@@ -66,13 +65,7 @@ def build() -> str:
 
 def main(argv):
   del argv
-  for flag in ("input_file", "model_prefix"):
-    if not FLAGS[flag].value:
-      sys.exit(f"error: --{flag} is required.")
-  try:
-    path = build()
-  except corpus_files.CorpusError as error:
-    sys.exit(f"error: {error}")
+  path = cli.run_action(("input_file", "model_prefix"), build)
   logging.info("wrote %s", path)
 
 

@@ -9,14 +9,12 @@ documents). Every flag of Google's original script keeps its name and default; t
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
+from data_prep import cli
 from data_prep import pipeline
-from data_prep.corpus_files import CorpusError
 
 FLAGS = flags.FLAGS
 
@@ -84,14 +82,8 @@ def config_from_flags() -> pipeline.PretrainingDataConfig:
 
 def main(argv):
   del argv
-  for flag in ("input_file", "output_file"):
-    if not FLAGS[flag].value:
-      sys.exit(f"error: --{flag} is required.")
-  try:
-    pipeline.create_pretraining_data(config_from_flags())
-  except CorpusError as error:
-    logging.flush()
-    sys.exit(f"error: {error}")
+  cli.run_action(("input_file", "output_file"),
+                 lambda: pipeline.create_pretraining_data(config_from_flags()))
 
 
 def run():
