@@ -19,16 +19,19 @@ Example:
     albert_tf.save_original_checkpoint(pretrainer, "export/model.ckpt", global_step=0)
 """
 
+import contextlib
 import dataclasses
 import os
 import re
 import uuid
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
 
 from absl import logging
+from google.protobuf import message as protobuf_message
 import numpy as np
 import tensorflow as tf
 
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 from albert_tf import checkpoint_names
 from albert_tf.checkpoint_names import OriginalVariable
 
@@ -70,6 +73,10 @@ _ATTRIBUTE_TOKEN = re.compile(r"\w+")
 
 class CheckpointNotFoundError(FileNotFoundError):
   """The checkpoint path names no checkpoint."""
+
+
+class CheckpointReadError(ValueError):
+  """The checkpoint's files exist but cannot be read (truncated, corrupt, a data shard missing)."""
 
 
 class CheckpointMismatchError(ValueError):
@@ -269,6 +276,41 @@ class _Mismatch:
                                   "; ".join(parts))
 
 
+class _CheckpointFiles:
+  """A checkpoint reader whose failures on unreadable files are one CheckpointReadError line.
+
+  Attributes:
+    prefix: the checkpoint prefix.
+    shapes: {checkpoint key: shape}.
+  """
+
+  def __init__(self, prefix: str):
+    self.prefix = prefix
+    with self._read_errors():
+      self._reader = tf.train.load_checkpoint(prefix)
+      self.shapes = self._reader.get_variable_to_shape_map()
+
+  def tensor(self, key: str) -> np.ndarray:
+    with self._read_errors():
+      return self._reader.get_tensor(key)
+
+  def object_graph(self) -> trackable_object_graph_pb2.TrackableObjectGraph:
+    with self._read_errors():
+      return trackable_object_graph_pb2.TrackableObjectGraph.FromString(
+          self._reader.get_tensor(_OBJECT_GRAPH_KEY))
+
+  @contextlib.contextmanager
+  def _read_errors(self) -> Iterator[None]:
+    # IndexError is how the reader reports a truncated data file.
+    try:
+      yield
+    except (tf.errors.OpError, IndexError, protobuf_message.DecodeError) as error:
+      reason = str(getattr(error, "message", error)).strip().splitlines()[0]
+      raise CheckpointReadError(
+          f"checkpoint {self.prefix} cannot be read ({reason}): its files are incomplete or "
+          "corrupt; copy or export it again") from None
+
+
 def _is_ignored_tf1_name(name: str) -> bool:
   return (name == _GLOBAL_STEP or name.endswith(_OPTIMIZER_SLOT_SUFFIXES) or
           any(marker in name for marker in _OPTIMIZER_SLOT_MARKERS))
@@ -286,26 +328,24 @@ def _check_layout(names: Iterable[str], path: str, model: Any) -> None:
           f"{type(model).__name__} does not load: {advice}")
 
 
-def _tf1_keys(reader: Any, path: str, model: Any) -> tuple[dict[str, str], list[str]]:
+def _tf1_keys(files: _CheckpointFiles, model: Any) -> tuple[dict[str, str], list[str]]:
   """Maps original names to TF1 checkpoint keys; returns it with the keys to ignore."""
   keys, ignored = {}, []
-  for key in sorted(reader.get_variable_to_shape_map()):
+  for key in sorted(files.shapes):
     name = key[len(_HUB_PREFIX):] if key.startswith(_HUB_PREFIX) else key
     if _is_ignored_tf1_name(name) or (not _is_pretrainer(model) and
                                       name.startswith(checkpoint_names.HEAD_SCOPE)):
       ignored.append(key)
     else:
       keys[name] = key
-  _check_layout(keys, path, model)
+  _check_layout(keys, files.prefix, model)
   return keys, ignored
 
 
-def _object_keys(reader: Any, path: str,
+def _object_keys(files: _CheckpointFiles,
                  variables: list[OriginalVariable]) -> tuple[dict[str, str], list[str]]:
   """Maps original names to object-based checkpoint keys by walking the saved object graph."""
-  from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=g-import-not-at-top
-  graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(
-      reader.get_tensor(_OBJECT_GRAPH_KEY))
+  graph = files.object_graph()
 
   def child(node_id: Optional[int], name: str) -> Optional[int]:
     if node_id is None:
@@ -319,7 +359,7 @@ def _object_keys(reader: Any, path: str,
   if root is None:
     names = ", ".join(reference.local_name for reference in graph.nodes[0].children)
     raise CheckpointMismatchError(
-        f"checkpoint {path} is object-based but has no `model` object (it has: {names}): pass an "
+        f"checkpoint {files.prefix} is object-based but has no `model` object (it has: {names}): pass an "
         "albert-tf training checkpoint, written as tf.train.Checkpoint(model=AlbertPretrainer)")
   written_by_pretrainer = child(root, checkpoint_names.BACKBONE_ATTRIBUTE) is not None
   keys = {}
@@ -338,7 +378,7 @@ def _object_keys(reader: Any, path: str,
     for attribute in graph.nodes[node].attributes:
       if attribute.name == _VARIABLE_VALUE:
         keys[variable.name] = attribute.checkpoint_key
-  ignored = sorted(set(reader.get_variable_to_shape_map()) - set(keys.values()) -
+  ignored = sorted(set(files.shapes) - set(keys.values()) -
                    {_OBJECT_GRAPH_KEY})
   return keys, ignored
 
@@ -395,6 +435,7 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
 
   Raises:
     CheckpointNotFoundError: `path` names no checkpoint.
+    CheckpointReadError: the checkpoint's files are truncated or corrupt; nothing is loaded.
     CheckpointMismatchError: variables are missing, unexpected (TF1 only) or of the wrong shape;
       all of them are listed in one message, and nothing is loaded.
     CheckpointLayoutError: the checkpoint has the brightmart/albert_zh layout and the model
@@ -402,18 +443,19 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
   """
   prefix = resolve_checkpoint_prefix(path)
   _ensure_built(model)
-  reader = tf.train.load_checkpoint(prefix)
-  shapes = reader.get_variable_to_shape_map()
-  if _OBJECT_GRAPH_KEY in shapes:
+  files = _CheckpointFiles(prefix)
+  if _OBJECT_GRAPH_KEY in files.shapes:
     kind = OBJECT_KIND
-    keys, ignored = _object_keys(reader, prefix, _target_variables(model))
+    keys, ignored = _object_keys(files, _target_variables(model))
   else:
     kind = TF1_KIND
-    keys, ignored = _tf1_keys(reader, prefix, model)
-  matched = _match(model, prefix, keys, shapes, init_from_group0,
+    keys, ignored = _tf1_keys(files, model)
+  matched = _match(model, prefix, keys, files.shapes, init_from_group0,
                    report_unexpected=kind == TF1_KIND)
+  # Everything is read before anything is assigned, so a bad file leaves the model untouched.
+  values = {key: files.tensor(key) for _, key, _ in matched.values()}
   for target, key, _ in matched.values():
-    target.assign(np.asarray(reader.get_tensor(key), dtype=target.dtype.as_numpy_dtype))
+    target.assign(np.asarray(values[key], dtype=target.dtype.as_numpy_dtype))
   report = LoadReport(path=prefix,
                       kind=kind,
                       loaded={name: key for name, (_, key, _) in matched.items()},

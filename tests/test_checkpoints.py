@@ -482,6 +482,33 @@ def assert_nothing_loaded(model, before):
     np.testing.assert_array_equal(value, before[name], err_msg=name)
 
 
+def truncate(path):
+  content = path.read_bytes()
+  path.write_bytes(content[:len(content) // 2])
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda prefix: truncate(prefix.with_name(prefix.name + ".data-00000-of-00001")),
+     "Read less bytes than requested"),
+    (lambda prefix: prefix.with_name(prefix.name + ".data-00000-of-00001").unlink(),
+     "{prefix}.data-00000-of-00001; No such file or directory"),
+    (lambda prefix: prefix.with_name(prefix.name + ".index").write_bytes(b"not a checkpoint" * 8),
+     "not an sstable (bad magic number)"),
+])
+def test_unreadable_checkpoint_files(tmp_path, damage, reason):
+  prefix = write_tiny_checkpoint(tmp_path)
+  damage(tmp_path / "model.ckpt-best")
+  model = albert_tf.AlbertModel(albert_config(tiny_config()))
+  model(backbone_inputs(model_inputs()))
+  before = variable_values(model)
+  with pytest.raises(checkpoints.CheckpointReadError) as error:
+    albert_tf.load_checkpoint(model, prefix)
+  assert str(error.value) == (
+      f"checkpoint {prefix} cannot be read ({reason.format(prefix=prefix)}): its files are "
+      "incomplete or corrupt; copy or export it again")
+  assert_nothing_loaded(model, before)
+
+
 def test_vocab_size_mismatch(tmp_path):
   prefix = write_tiny_checkpoint(tmp_path, tiny_config(vocab_size=52))
   pretrainer = albert_tf.AlbertPretrainer(albert_config(tiny_config()))
