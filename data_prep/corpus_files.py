@@ -1,9 +1,10 @@
-"""Input file expansion and UTF-8 line streaming with a count of replaced invalid bytes."""
+"""Input files: pattern expansion, UTF-8 line streaming (counting replaced invalid bytes), and
+documents grouped into work blocks."""
 
 import codecs
 import glob
 import os
-from typing import Iterator, List
+from typing import Iterator, List, NamedTuple, Sequence
 
 
 class CorpusError(ValueError):
@@ -70,3 +71,46 @@ def read_lines(path: str, counter: ReplacementCounter) -> Iterator[str]:
   with open(path, "rb") as reader:
     for raw in reader:
       yield counter.decode(raw.rstrip(b"\n"))
+
+
+class Block(NamedTuple):
+  """A run of whole documents (raw lines) cut from the input stream."""
+  index: int
+  first_document_index: int
+  documents: List[List[str]]
+
+
+def iter_blocks(input_files: Sequence[str], block_bytes: int,
+                counter: ReplacementCounter) -> Iterator[Block]:
+  """Streams documents (blank-line separated; a new file starts a new document) in blocks.
+
+  A block closes after the document that brings it to `block_bytes` of text, so block boundaries
+  depend only on the input.
+  """
+  block_index = 0
+  documents, size, first_document = [], 0, 0
+  next_document = 0
+  for path in input_files:
+    document = []
+    for line in _with_closing_blank_line(read_lines(path, counter)):
+      if line.strip():
+        document.append(line)
+        size += len(line)
+        continue
+      if not document:
+        continue
+      documents.append(document)
+      document = []
+      next_document += 1
+      if size >= block_bytes:
+        yield Block(block_index, first_document, documents)
+        block_index += 1
+        documents, size, first_document = [], 0, next_document
+  if documents:
+    yield Block(block_index, first_document, documents)
+
+
+def _with_closing_blank_line(lines: Iterator[str]) -> Iterator[str]:
+  """The lines followed by one blank line, which closes the file's last document."""
+  yield from lines
+  yield ""

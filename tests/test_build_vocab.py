@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 import sentencepiece as spm
 
 from albert_tf import tokenization

@@ -1,0 +1,125 @@
+"""Work of one block: tokenize its documents once, build the instances of every dupe pass, mask,
+serialize and frame them (runs in each worker process)."""
+
+import random
+from typing import List, Tuple
+
+import numpy as np
+
+from data_prep import example_codec
+from data_prep import instances
+from data_prep import masking
+from data_prep import stats as stats_lib
+from data_prep.chinese_words import ChineseWholeWordSegmentEncoder
+from data_prep.corpus_files import Block
+from data_prep.pretraining_data_config import PretrainingDataConfig, load_tokenizer
+from data_prep.segment_encoding import SentencePieceSegmentEncoder, WordPieceSegmentEncoder
+
+
+class BlockProcessor:
+  """Turns a block of raw documents into framed TFRecords (runs in each worker process)."""
+
+  def __init__(self, config: PretrainingDataConfig):
+    self.config = config
+    tokenizer = load_tokenizer(config)
+    if config.do_chinese_wwm:
+      self.encoder = ChineseWholeWordSegmentEncoder(tokenizer)
+    elif tokenizer.is_sentencepiece:
+      self.encoder = SentencePieceSegmentEncoder(tokenizer)
+    else:
+      self.encoder = WordPieceSegmentEncoder(tokenizer)
+    self.cls_id = tokenizer.cls_id
+    self.sep_id = tokenizer.sep_id
+    self.options = masking.MaskingOptions(
+        masked_lm_prob=config.masked_lm_prob,
+        max_predictions_per_seq=config.max_predictions_per_seq, ngram=config.ngram,
+        favor_shorter_ngram=config.favor_shorter_ngram,
+        do_whole_word_mask=config.do_whole_word_mask or config.do_chinese_wwm,
+        do_permutation=config.do_permutation, mask_id=tokenizer.mask_id,
+        random_word_ids=list(tokenizer.vocab.values()))
+    self.cumulative = masking.cumulative_ngram_probabilities(config.ngram,
+                                                             config.favor_shorter_ngram)
+    self.num_predictions = config.max_predictions_per_seq * (2 if config.do_permutation else 1)
+
+  def process(self, block: Block) -> Tuple[List[bytes], stats_lib.DataStats]:
+    """All instances of all dupe passes over the block's documents, shuffled and framed."""
+    config = self.config
+    indexed = []
+    for offset, lines in enumerate(block.documents):
+      segments = self.encoder.encode_lines(lines)
+      if segments:
+        indexed.append((block.first_document_index + offset, segments))
+    documents = [segments for _, segments in indexed]
+    block_stats = stats_lib.DataStats(documents=len(documents),
+                                      segments=sum(len(d) for d in documents))
+    batch = _InstanceBatch()
+    for pass_index in range(config.dupe_factor):
+      for local_index, (document_index, _) in enumerate(indexed):
+        rng = random.Random(f"{config.random_seed}:{pass_index}:{document_index}")
+        pairs = instances.create_sentence_pairs(
+            documents, local_index, config.max_seq_length, config.short_seq_prob,
+            config.random_next_sentence, rng)
+        for pair in pairs:
+          batch.add(self._mask_pair(pair, rng), len(pair.tokens_a.ids), pair.is_random_next)
+    batch.count_into(block_stats)
+    records = batch.serialize(config.max_seq_length, self.num_predictions)
+    random.Random(f"{config.random_seed}:block:{block.index}").shuffle(records)
+    return example_codec.frame_tfrecords(records), block_stats
+
+  def _mask_pair(self, pair: instances.SentencePair, rng: random.Random) -> masking.MaskedSequence:
+    ids = np.concatenate(([self.cls_id], pair.tokens_a.ids, [self.sep_id], pair.tokens_b.ids,
+                          [self.sep_id])).astype(np.int32)
+    starts = np.concatenate(([True], pair.tokens_a.starts, [True], pair.tokens_b.starts, [True]))
+    return masking.mask_sequence(ids, starts, len(pair.tokens_a.ids), self.options,
+                                 self.cumulative, rng)
+
+
+class _InstanceBatch:
+  """Masked instances of a block, serialized together into tf.train.Examples."""
+
+  def __init__(self):
+    self.masked = []
+    self.num_a = []
+    self.labels = []
+
+  def add(self, masked: masking.MaskedSequence, num_a: int, is_random_next: bool) -> None:
+    self.masked.append(masked)
+    self.num_a.append(num_a)
+    self.labels.append(int(is_random_next))
+
+  def count_into(self, block_stats: stats_lib.DataStats) -> None:
+    for masked in self.masked:
+      block_stats.tokens += len(masked.ids)
+      block_stats.predictions += len(masked.positions)
+      block_stats.masked += masked.replacement_counts[0]
+      block_stats.kept += masked.replacement_counts[1]
+      block_stats.randomized += masked.replacement_counts[2]
+      block_stats.span_words.update(masked.span_words)
+    block_stats.instances += len(self.masked)
+    block_stats.random_next_labels += sum(self.labels)
+
+  def serialize(self, max_seq_length: int, num_predictions: int) -> List[bytes]:
+    """The original's features (reference §4.1), in its order, padded with zeros."""
+    if not self.masked:
+      return []
+    lengths = np.array([len(m.ids) for m in self.masked])
+    counts = np.array([len(m.positions) for m in self.masked])
+    in_sequence = np.arange(max_seq_length)[None, :] < lengths[:, None]
+    in_predictions = np.arange(num_predictions)[None, :] < counts[:, None]
+
+    def padded(values, valid, dtype=np.int64):
+      matrix = np.zeros(valid.shape, dtype=dtype)
+      matrix[valid] = np.concatenate(values) if values else []
+      return matrix
+
+    second_segment = np.arange(max_seq_length)[None, :] >= np.array(self.num_a)[:, None] + 2
+    return example_codec.serialize_examples([
+        ("input_ids", padded([m.ids for m in self.masked], in_sequence)),
+        ("input_mask", in_sequence.astype(np.int64)),
+        ("segment_ids", (in_sequence & second_segment).astype(np.int64)),
+        ("token_boundary", padded([m.token_boundary for m in self.masked], in_sequence)),
+        ("masked_lm_positions", padded([m.positions for m in self.masked], in_predictions)),
+        ("masked_lm_ids", padded([m.labels for m in self.masked], in_predictions)),
+        ("masked_lm_weights", in_predictions.astype(np.float32)),
+        ("next_sentence_labels", np.array(self.labels, dtype=np.int64)[:, None]),
+    ])

@@ -1,0 +1,92 @@
+"""Options of create_pretraining_data, their validation, and what they resolve to."""
+
+import dataclasses
+import os
+from typing import Optional
+
+from albert_tf import tokenization
+from data_prep import sharded_writer
+from data_prep.corpus_files import CorpusError
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingDataConfig:
+  """Every option of create_pretraining_data; defaults are the original's (reference §2.1)."""
+  input_file: str
+  output_file: str
+  vocab_file: Optional[str] = None
+  spm_model_file: Optional[str] = None
+  do_lower_case: bool = True
+  do_whole_word_mask: bool = True
+  do_permutation: bool = False
+  favor_shorter_ngram: bool = True
+  random_next_sentence: bool = False
+  max_seq_length: int = 512
+  ngram: int = 3
+  max_predictions_per_seq: int = 20
+  random_seed: int = 12345
+  dupe_factor: int = 40
+  masked_lm_prob: float = 0.15
+  short_seq_prob: float = 0.1
+  do_chinese_wwm: bool = False
+  num_workers: int = 1
+  num_output_shards: int = 1
+  shuffle_buffer_size: int = 100_000
+  block_bytes: int = 256 * 1024
+  stats_file: Optional[str] = None
+
+
+
+def validate(config: PretrainingDataConfig) -> None:
+  """Rejects impossible option values with one line naming the flag.
+
+  Raises:
+    CorpusError: an option is invalid.
+  """
+  if not config.spm_model_file and not config.vocab_file:
+    raise CorpusError("give --spm_model_file (SentencePiece) or --vocab_file (WordPiece).")
+  if config.do_chinese_wwm and config.spm_model_file:
+    raise CorpusError("--do_chinese_wwm works with a WordPiece --vocab_file; drop --spm_model_file.")
+  if config.max_seq_length < 5:
+    raise CorpusError(f"--max_seq_length={config.max_seq_length} is too small: [CLS] A [SEP] B [SEP] "
+                      "needs at least 5 positions.")
+  max_targets = config.max_seq_length - 3
+  if not 1 <= config.max_predictions_per_seq <= max_targets:
+    raise CorpusError(f"--max_predictions_per_seq={config.max_predictions_per_seq} is impossible with "
+                      f"--max_seq_length={config.max_seq_length}: use 1 to {max_targets}.")
+  checks = [
+      (0.0 <= config.masked_lm_prob <= 1.0, "--masked_lm_prob must be in [0, 1]"),
+      (0.0 <= config.short_seq_prob <= 1.0, "--short_seq_prob must be in [0, 1]"),
+      (config.ngram >= 1, "--ngram must be at least 1"),
+      (config.dupe_factor >= 1, "--dupe_factor must be at least 1"),
+      (config.num_workers >= 0, "--num_workers must be 0 or more"),
+      (config.shuffle_buffer_size >= 0, "--shuffle_buffer_size must be 0 or more"),
+      (config.block_bytes >= 1, "--block_bytes must be at least 1"),
+  ]
+  for ok, message in checks:
+    if not ok:
+      raise CorpusError(message + ".")
+
+
+def load_tokenizer(config: PretrainingDataConfig) -> tokenization.FullTokenizer:
+  """The FullTokenizer of the flags (a bad vocab raises CorpusError with one line)."""
+  path = config.spm_model_file or config.vocab_file
+  if not os.path.isfile(path):
+    flag = "--spm_model_file" if config.spm_model_file else "--vocab_file"
+    raise CorpusError(f"{flag}={path} does not exist.")
+  try:
+    return tokenization.FullTokenizer(vocab_file=config.vocab_file,
+                                      do_lower_case=config.do_lower_case,
+                                      spm_model_file=config.spm_model_file)
+  except ValueError as error:
+    raise CorpusError(str(error)) from None
+  except (RuntimeError, OSError) as error:
+    raise CorpusError(f"cannot load {path} as a SentencePiece model ({error}).") from None
+
+
+def default_stats_path(output_file: str) -> str:
+  """Summary JSON next to the output: records/train-{shard}.tfrecord -> records/train.stats.json."""
+  first = output_file.split(",")[0].strip().replace(sharded_writer.SHARD_PLACEHOLDER, "")
+  directory, name = os.path.split(first)
+  stem = name.split(".")[0].rstrip("-_.") or "pretraining_data"
+  return os.path.join(directory, stem + ".stats.json")
