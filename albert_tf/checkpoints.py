@@ -9,8 +9,8 @@ Both go through the same table, so both report what is missing, unexpected or mi
 same words, and both refuse to load anything unless everything fits. brightmart/albert_zh's own
 checkpoints load into the `albert_tf.brightmart` models, through that layout's table.
 
-`save_original_checkpoint` writes the original TF1 names and shapes back (what the original code,
-TF-Hub's exporter and Hugging Face's converter read).
+`save_original_checkpoint` writes the original TF1 names and shapes back (what the original code
+and Hugging Face's converter read).
 
 Example:
 
