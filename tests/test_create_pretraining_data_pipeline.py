@@ -131,6 +131,26 @@ def test_summary_json_written_next_to_output(english_run):
   assert sum(counts) == summary["instances"] and max(counts) - min(counts) <= 1
 
 
+@pytest.mark.parametrize("flags", [{"do_permutation": True}, {"random_next_sentence": True},
+                                   {"do_whole_word_mask": False, "ngram": 1}])
+def test_original_options_produce_parseable_records(sp_model, tmp_path, flags):
+  config = pipeline.PretrainingDataConfig(
+      input_file=text_fixtures.ENGLISH_CORPUS, output_file=str(tmp_path / "r.tfrecord"),
+      spm_model_file=sp_model, max_seq_length=T, max_predictions_per_seq=P, dupe_factor=2,
+      num_workers=0, **flags)
+  summary = pipeline.create_pretraining_data(config)
+  num_predictions = 2 * P if flags.get("do_permutation") else P
+  records = read_records(str(tmp_path / "r.tfrecord"), T, num_predictions)
+  assert len(records) == summary["instances"] > 0
+  counts = [int(r["masked_lm_weights"].sum()) for r in records]
+  if flags.get("do_permutation"):
+    assert max(counts) > P  # permutation targets come on top of the masked-LM targets
+  else:
+    assert max(counts) <= P
+  if not flags.get("do_whole_word_mask", True):
+    assert summary["span_words_fractions"] == {"1": 1.0}
+
+
 def _chinese_config(wp_vocab, out, **overrides):
   options = dict(
       input_file=f"{text_fixtures.CHINESE_CORPUS},{text_fixtures.MIXED_CORPUS}",

@@ -133,6 +133,13 @@ def test_sentencepiece_encode_matches_reference_pipeline(sentencepiece, raw_sp, 
   assert sentencepiece.encode(text) == expected
 
 
+def test_sentencepiece_user_symbols_have_fixed_ids(sentencepiece, raw_sp):
+  # User-defined symbols are always their own pieces, with the original's ids 5-12.
+  u, x = raw_sp.PieceToId("▁"), raw_sp.PieceToId("x")
+  assert sentencepiece.encode('"(X)" - .') == [u, 7, 5, x, 6, 7, u, 8, u, 9]
+  assert sentencepiece.encode("£ €")[1::2] == [11, 12]
+
+
 def test_sentencepiece_accents_and_full_width_fold(sentencepiece):
   assert sentencepiece.encode("Café NAÏVE résumé") == sentencepiece.encode("cafe naive resume")
   assert sentencepiece.encode("ＡＢＣ１２３") == sentencepiece.encode("abc123")
