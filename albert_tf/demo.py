@@ -1,0 +1,315 @@
+r"""The end-to-end demo (`make demo`): corpus -> vocab -> TFRecords -> pretraining -> SavedModel -> queries.
+
+    python -m albert_tf.demo                  # English: SentencePiece vocab
+    python -m albert_tf.demo --language=zh    # Chinese: WordPiece vocab + jieba whole-word masking
+
+Every step runs the project's own command line (`python -m ...`) as a user would, on the corpus
+shipped in albert_tf/demo/; the queries run in a fresh process that imports only tensorflow and
+tensorflow_text, as TF Serving would. Outputs go to --output_dir (demo_output/<language>).
+
+The corpora are generated for this project by `generate_corpus` from small fact tables (capitals,
+continents, languages, animals' legs, colours, sums) and a few sentence templates, so that a tiny
+ALBERT trained for a few minutes on a CPU learns them:
+`python -m albert_tf.demo --regenerate_corpus` rewrites the shipped files.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from typing import List, Sequence
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("language", "en", ["en", "zh"], "en: SentencePiece; zh: WordPiece + Chinese WWM.")
+flags.DEFINE_string("output_dir", None, "Working directory (default: demo_output/<language>).")
+flags.DEFINE_integer("num_train_steps", 2000, "Pretraining steps.")
+flags.DEFINE_integer("train_batch_size", 32, "Pretraining batch size.")
+flags.DEFINE_integer("dupe_factor", 8, "Passes over the corpus when creating the records.")
+flags.DEFINE_bool("regenerate_corpus", False, "Rewrite the shipped corpora and exit.")
+
+MAX_SEQ_LENGTH = 32
+MAX_PREDICTIONS_PER_SEQ = 5
+
+# ---------------------------------------------------------------------------------------------
+# The corpus: (country, capital, continent, language) in English then Chinese.
+COUNTRIES = (
+    ("France", "Paris", "Europe", "French", "法国", "巴黎", "欧洲", "法语"),
+    ("Germany", "Berlin", "Europe", "German", "德国", "柏林", "欧洲", "德语"),
+    ("Italy", "Rome", "Europe", "Italian", "意大利", "罗马", "欧洲", "意大利语"),
+    ("Spain", "Madrid", "Europe", "Spanish", "西班牙", "马德里", "欧洲", "西班牙语"),
+    ("Portugal", "Lisbon", "Europe", "Portuguese", "葡萄牙", "里斯本", "欧洲", "葡萄牙语"),
+    ("Greece", "Athens", "Europe", "Greek", "希腊", "雅典", "欧洲", "希腊语"),
+    ("Poland", "Warsaw", "Europe", "Polish", "波兰", "华沙", "欧洲", "波兰语"),
+    ("Sweden", "Stockholm", "Europe", "Swedish", "瑞典", "斯德哥尔摩", "欧洲", "瑞典语"),
+    ("Norway", "Oslo", "Europe", "Norwegian", "挪威", "奥斯陆", "欧洲", "挪威语"),
+    ("Finland", "Helsinki", "Europe", "Finnish", "芬兰", "赫尔辛基", "欧洲", "芬兰语"),
+    ("Denmark", "Copenhagen", "Europe", "Danish", "丹麦", "哥本哈根", "欧洲", "丹麦语"),
+    ("Netherlands", "Amsterdam", "Europe", "Dutch", "荷兰", "阿姆斯特丹", "欧洲", "荷兰语"),
+    ("Austria", "Vienna", "Europe", "German", "奥地利", "维也纳", "欧洲", "德语"),
+    ("Hungary", "Budapest", "Europe", "Hungarian", "匈牙利", "布达佩斯", "欧洲", "匈牙利语"),
+    ("Ireland", "Dublin", "Europe", "English", "爱尔兰", "都柏林", "欧洲", "英语"),
+    ("Russia", "Moscow", "Europe", "Russian", "俄罗斯", "莫斯科", "欧洲", "俄语"),
+    ("Ukraine", "Kyiv", "Europe", "Ukrainian", "乌克兰", "基辅", "欧洲", "乌克兰语"),
+    ("Japan", "Tokyo", "Asia", "Japanese", "日本", "东京", "亚洲", "日语"),
+    ("China", "Beijing", "Asia", "Chinese", "中国", "北京", "亚洲", "汉语"),
+    ("Thailand", "Bangkok", "Asia", "Thai", "泰国", "曼谷", "亚洲", "泰语"),
+    ("Vietnam", "Hanoi", "Asia", "Vietnamese", "越南", "河内", "亚洲", "越南语"),
+    ("Indonesia", "Jakarta", "Asia", "Indonesian", "印度尼西亚", "雅加达", "亚洲", "印尼语"),
+    ("Iran", "Tehran", "Asia", "Persian", "伊朗", "德黑兰", "亚洲", "波斯语"),
+    ("Turkey", "Ankara", "Asia", "Turkish", "土耳其", "安卡拉", "亚洲", "土耳其语"),
+    ("Mongolia", "Ulaanbaatar", "Asia", "Mongolian", "蒙古", "乌兰巴托", "亚洲", "蒙古语"),
+    ("Nepal", "Kathmandu", "Asia", "Nepali", "尼泊尔", "加德满都", "亚洲", "尼泊尔语"),
+    ("Egypt", "Cairo", "Africa", "Arabic", "埃及", "开罗", "非洲", "阿拉伯语"),
+    ("Morocco", "Rabat", "Africa", "Arabic", "摩洛哥", "拉巴特", "非洲", "阿拉伯语"),
+    ("Kenya", "Nairobi", "Africa", "Swahili", "肯尼亚", "内罗毕", "非洲", "斯瓦希里语"),
+    ("Nigeria", "Abuja", "Africa", "English", "尼日利亚", "阿布贾", "非洲", "英语"),
+    ("Ghana", "Accra", "Africa", "English", "加纳", "阿克拉", "非洲", "英语"),
+    ("Brazil", "Brasilia", "South America", "Portuguese", "巴西", "巴西利亚", "南美洲", "葡萄牙语"),
+    ("Peru", "Lima", "South America", "Spanish", "秘鲁", "利马", "南美洲", "西班牙语"),
+    ("Chile", "Santiago", "South America", "Spanish", "智利", "圣地亚哥", "南美洲", "西班牙语"),
+    ("Colombia", "Bogota", "South America", "Spanish", "哥伦比亚", "波哥大", "南美洲", "西班牙语"),
+    ("Canada", "Ottawa", "North America", "English", "加拿大", "渥太华", "北美洲", "英语"),
+    ("Cuba", "Havana", "North America", "Spanish", "古巴", "哈瓦那", "北美洲", "西班牙语"),
+    ("Australia", "Canberra", "Oceania", "English", "澳大利亚", "堪培拉", "大洋洲", "英语"),
+)
+# (animal, legs) and (thing, colour), English then Chinese.
+ANIMALS = (("dog", "four", "狗", "四"), ("cat", "four", "猫", "四"), ("horse", "four", "马", "四"),
+           ("cow", "four", "牛", "四"), ("duck", "two", "鸭子", "两"), ("chicken", "two", "鸡", "两"),
+           ("spider", "eight", "蜘蛛", "八"), ("ant", "six", "蚂蚁", "六"),
+           ("bee", "six", "蜜蜂", "六"), ("octopus", "eight", "章鱼", "八"))
+COLOURS = (("banana", "yellow", "香蕉", "黄"), ("grass", "green", "草", "绿"),
+           ("sky", "blue", "天空", "蓝"), ("snow", "white", "雪", "白"),
+           ("coal", "black", "煤", "黑"), ("tomato", "red", "西红柿", "红"),
+           ("milk", "white", "牛奶", "白"), ("lemon", "yellow", "柠檬", "黄"),
+           ("leaf", "green", "树叶", "绿"), ("sea", "blue", "大海", "蓝"))
+NUMBERS = {"en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                  "ten"),
+           "zh": ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十")}
+TEMPLATES = {
+    "country": {
+        "en": ("The capital of {0} is {1}.", "{1} is the capital of {0}.",
+               "{0} is a country in {2}.", "People in {0} speak {3}.",
+               "The main language of {0} is {3}.", "{1} is a city in {0}.",
+               "Many people visit {1} every year."),
+        "zh": ("{4}的首都是{5}。", "{5}是{4}的首都。", "{4}是{6}的一个国家。", "{4}人说{7}。",
+               "{4}的主要语言是{7}。", "{5}是{4}的一个城市。", "每年有很多人去{5}旅游。"),
+    },
+    "animal": {
+        "en": ("Each {0} has {1} legs.", "The {0} is an animal with {1} legs.",
+               "Every {0} walks on {1} legs."),
+        "zh": ("{2}有{3}条腿。", "{2}是有{3}条腿的动物。", "每只{2}都用{3}条腿走路。"),
+    },
+    "colour": {
+        "en": ("The colour of the {0} is {1}.", "The {0} is {1}.", "Everyone knows the {0} is {1}."),
+        "zh": ("{2}的颜色是{3}色。", "{2}是{3}色的。", "大家都知道{2}是{3}色的。"),
+    },
+    "sum": {
+        "en": ("{0} plus {1} is {2}.", "If you add {0} and {1} you get {2}."),
+        "zh": ("{0}加{1}等于{2}。", "{0}和{1}相加得{2}。"),
+    },
+}
+# Fill-mask queries the demo asks (one [MASK] per WordPiece character in Chinese).
+QUERIES = {
+    "en": ("The capital of France is [MASK].", "People in Japan speak [MASK].",
+           "Each spider has [MASK] legs.", "The colour of the banana is [MASK]."),
+    "zh": ("法国的首都是[MASK][MASK]。", "日本人说[MASK]语。", "蜘蛛有[MASK]条腿。", "香蕉的颜色是[MASK]色。"),
+}
+ENCODE_QUERIES = {
+    "en": ("Paris is the capital of France.", "The capital of France is Paris.",
+           "A dog has four legs."),
+    "zh": ("巴黎是法国的首都。", "法国的首都是巴黎。", "狗有四条腿。"),
+}
+
+
+def _document(rng: random.Random, language: str) -> List[str]:
+  """One document: two to five sentences about one entity, in random order."""
+  kind = rng.choices(("country", "animal", "colour", "sum"), weights=(6, 2, 2, 1))[0]
+  if kind == "sum":
+    a, b = rng.randint(0, 5), rng.randint(0, 5)
+    facts = (NUMBERS[language][a], NUMBERS[language][b], NUMBERS[language][a + b])
+  else:
+    facts = rng.choice({"country": COUNTRIES, "animal": ANIMALS, "colour": COLOURS}[kind])
+  templates = TEMPLATES[kind][language]
+  chosen = rng.sample(templates, k=min(len(templates), rng.randint(3, 5)))
+  return [sentence[0].upper() + sentence[1:] for sentence in
+          (template.format(*facts) for template in chosen)]
+
+
+def generate_corpus(language: str, num_documents: int = 1500, seed: int = 2026) -> str:
+  """The demo corpus for "en" or "zh": one sentence per line, blank lines between documents."""
+  rng = random.Random(seed)
+  return "\n\n".join("\n".join(_document(rng, language)) for _ in range(num_documents)) + "\n"
+
+
+def shipped_corpus_path(language: str) -> str:
+  """Path of the corpus shipped in the package (albert_tf/demo/corpus_<language>.txt)."""
+  return os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", f"corpus_{language}.txt")
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline.
+_QUERY_SCRIPT = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  Registers the tokenizer ops.
+model = tf.saved_model.load(sys.argv[1])
+queries = json.loads(sys.argv[2])
+fill = model.signatures["fill_mask_text"](text=tf.constant(queries["fill_mask"]))
+encode = model.signatures["encode_text"](text=tf.constant(queries["encode"]))
+print(json.dumps({
+    "tokens": [[[t.decode("utf-8") for t in mask] for mask in row]
+               for row in fill["top_k_tokens"].numpy()],
+    "probabilities": fill["top_k_probabilities"].numpy().tolist(),
+    "mask_positions": fill["mask_positions"].numpy().tolist(),
+    "pooled_output": encode["pooled_output"].numpy().tolist(),
+    "num_tokens": encode["input_mask"].numpy().sum(axis=1).tolist(),
+}))
+"""
+
+
+def _repo_root() -> str:
+  return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run_step(title: str, args: Sequence[str], log_file: str) -> None:
+  """Runs `python <args>` with its output in `log_file`; stops the demo if it fails."""
+  print(f"==> {title}", flush=True)
+  start = time.time()
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+      p for p in (_repo_root(), os.environ.get("PYTHONPATH")) if p), "TF_CPP_MIN_LOG_LEVEL": "2"}
+  with open(log_file, "w", encoding="utf-8") as log:
+    result = subprocess.run([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT,
+                            env=env, check=False)
+  if result.returncode != 0:
+    with open(log_file, encoding="utf-8") as log:
+      tail = log.read().splitlines()[-15:]
+    print("\n".join(tail), file=sys.stderr)
+    sys.exit(f"demo: step '{title}' failed (exit {result.returncode}); full log in {log_file}")
+  print(f"    done in {time.time() - start:.0f} s (log: {log_file})", flush=True)
+
+
+def _demo_config(vocab_size: int, language: str) -> dict:
+  """A tiny ALBERT (0.2M parameters besides the embeddings) that learns the corpus in minutes on a CPU."""
+  return {
+      "vocab_size": vocab_size, "embedding_size": 64, "hidden_size": 128,
+      "num_hidden_layers": 3, "num_hidden_groups": 1, "num_attention_heads": 4,
+      "intermediate_size": 512, "inner_group_num": 1, "down_scale_factor": 1,
+      "hidden_act": "relu" if language == "zh" else "gelu", "hidden_dropout_prob": 0.0,
+      "attention_probs_dropout_prob": 0.0, "max_position_embeddings": MAX_SEQ_LENGTH,
+      "type_vocab_size": 2, "initializer_range": 0.02,
+  }
+
+
+def _vocab_size(vocab_path: str, language: str) -> int:
+  from albert_tf import tokenization  # TensorFlow-free; imported late to keep --help fast.
+  if language == "zh":
+    return len(tokenization.FullTokenizer(vocab_file=vocab_path).inv_vocab)
+  return len(tokenization.FullTokenizer(spm_model_file=vocab_path).vocab)
+
+
+def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_batch_size: int,
+                 dupe_factor: int) -> dict:
+  """Runs every step; returns the query results (also printed)."""
+  if os.path.exists(output_dir):
+    shutil.rmtree(output_dir)
+  os.makedirs(output_dir)
+  path = lambda *parts: os.path.join(output_dir, *parts)  # pylint: disable=unnecessary-lambda-assignment
+  corpus = shipped_corpus_path(language)
+  total = time.time()
+
+  vocab_flags = ["--wordpiece", "--vocab_size=3000", "--min_count=1"] if language == "zh" else [
+      "--vocab_size=800", "--nohard_vocab_limit"]
+  _run_step("Building the vocabulary", ["-m", "data_prep.build_vocab", f"--input_file={corpus}",
+                                        f"--model_prefix={path('vocab')}", *vocab_flags],
+            path("build_vocab.log"))
+  vocab_path = path("vocab.txt") if language == "zh" else path("vocab.model")
+  vocab_flag = f"--vocab_file={vocab_path}" if language == "zh" else f"--spm_model_file={vocab_path}"
+
+  _run_step("Creating pretraining TFRecords", [
+      "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",
+      f"--output_file={path('records', 'train.tfrecord')}", vocab_flag,
+      f"--max_seq_length={MAX_SEQ_LENGTH}", f"--max_predictions_per_seq={MAX_PREDICTIONS_PER_SEQ}",
+      f"--dupe_factor={dupe_factor}", "--num_workers=2",
+      *(["--do_chinese_wwm"] if language == "zh" else [])], path("create_pretraining_data.log"))
+
+  config_file = path("albert_config.json")
+  with open(config_file, "w", encoding="utf-8") as f:
+    json.dump(_demo_config(_vocab_size(vocab_path, language), language), f, indent=2)
+  _run_step(f"Pretraining a tiny ALBERT for {num_train_steps} steps on the CPU", [
+      "-m", "albert_tf.run_pretraining", f"--albert_config_file={config_file}",
+      f"--input_file={path('records', '*.tfrecord')}", f"--output_dir={path('model')}",
+      f"--max_seq_length={MAX_SEQ_LENGTH}", f"--max_predictions_per_seq={MAX_PREDICTIONS_PER_SEQ}",
+      f"--train_batch_size={train_batch_size}", f"--num_train_steps={num_train_steps}",
+      f"--num_warmup_steps={num_train_steps // 10}", "--learning_rate=0.01", "--optimizer=lamb",
+      f"--save_checkpoints_steps={num_train_steps}", "--log_steps=100", "--seed=0"],
+            path("run_pretraining.log"))
+
+  _run_step("Exporting the TF Serving SavedModel", [
+      "-m", "albert_tf.export_savedmodel", f"--albert_config_file={config_file}",
+      f"--init_checkpoint={path('model')}", vocab_flag, f"--export_dir={path('serving')}",
+      f"--max_seq_length={MAX_SEQ_LENGTH}", "--top_k=3"], path("export_savedmodel.log"))
+  version_dir = path("serving", sorted(os.listdir(path("serving")), key=int)[-1])
+
+  print("==> Querying the SavedModel (a fresh process importing only tensorflow + "
+        "tensorflow_text)", flush=True)
+  queries = {"fill_mask": list(QUERIES[language]), "encode": list(ENCODE_QUERIES[language])}
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  env.pop("PYTHONPATH", None)
+  result = subprocess.run([sys.executable, "-c", _QUERY_SCRIPT, version_dir, json.dumps(queries)],
+                          capture_output=True, text=True, env=env, check=False)
+  if result.returncode != 0:
+    sys.exit(f"demo: querying {version_dir} failed:\n{result.stderr[-2000:]}")
+  answers = json.loads(result.stdout.strip().splitlines()[-1])
+  _print_answers(queries, answers)
+  print(f"\nDemo finished in {time.time() - total:.0f} s. SavedModel: {version_dir}")
+  return answers
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+  dot = sum(x * y for x, y in zip(a, b))
+  norm = (sum(x * x for x in a) * sum(y * y for y in b)) ** 0.5
+  return dot / norm if norm else 0.0
+
+
+def _print_answers(queries: dict, answers: dict) -> None:
+  print("\nfill_mask_text (top 3 per [MASK]):")
+  for text, masks, probabilities in zip(queries["fill_mask"], answers["tokens"],
+                                        answers["probabilities"]):
+    print(f"  {text}")
+    for index, (tokens, probs) in enumerate(zip(masks, probabilities)):
+      if answers["mask_positions"][queries["fill_mask"].index(text)][index] < 0:
+        continue
+      candidates = ", ".join(f"{token.lstrip(chr(0x2581))} ({p:.2f})"
+                             for token, p in zip(tokens, probs))
+      print(f"    [MASK] {index + 1}: {candidates}")
+  print("\nencode_text (pooled_output, cosine similarity between sentences):")
+  texts, pooled = queries["encode"], answers["pooled_output"]
+  for i, text in enumerate(texts):
+    print(f"  [{i}] {text}  ({answers['num_tokens'][i]} tokens, "
+          f"first values {[round(v, 3) for v in pooled[i][:4]]})")
+  for i in range(len(texts)):
+    for j in range(i + 1, len(texts)):
+      print(f"  cos([{i}], [{j}]) = {_cosine(pooled[i], pooled[j]):.3f}")
+
+
+def main(argv):
+  del argv  # Unused.
+  if FLAGS.regenerate_corpus:
+    for language in ("en", "zh"):
+      with open(shipped_corpus_path(language), "w", encoding="utf-8") as f:
+        f.write(generate_corpus(language))
+    return
+  output_dir = FLAGS.output_dir or os.path.join("demo_output", FLAGS.language)
+  run_pipeline(FLAGS.language, output_dir, FLAGS.num_train_steps, FLAGS.train_batch_size,
+               FLAGS.dupe_factor)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,180 @@
+r"""Serving benchmark: our exported SavedModel vs tf-models-official's AlbertEncoder, same run.
+
+    python benchmarks/serving_bench.py [--dtypes=float32,bfloat16] [--latency_calls=50]
+
+Both models have the albert_base_v2 shape with random weights, are exported as SavedModels with the
+same `serving_default` signature (input_word_ids, input_mask, input_type_ids -> sequence_output,
+pooled_output) and are timed in fresh processes that import only tensorflow (+ tensorflow_text):
+latency = median of `--latency_calls` calls at batch 1 / seq 128; throughput = sequences/s over
+`--throughput_calls` calls at batch 32 / seq 128. The bfloat16 export is also checked for quality
+against the float32 one: pooled_output cosine similarity and MLM top-1 agreement on a fixed set.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("dtypes", ["float32", "bfloat16"], "Our export dtypes to time.")
+flags.DEFINE_integer("latency_calls", 50, "Calls at batch 1 (the median is reported).")
+flags.DEFINE_integer("throughput_calls", 5, "Calls at batch 32.")
+flags.DEFINE_integer("seq_length", 128, "Sequence length.")
+flags.DEFINE_integer("throughput_batch", 32, "Batch size of the throughput measurement.")
+flags.DEFINE_string("work_dir", None, "Where to write the SavedModels (default: a temp dir).")
+
+_TIMING_SCRIPT = """
+import json, sys, time
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  As a TF Serving process with the text ops would.
+path, seq_length, latency_calls, throughput_batch, throughput_calls = sys.argv[1:]
+seq_length, latency_calls = int(seq_length), int(latency_calls)
+throughput_batch, throughput_calls = int(throughput_batch), int(throughput_calls)
+serve = tf.saved_model.load(path).signatures["serving_default"]
+def inputs(batch):
+  rng = np.random.default_rng(0)
+  return {"input_word_ids": tf.constant(rng.integers(5, 30000, [batch, seq_length]), tf.int32),
+          "input_mask": tf.ones([batch, seq_length], tf.int32),
+          "input_type_ids": tf.zeros([batch, seq_length], tf.int32)}
+single, batch = inputs(1), inputs(throughput_batch)
+for _ in range(5):
+  serve(**single)
+latencies = []
+for _ in range(latency_calls):
+  start = time.perf_counter()
+  serve(**single)["pooled_output"].numpy()
+  latencies.append(time.perf_counter() - start)
+serve(**batch)
+start = time.perf_counter()
+for _ in range(throughput_calls):
+  serve(**batch)["pooled_output"].numpy()
+elapsed = time.perf_counter() - start
+print(json.dumps({"latency_ms": 1000 * float(np.median(latencies)),
+                  "throughput": throughput_batch * throughput_calls / elapsed}))
+"""
+
+
+def _export_ours(path: str, dtype: str, weights) -> None:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
+  from albert_tf.export import exporter  # pylint: disable=g-import-not-at-top
+  from albert_tf.export.serving_module import AlbertServingModule  # pylint: disable=g-import-not-at-top
+  from albert_tf.models.albert_pretrainer import AlbertPretrainer  # pylint: disable=g-import-not-at-top
+
+  with exporter.dtype_policy(dtype):
+    pretrainer = AlbertPretrainer(AlbertConfig.from_preset("albert_base_v2"))
+    pretrainer.build()
+  if weights is None:
+    weights = pretrainer.get_weights()
+  pretrainer.set_weights(weights)
+  module = AlbertServingModule(pretrainer)
+  tf.saved_model.save(module, path, signatures=module.get_signatures())
+  return weights
+
+
+def _export_peer(path: str) -> None:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  from official.nlp.modeling import networks  # pylint: disable=g-import-not-at-top
+
+  encoder = networks.AlbertEncoder(
+      vocab_size=30000, embedding_width=128, hidden_size=768, num_layers=12,
+      num_attention_heads=12, intermediate_size=3072, max_sequence_length=512, type_vocab_size=2,
+      activation=tf_keras.activations.gelu, dropout_rate=0.0, attention_dropout_rate=0.0,
+      dict_outputs=True)
+
+  class PeerModule(tf.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.encoder = encoder
+
+    @tf.function
+    def serve(self, input_word_ids, input_mask, input_type_ids):
+      outputs = self.encoder(dict(input_word_ids=input_word_ids, input_mask=input_mask,
+                                  input_type_ids=input_type_ids), training=False)
+      return {"sequence_output": outputs["sequence_output"],
+              "pooled_output": outputs["pooled_output"]}
+
+  module = PeerModule()
+  spec = tf.TensorSpec([None, None], tf.int32)
+  signature = module.serve.get_concrete_function(spec, spec, spec)
+  tf.saved_model.save(module, path, signatures={"serving_default": signature})
+
+
+def _time(path: str) -> dict:
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  env.pop("PYTHONPATH", None)
+  result = subprocess.run(
+      [sys.executable, "-c", _TIMING_SCRIPT, path, str(FLAGS.seq_length), str(FLAGS.latency_calls),
+       str(FLAGS.throughput_batch), str(FLAGS.throughput_calls)],
+      capture_output=True, text=True, env=env, check=False)
+  if result.returncode != 0:
+    raise RuntimeError(f"timing {path} failed:\n{result.stderr[-3000:]}")
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _quality(float32_path: str, bfloat16_path: str) -> dict:
+  """pooled_output cosine similarity and MLM top-1 agreement of the bfloat16 export."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(1)
+  batch, positions = 8, 20
+  inputs = {"input_word_ids": tf.constant(rng.integers(5, 30000, [batch, FLAGS.seq_length]),
+                                          tf.int32),
+            "input_mask": tf.ones([batch, FLAGS.seq_length], tf.int32),
+            "input_type_ids": tf.zeros([batch, FLAGS.seq_length], tf.int32)}
+  masked = tf.constant(rng.integers(1, FLAGS.seq_length, [batch, positions]), tf.int32)
+  results = []
+  for path in (float32_path, bfloat16_path):
+    signatures = tf.saved_model.load(path).signatures
+    pooled = signatures["serving_default"](**inputs)["pooled_output"].numpy()
+    logits = signatures["mlm"](**inputs, masked_lm_positions=masked)["mlm_logits"].numpy()
+    results.append((pooled, logits.argmax(-1)))
+  (pooled32, top32), (pooled16, top16) = results
+  cosine = np.sum(pooled32 * pooled16, -1) / (
+      np.linalg.norm(pooled32, axis=-1) * np.linalg.norm(pooled16, axis=-1))
+  return {"min_pooled_cosine": float(cosine.min()),
+          "mlm_top1_agreement": float(np.mean(top32 == top16))}
+
+
+def main(argv):
+  del argv  # Unused.
+  work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="serving_bench_")
+  paths = {"peer": os.path.join(work_dir, "peer")}
+  print(f"Exporting to {work_dir} ...", flush=True)
+  _export_peer(paths["peer"])
+  weights = None
+  for dtype in ["float32"] + [d for d in FLAGS.dtypes if d != "float32"]:
+    paths[dtype] = os.path.join(work_dir, f"ours_{dtype}")
+    weights = _export_ours(paths[dtype], dtype, weights)
+
+  rows = {}
+  for name in ["peer"] + [d for d in FLAGS.dtypes]:
+    start = time.time()
+    rows[name] = _time(paths[name])
+    print(f"  timed {name} in {time.time() - start:.0f} s: {rows[name]}", flush=True)
+
+  peer = rows["peer"]
+  print(f"\nalbert_base_v2 shape, seq {FLAGS.seq_length}, SavedModels loaded in fresh processes")
+  print(f"{'model':<22}{'latency b=1 (ms)':>18}{'latency ratio':>15}"
+        f"{f'throughput b={FLAGS.throughput_batch} (seq/s)':>26}{'throughput ratio':>18}")
+  for name, row in rows.items():
+    label = "tf-models AlbertEncoder" if name == "peer" else f"albert-tf {name}"
+    # Latency ratio: ours/peer (lower is better); throughput ratio: ours/peer (higher is better).
+    print(f"{label:<22}{row['latency_ms']:>18.1f}{row['latency_ms'] / peer['latency_ms']:>15.2f}"
+          f"{row['throughput']:>26.2f}{row['throughput'] / peer['throughput']:>18.2f}")
+  if "bfloat16" in paths:
+    print(f"\nbfloat16 vs float32 export: {_quality(paths['float32'], paths['bfloat16'])}")
+
+
+if __name__ == "__main__":
+  app.run(main)
