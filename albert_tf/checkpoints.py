@@ -34,6 +34,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 from albert_tf import checkpoint_names
 from albert_tf.checkpoint_names import OriginalVariable
+from albert_tf.config import AlbertConfig
 
 PathLike = Union[str, os.PathLike]
 
@@ -179,7 +180,10 @@ def _model_layout(model: Any) -> str:
 
 
 def _ensure_built(model: Any) -> None:
-  """Creates the variables with a one-token call, as Keras builds lazily."""
+  """Checks the model is one of ours, then creates its variables with a one-token call if needed."""
+  if not isinstance(getattr(_backbone(model), "config", None), AlbertConfig):
+    raise TypeError(f"expected an AlbertModel or AlbertPretrainer (or an albert_tf.brightmart "
+                    f"model), got {type(model).__name__}")
   if model.built:
     return
   ids = tf.zeros([1, 1], tf.int32)

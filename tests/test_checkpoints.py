@@ -448,6 +448,14 @@ def test_mixed_precision_keeps_float32_variables(tmp_path):
     np.testing.assert_array_equal(reader.get_tensor(name), value, err_msg=name)
 
 
+def test_other_models_are_refused(tmp_path):
+  prefix = write_tiny_checkpoint(tmp_path)
+  with pytest.raises(TypeError) as error:
+    albert_tf.load_checkpoint(tf_keras.Sequential([tf_keras.layers.Dense(2)]), prefix)
+  assert str(error.value) == ("expected an AlbertModel or AlbertPretrainer (or an "
+                              "albert_tf.brightmart model), got Sequential")
+
+
 def test_nonexistent_path(tmp_path):
   missing = tmp_path / "nowhere" / "model.ckpt-best"
   with pytest.raises(checkpoints.CheckpointNotFoundError) as error:
