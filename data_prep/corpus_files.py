@@ -95,7 +95,7 @@ def iter_blocks(input_files: Sequence[str], block_bytes: int,
     for line in _with_closing_blank_line(read_lines(path, counter)):
       if line.strip():
         document.append(line)
-        size += len(line)
+        size += len(line.encode("utf-8"))
         continue
       if not document:
         continue
