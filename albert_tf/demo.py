@@ -1,4 +1,4 @@
-r"""The end-to-end demo (`make demo`): corpus -> vocab -> TFRecords -> pretraining -> SavedModel -> queries.
+r"""The end-to-end demo (`make demo`): corpus, vocab, records, pretraining, export, queries.
 
     python -m albert_tf.demo                  # English: SentencePiece vocab
     python -m albert_tf.demo --language=zh    # Chinese: WordPiece vocab + jieba whole-word masking
@@ -13,6 +13,7 @@ ALBERT trained for a few minutes on a CPU learns them:
 `python -m albert_tf.demo --regenerate_corpus` rewrites the shipped files.
 """
 
+import functools
 import json
 import os
 import random
@@ -107,7 +108,8 @@ TEMPLATES = {
         "zh": ("{2}有{3}条腿。", "{2}是有{3}条腿的动物。", "每只{2}都用{3}条腿走路。"),
     },
     "colour": {
-        "en": ("The colour of the {0} is {1}.", "The {0} is {1}.", "Everyone knows the {0} is {1}."),
+        "en": ("The colour of the {0} is {1}.", "The {0} is {1}.",
+               "Everyone knows the {0} is {1}."),
         "zh": ("{2}的颜色是{3}色。", "{2}是{3}色的。", "大家都知道{2}是{3}色的。"),
     },
     "sum": {
@@ -196,7 +198,7 @@ def _run_step(title: str, args: Sequence[str], log_file: str) -> None:
 
 
 def _demo_config(vocab_size: int, language: str) -> dict:
-  """A tiny ALBERT (0.2M parameters besides the embeddings) that learns the corpus in minutes on a CPU."""
+  """A tiny ALBERT (0.2M parameters besides embeddings): learns the corpus in minutes on a CPU."""
   return {
       "vocab_size": vocab_size, "embedding_size": 64, "hidden_size": 128,
       "num_hidden_layers": 3, "num_hidden_groups": 1, "num_attention_heads": 4,
@@ -220,7 +222,7 @@ def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_bat
   if os.path.exists(output_dir):
     shutil.rmtree(output_dir)
   os.makedirs(output_dir)
-  path = lambda *parts: os.path.join(output_dir, *parts)  # pylint: disable=unnecessary-lambda-assignment
+  path = functools.partial(os.path.join, output_dir)
   corpus = shipped_corpus_path(language)
   total = time.time()
 
@@ -230,7 +232,8 @@ def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_bat
                                         f"--model_prefix={path('vocab')}", *vocab_flags],
             path("build_vocab.log"))
   vocab_path = path("vocab.txt") if language == "zh" else path("vocab.model")
-  vocab_flag = f"--vocab_file={vocab_path}" if language == "zh" else f"--spm_model_file={vocab_path}"
+  vocab_flag = (f"--vocab_file={vocab_path}" if language == "zh" else
+                f"--spm_model_file={vocab_path}")
 
   _run_step("Creating pretraining TFRecords", [
       "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",

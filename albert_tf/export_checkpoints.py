@@ -1,7 +1,7 @@
 r"""Writes a clean TF1-named checkpoint, like the original `export_checkpoints.py`.
 
-    python -m albert_tf.export_checkpoints --albert_directory=run1 --checkpoint_name=model.ckpt-best \
-        --export_path=clean/model.ckpt-best
+    python -m albert_tf.export_checkpoints --albert_directory=run1 \
+        --checkpoint_name=model.ckpt-best --export_path=clean/model.ckpt-best
 
 The result holds the model, MLM and SOP variables under the original names, a fresh global_step=0
 and no optimizer slots, so the original code and Hugging Face's converter read what we train.
@@ -22,11 +22,13 @@ from albert_tf.models.albert_pretrainer import AlbertPretrainer
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("albert_directory", None, "Directory with albert_config.json and the checkpoint "
-                    "(the original's layout; our training output_dir has it too).")
-flags.DEFINE_string("checkpoint_name", "model.ckpt-best", "Checkpoint name inside --albert_directory.")
+flags.DEFINE_string("albert_directory", None, "Directory with albert_config.json and the "
+                    "checkpoint (the original's layout; our training output_dir has it too).")
+flags.DEFINE_string("checkpoint_name", "model.ckpt-best",
+                    "Checkpoint name inside --albert_directory.")
 flags.DEFINE_bool("do_lower_case", True, "Accepted for compatibility; unused (as in the original).")
-flags.DEFINE_string("export_path", None, "Prefix of the checkpoint to write, e.g. out/model.ckpt-best.")
+flags.DEFINE_string("export_path", None,
+                    "Prefix of the checkpoint to write, e.g. out/model.ckpt-best.")
 flags.DEFINE_string("albert_config_file", None, "Config file (instead of "
                     "--albert_directory/albert_config.json).")
 flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix or directory (instead of "

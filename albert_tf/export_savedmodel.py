@@ -24,13 +24,14 @@ from albert_tf.export.serving_module import AlbertServingModule
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("albert_config_file", None, "The albert_config.json of the model.")
-flags.DEFINE_string("init_checkpoint", None, "A training directory or checkpoint prefix of ours, or "
-                    "an original TF1 checkpoint (e.g. albert_base/model.ckpt-best).")
+flags.DEFINE_string("init_checkpoint", None, "A training directory or checkpoint prefix of "
+                    "ours, or an original TF1 checkpoint (e.g. albert_base/model.ckpt-best).")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the vocabulary (English).")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary (Chinese models); used when no "
                     "--spm_model_file is given.")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case the text as the vocabulary was built.")
-flags.DEFINE_string("export_dir", None, "Base directory; the SavedModel goes to <export_dir>/<version>.")
+flags.DEFINE_string("export_dir", None,
+                    "Base directory; the SavedModel goes to <export_dir>/<version>.")
 flags.DEFINE_integer("version", None, "Version directory name (default: the checkpoint's global "
                      "step; 1 when the checkpoint records none or 0).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing <export_dir>/<version>.")
@@ -38,7 +39,8 @@ flags.DEFINE_integer("max_seq_length", 128, "Length the text signatures pack and
 flags.DEFINE_integer("top_k", 5, "Candidates per [MASK] returned by fill_mask_text.")
 flags.DEFINE_enum("dtype", "float32", sorted(exporter.DTYPE_POLICIES), "Compute dtype of the "
                   "exported graph (bfloat16: matmuls in bfloat16, float32 weights and outputs).")
-flags.DEFINE_bool("text_signatures", True, "Export encode_text/fill_mask_text (needs a vocabulary).")
+flags.DEFINE_bool("text_signatures", True,
+                  "Export encode_text/fill_mask_text (needs a vocabulary).")
 flags.DEFINE_string("encoder_export_dir", None, "Also write the reusable encoder SavedModel here "
                     "(TF-Hub style: callable on the dict inputs, with trainable variables).")
 

@@ -67,16 +67,16 @@ def _export_ours(path: str, dtype: str, weights) -> None:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
   from albert_tf.export import exporter  # pylint: disable=g-import-not-at-top
-  from albert_tf.export.serving_module import AlbertServingModule  # pylint: disable=g-import-not-at-top
-  from albert_tf.models.albert_pretrainer import AlbertPretrainer  # pylint: disable=g-import-not-at-top
+  from albert_tf.export import serving_module  # pylint: disable=g-import-not-at-top
+  from albert_tf.models import albert_pretrainer  # pylint: disable=g-import-not-at-top
 
   with exporter.dtype_policy(dtype):
-    pretrainer = AlbertPretrainer(AlbertConfig.from_preset("albert_base_v2"))
+    pretrainer = albert_pretrainer.AlbertPretrainer(AlbertConfig.from_preset("albert_base_v2"))
     pretrainer.build()
   if weights is None:
     weights = pretrainer.get_weights()
   pretrainer.set_weights(weights)
-  module = AlbertServingModule(pretrainer)
+  module = serving_module.AlbertServingModule(pretrainer)
   tf.saved_model.save(module, path, signatures=module.get_signatures())
   return weights
 

@@ -31,7 +31,7 @@ def _inputs():
 
 @pytest.fixture(scope="module")
 def training_directory(tmp_path_factory):
-  """Like a run_pretraining output_dir: config + object-based model.ckpt-best with optimizer slots."""
+  """Like a run_pretraining output_dir: config, object-based model.ckpt-best with Adam slots."""
   directory = tmp_path_factory.mktemp("run")
   config = AlbertConfig.from_preset("albert_tiny_grouped_test")
   config.to_json_file(str(directory / "albert_config.json"))

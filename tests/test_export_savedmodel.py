@@ -1,4 +1,4 @@
-"""albert-export: a servable SavedModel whose signatures equal the Keras model and the Python tokenizer."""
+"""albert-export: a servable SavedModel whose signatures equal the Keras model and FullTokenizer."""
 
 import json
 import os
@@ -45,7 +45,7 @@ def _tiny_config(vocab_size, **overrides):
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
-  """A tiny random ALBERT saved as an original TF1 checkpoint at step 77, exported with a SP vocab."""
+  """A tiny random ALBERT saved as an original TF1 checkpoint at step 77, exported with SP vocab."""
   root = tmp_path_factory.mktemp("export")
   spm_model_file = text_fixtures.build_sentencepiece_model(root)
   config = _tiny_config(text_fixtures.SENTENCEPIECE_VOCAB_SIZE)
@@ -109,7 +109,8 @@ _FRESH_PROCESS_SCRIPT = textwrap.dedent("""
       for name, value in loaded.signatures[signature](**args).items():
         results[signature + "/" + name] = value.numpy()
     np.savez(outputs_file, **results)
-    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("albert_tf", "tf_keras"))))
+    ours = ("albert_tf", "tf_keras")
+    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ours)))
 """)
 
 

@@ -16,6 +16,7 @@ from albert_tf.export import input_packing
 from albert_tf.export import text_normalization
 from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
 from albert_tf.export.wordpiece_text_tokenizer import WordPieceTextTokenizer
+from tests import text_fixtures
 
 # English, Chinese, mixed, accents, full-width, digits with commas, emoji, control characters,
 # Unicode case/normalization corner cases, empty and whitespace-only strings.
@@ -43,7 +44,7 @@ _SP_WORDS = ("the capital of france is paris in 1990 1990 1990 1990, x1990, year
 
 @pytest.fixture(scope="module")
 def spm_model_file(tmp_path_factory):
-  """A tiny unigram model, the original's id layout, trained on text where the digit-comma rule fires."""
+  """A tiny unigram model (original id layout) trained on text where the digit-comma rule fires."""
   rng = random.Random(0)
   lines = [" ".join(rng.choice(_SP_WORDS) for _ in range(10)) for _ in range(2000)]
   model = io.BytesIO()
@@ -74,30 +75,43 @@ def wordpiece_vocab_file(tmp_path_factory):
   return str(path)
 
 
-def test_sentencepiece_ids_equal_full_tokenizer(spm_model_file):
-  for do_lower_case in (True, False):
-    python_tokenizer = tokenization.FullTokenizer(spm_model_file=spm_model_file,
-                                                  do_lower_case=do_lower_case)
-    graph_tokenizer = SentencePieceTextTokenizer(spm_model_file, do_lower_case=do_lower_case)
-    got = graph_tokenizer.tokenize(tf.constant(TEXTS)).to_list()
-    assert got == [python_tokenizer.encode(text) for text in TEXTS]
+def _tokenizer_pair(vocab_path, do_lower_case):
+  """(FullTokenizer, in-graph tokenizer) for a SentencePiece model or a WordPiece vocab."""
+  if vocab_path.endswith(".model"):
+    return (tokenization.FullTokenizer(spm_model_file=vocab_path, do_lower_case=do_lower_case),
+            SentencePieceTextTokenizer(vocab_path, do_lower_case=do_lower_case))
+  return (tokenization.FullTokenizer(vocab_file=vocab_path, do_lower_case=do_lower_case),
+          WordPieceTextTokenizer(vocab_path, do_lower_case=do_lower_case))
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+@pytest.mark.parametrize("vocab", ["spm_model_file", "wordpiece_vocab_file"])
+def test_ids_equal_full_tokenizer(vocab, do_lower_case, request):
+  python_tokenizer, graph_tokenizer = _tokenizer_pair(request.getfixturevalue(vocab),
+                                                      do_lower_case)
+  got = graph_tokenizer.tokenize(tf.constant(TEXTS)).to_list()
+  assert got == [python_tokenizer.encode(text) for text in TEXTS]
+
+
+@pytest.mark.parametrize("build", [text_fixtures.build_sentencepiece_model,
+                                   text_fixtures.build_wordpiece_vocab])
+def test_ids_equal_full_tokenizer_on_shared_fixtures(build, tmp_path):
+  """The project's shared fixture vocabularies, on every line of the fixture corpora."""
+  python_tokenizer, graph_tokenizer = _tokenizer_pair(build(tmp_path), do_lower_case=True)
+  lines = []
+  for corpus in text_fixtures.ALL_CORPORA:
+    with open(corpus, encoding="utf-8") as f:
+      lines.extend(f.read().split("\n"))
+  got = graph_tokenizer.tokenize(tf.constant(lines + TEXTS)).to_list()
+  assert got == [python_tokenizer.encode(text) for text in lines + TEXTS]
 
 
 def test_digit_comma_rule_fires_on_the_fixture(spm_model_file):
-  """The set above exercises both re-split branches: a bare "▁" dropped and a leading "▁" removed."""
+  """The fixture exercises both re-split branches: a bare "▁" dropped, a leading "▁" removed."""
   python_tokenizer = tokenization.FullTokenizer(spm_model_file=spm_model_file)
   raw = python_tokenizer.sp_model.EncodeAsPieces("x1990, a1,")
   assert "1990," in raw and "1," in raw
   assert python_tokenizer.tokenize("x1990, a1,") == ["▁", "x", "1990", ",", "▁a", "1", ","]
-
-
-def test_wordpiece_ids_equal_full_tokenizer(wordpiece_vocab_file):
-  for do_lower_case in (True, False):
-    python_tokenizer = tokenization.FullTokenizer(vocab_file=wordpiece_vocab_file,
-                                                  do_lower_case=do_lower_case)
-    graph_tokenizer = WordPieceTextTokenizer(wordpiece_vocab_file, do_lower_case=do_lower_case)
-    got = graph_tokenizer.tokenize(tf.constant(TEXTS)).to_list()
-    assert got == [python_tokenizer.encode(text) for text in TEXTS]
 
 
 def test_special_ids_and_id_to_token(spm_model_file, wordpiece_vocab_file):

@@ -99,7 +99,7 @@ def checkpoint_global_step(init_checkpoint: str) -> Optional[int]:
 
 
 def serving_version(version: Optional[int], init_checkpoint: str) -> int:
-  """The version directory: `version` if given, else the checkpoint's step, 1 when it is 0/unknown."""
+  """The version directory: `version` if given, else the checkpoint's step (1 if 0 or unknown)."""
   if version is not None:
     if version < 0:
       raise ExportError(f"--version={version} is negative: TF Serving versions are integers >= 0")

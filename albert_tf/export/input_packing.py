@@ -1,8 +1,8 @@
 """Packs token ids into `[CLS] A [SEP] (B [SEP])` model inputs with core TF ops only.
 
 Truncation follows the original `_truncate_seq_pair` (pop the last token of the longer segment,
-of B on ties, until the pair fits). tensorflow-text's trimmers are not used: their ops are newer than
-the tensorflow-text that TF Serving builds ship (tensorflow/serving#2267).
+of B on ties, until the pair fits). tensorflow-text's trimmers are not used: their ops are newer
+than the tensorflow-text that TF Serving builds ship (tensorflow/serving#2267).
 """
 
 from typing import Dict, Optional
@@ -15,7 +15,7 @@ def truncated_lengths(length_a: tf.Tensor, length_b: tf.Tensor,
   """Closed form of `_truncate_seq_pair`: the lengths it leaves for each segment.
 
   Popping from the longer segment (B on ties) until the total fits leaves the shorter one whole when
-  it takes at most half the budget, and otherwise ceil(budget/2) tokens of A and floor(budget/2) of B.
+  it takes at most half the budget, and otherwise ceil(budget/2) tokens of A, floor(budget/2) of B.
 
   Args:
     length_a: int32 [batch] lengths of segment A.

@@ -83,7 +83,8 @@ class SentencePieceTextTokenizer(tf.Module):
     without_comma = tf.strings.regex_replace(to_split, ",$", "")
     reencoded = self._pieces.tokenize(tf.strings.regex_replace(without_comma, _WORD_START, ""))
     reencoded = _strip_added_word_start(
-        reencoded, original_starts_word=tf.strings.regex_full_match(to_split, f"(?s){_WORD_START}.*"))
+        reencoded,
+        original_starts_word=tf.strings.regex_full_match(to_split, f"(?s){_WORD_START}.*"))
     commas = tf.RaggedTensor.from_tensor(tf.fill([tf.size(split_index), 1], ","))
     replacements = tf.concat([reencoded, commas], axis=1)
     kept = tf.RaggedTensor.from_tensor(tf.expand_dims(tf.gather(flat, keep_index), 1))
@@ -130,4 +131,5 @@ def _strip_added_word_start(reencoded: tf.RaggedTensor,
            & tf.strings.regex_full_match(values, f"(?s){_WORD_START}.*"))
   stripped = tf.where(strip, tf.strings.regex_replace(values, f"^{_WORD_START}", ""), values)
   keep = ~(strip & tf.equal(stripped, ""))
-  return tf.ragged.boolean_mask(reencoded.with_flat_values(stripped), reencoded.with_flat_values(keep))
+  return tf.ragged.boolean_mask(reencoded.with_flat_values(stripped),
+                                reencoded.with_flat_values(keep))

@@ -1,4 +1,4 @@
-"""In-graph text normalization equal to the Python tokenizers' (core TF and tensorflow-text ops only).
+"""In-graph text normalization equal to the Python tokenizers' (core TF + tensorflow-text ops).
 
 `preprocess_text` mirrors `albert_tf.tokenization.preprocess_text` (the original ALBERT's): collapse
 whitespace, NFKD, drop combining marks, optionally lower-case. `bert_basic_tokenize` mirrors BERT's

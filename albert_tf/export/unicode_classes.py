@@ -72,7 +72,7 @@ def bert_whitespace() -> str:
 
 @functools.lru_cache(maxsize=None)
 def bert_removed_characters() -> str:
-  """What BERT `_clean_text` deletes: NUL, U+FFFD and control characters (Cc, Cf) except tab/CR/LF."""
+  """What BERT `_clean_text` deletes: NUL, U+FFFD, control characters (Cc, Cf) but tab/CR/LF."""
   return _ranges_to_class(
       _codepoints_where(lambda c: c in "\x00\ufffd" or (
           c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf"))))

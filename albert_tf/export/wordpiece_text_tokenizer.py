@@ -1,4 +1,4 @@
-"""In-graph equivalent of `FullTokenizer(vocab_file=...).encode` (WordPiece path, Chinese models)."""
+"""In-graph equivalent of `FullTokenizer(vocab_file=...).encode` (WordPiece, Chinese models)."""
 
 import tensorflow as tf
 import tensorflow_text as tf_text
