@@ -72,15 +72,19 @@ _LAYOUT_ADVICE = {
 _ATTRIBUTE_TOKEN = re.compile(r"\w+")
 
 
-class CheckpointNotFoundError(FileNotFoundError):
+class CheckpointError(Exception):
+  """Any checkpoint the user pointed at that cannot be loaded; the message is one line."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
   """The checkpoint path names no checkpoint."""
 
 
-class CheckpointReadError(ValueError):
+class CheckpointReadError(CheckpointError, ValueError):
   """The checkpoint's files exist but cannot be read (truncated, corrupt, a data shard missing)."""
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(CheckpointError, ValueError):
   """The checkpoint's variables do not fit the model (missing, unexpected or mis-shaped)."""
 
 

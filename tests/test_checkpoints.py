@@ -461,6 +461,7 @@ def test_nonexistent_path(tmp_path):
   with pytest.raises(checkpoints.CheckpointNotFoundError) as error:
     albert_tf.load_checkpoint(albert_tf.AlbertModel(albert_config(tiny_config())), missing)
   assert isinstance(error.value, FileNotFoundError)
+  assert isinstance(error.value, checkpoints.CheckpointError)
   assert str(error.value) == (
       f"checkpoint {missing} does not exist (no {missing}.index): pass a checkpoint prefix such as "
       "dir/model.ckpt-best, or a directory holding checkpoints")
@@ -512,6 +513,7 @@ def test_unreadable_checkpoint_files(tmp_path, damage, reason):
   before = variable_values(model)
   with pytest.raises(checkpoints.CheckpointReadError) as error:
     albert_tf.load_checkpoint(model, prefix)
+  assert isinstance(error.value, checkpoints.CheckpointError)
   assert str(error.value) == (
       f"checkpoint {prefix} cannot be read ({reason.format(prefix=prefix)}): its files are "
       "incomplete or corrupt; copy or export it again")
