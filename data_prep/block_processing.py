@@ -16,6 +16,11 @@ from data_prep.pretraining_data_config import PretrainingDataConfig, load_tokeni
 from data_prep.segment_encoding import SentencePieceSegmentEncoder, WordPieceSegmentEncoder
 
 
+# Masked instances are serialized in batches of about this many, which bounds a worker's memory to
+# the block's serialized records plus one batch.
+_SERIALIZE_EVERY = 4096
+
+
 class BlockProcessor:
   """Turns a block of raw documents into framed TFRecords (runs in each worker process)."""
 
@@ -52,6 +57,7 @@ class BlockProcessor:
     documents = [segments for _, segments in indexed]
     block_stats = stats_lib.DataStats(documents=len(documents),
                                       segments=sum(len(d) for d in documents))
+    records = []
     batch = _InstanceBatch()
     for pass_index in range(config.dupe_factor):
       for local_index, (document_index, _) in enumerate(indexed):
@@ -61,8 +67,11 @@ class BlockProcessor:
             config.random_next_sentence, rng)
         for pair in pairs:
           batch.add(self._mask_pair(pair, rng), len(pair.tokens_a.ids), pair.is_random_next)
-    batch.count_into(block_stats)
-    records = batch.serialize(config.max_seq_length, self.num_predictions)
+        if len(batch.masked) >= _SERIALIZE_EVERY:
+          records.extend(batch.serialize_into(block_stats, config.max_seq_length,
+                                              self.num_predictions))
+          batch = _InstanceBatch()
+    records.extend(batch.serialize_into(block_stats, config.max_seq_length, self.num_predictions))
     random.Random(f"{config.random_seed}:block:{block.index}").shuffle(records)
     return example_codec.frame_tfrecords(records), block_stats
 
@@ -87,7 +96,13 @@ class _InstanceBatch:
     self.num_a.append(num_a)
     self.labels.append(int(is_random_next))
 
-  def count_into(self, block_stats: stats_lib.DataStats) -> None:
+  def serialize_into(self, block_stats: stats_lib.DataStats, max_seq_length: int,
+                     num_predictions: int) -> List[bytes]:
+    """Adds the instances to `block_stats` and returns them serialized."""
+    self._count_into(block_stats)
+    return self._serialize(max_seq_length, num_predictions)
+
+  def _count_into(self, block_stats: stats_lib.DataStats) -> None:
     for masked in self.masked:
       block_stats.tokens += len(masked.ids)
       block_stats.predictions += len(masked.positions)
@@ -98,7 +113,7 @@ class _InstanceBatch:
     block_stats.instances += len(self.masked)
     block_stats.random_next_labels += sum(self.labels)
 
-  def serialize(self, max_seq_length: int, num_predictions: int) -> List[bytes]:
+  def _serialize(self, max_seq_length: int, num_predictions: int) -> List[bytes]:
     """The original's features (reference §4.1), in its order, padded with zeros."""
     if not self.masked:
       return []

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from albert_tf import tokenization
+from data_prep import block_processing
 from data_prep import chinese_words
 from data_prep import pipeline
 from tests import text_fixtures
@@ -229,3 +230,17 @@ def test_output_is_identical_for_any_number_of_workers(sp_model, wp_vocab, tmp_p
   assert zh_in_process["instances"] == zh_workers["instances"]
   assert (open(tmp_path / "z0" / "zh.tfrecord", "rb").read() ==
           open(tmp_path / "z2" / "zh.tfrecord", "rb").read())
+
+
+def test_serialization_batches_do_not_change_the_output(sp_model, tmp_path, monkeypatch):
+  def run(subdir):
+    config = pipeline.PretrainingDataConfig(
+        input_file=text_fixtures.ENGLISH_CORPUS, output_file=str(tmp_path / subdir / "r.tfrecord"),
+        spm_model_file=sp_model, max_seq_length=64, max_predictions_per_seq=10, dupe_factor=3,
+        num_workers=0)
+    pipeline.create_pretraining_data(config)
+    return (tmp_path / subdir / "r.tfrecord").read_bytes()
+
+  whole_blocks = run("whole")
+  monkeypatch.setattr(block_processing, "_SERIALIZE_EVERY", 7)
+  assert run("batches") == whole_blocks
