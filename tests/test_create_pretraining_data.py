@@ -310,3 +310,15 @@ def test_serialized_examples_parse_as_tf_train_example():
     example = example_pb2.Example.FromString(serialized)
     assert list(example.features.feature["ids"].int64_list.value) == ints[row].tolist()
     assert list(example.features.feature["w"].float_list.value) == floats[row].tolist()
+
+
+def test_tfrecord_framing_matches_tensorflow_writer(tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  records = [rng.integers(0, 256, size=n, dtype=np.uint8).tobytes()
+             for n in (0, 1, 3, 4, 5, 8, 127, 128, 1000, 4099)]
+  path = str(tmp_path / "tf.tfrecord")
+  with tf.io.TFRecordWriter(path) as writer:
+    for record in records:
+      writer.write(record)
+  assert b"".join(example_codec.frame_tfrecords(records)) == open(path, "rb").read()
