@@ -102,7 +102,7 @@ class LoadReport:
     loaded: {original name of the model variable: checkpoint key it was read from}.
     from_group0: {original name: the group_0 name it was initialised from}, by `init_from_group0`.
     ignored: checkpoint keys deliberately not loaded (optimizer slots, global_step, pretraining
-      heads when loading an AlbertModel; for object-based checkpoints, everything outside the model).
+      heads when loading an AlbertModel; for object-based checkpoints, all outside the model).
   """
   path: str
   kind: str
@@ -367,8 +367,9 @@ def _object_keys(files: _CheckpointFiles,
   if root is None:
     names = ", ".join(reference.local_name for reference in graph.nodes[0].children)
     raise CheckpointMismatchError(
-        f"checkpoint {files.prefix} is object-based but has no `model` object (it has: {names}): pass an "
-        "albert-tf training checkpoint, written as tf.train.Checkpoint(model=AlbertPretrainer)")
+        f"checkpoint {files.prefix} is object-based but has no `model` object (it has: {names}): "
+        "pass an albert-tf training checkpoint, written as "
+        "tf.train.Checkpoint(model=AlbertPretrainer)")
   written_by_pretrainer = child(root, checkpoint_names.BACKBONE_ATTRIBUTE) is not None
   keys = {}
   for variable in variables:
@@ -433,7 +434,8 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
 
   Args:
     model: an `AlbertModel` or an `AlbertPretrainer`, built or not. An AlbertModel takes the
-      backbone only (`cls/...` variables are ignored); a pretrainer also needs the MLM and SOP heads.
+      backbone only (`cls/...` variables are ignored); a pretrainer also needs the MLM and SOP
+      heads.
     path: a checkpoint prefix, one of its files, or a directory (see `resolve_checkpoint_prefix`).
     init_from_group0: when the checkpoint has fewer layer groups than the config, initialise each
       absent `group_g` from `group_0`, like the original `--init_from_group0` (reference §7.7).

@@ -5,7 +5,8 @@ original TF1 variable names (reference/original_albert.md §7.3) and computes in
 float32 model can be compared against it with a tight tolerance. It deliberately shares no code with
 `albert_tf`: names are spelled out here, not taken from the package's name table.
 
-`brightmart_forward` does the same for brightmart/albert_zh's own layout (reference/albert_zh.md §4).
+`brightmart_forward` does the same for brightmart/albert_zh's own layout (reference/albert_zh.md
+§4).
 
 Example:
 

@@ -558,7 +558,8 @@ def test_hidden_size_mismatch(tmp_path):
 
 def test_missing_variable(tmp_path):
   prefix = write_tiny_checkpoint(tmp_path, drop=["bert/pooler/dense/bias"])
-  assert mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix) == expected_message_prefix(prefix) + "missing: bert/pooler/dense/bias"
+  message = mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix)
+  assert message == expected_message_prefix(prefix) + "missing: bert/pooler/dense/bias"
 
 
 def test_unexpected_variable(tmp_path):
@@ -575,7 +576,8 @@ def test_pretrainer_needs_the_heads(tmp_path):
   weights = numpy_albert.random_original_weights(config, np.random.default_rng(8),
                                                  include_heads=False)
   prefix = fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights)
-  assert mismatch_message(albert_tf.AlbertPretrainer(albert_config(config)), prefix) == expected_message_prefix(prefix) + "missing: cls/* (7 variables)"
+  message = mismatch_message(albert_tf.AlbertPretrainer(albert_config(config)), prefix)
+  assert message == expected_message_prefix(prefix) + "missing: cls/* (7 variables)"
 
 
 def test_brightmart_layout_is_refused_by_google_models(tmp_path):
@@ -599,8 +601,8 @@ def test_google_layout_is_refused_by_brightmart_models(tmp_path):
   with pytest.raises(checkpoints.CheckpointLayoutError) as error:
     albert_tf.load_checkpoint(brightmart.BrightmartPretrainer(albert_config(tiny_config())), prefix)
   assert str(error.value) == (
-      f"checkpoint {prefix} uses the Google ALBERT layout (bert/encoder/embedding_hidden_mapping_in/"
-      ", bert/encoder/transformer/ ...), which BrightmartPretrainer does not load: load it into "
+      f"checkpoint {prefix} uses the Google ALBERT layout "
+      "(bert/encoder/embedding_hidden_mapping_in/, bert/encoder/transformer/ ...), which BrightmartPretrainer does not load: load it into "
       "albert_tf.AlbertModel or AlbertPretrainer")
 
 
