@@ -112,6 +112,19 @@ TEMPLATES = {
                "Everyone knows the {0} is {1}."),
         "zh": ("{2}的颜色是{3}色。", "{2}是{3}色的。", "大家都知道{2}是{3}色的。"),
     },
+    # Two entities per sentence: many distinct sentences, which SentencePiece needs to learn whole
+    # words as pieces (it counts identical sentences once).
+    "country_pair": {
+        "en": ("The capital of {0} is {1} and the capital of {8} is {9}.",
+               "People in {0} speak {3} and people in {8} speak {11}.",
+               "{1} is in {0}, but {9} is in {8}."),
+        "zh": ("{4}的首都是{5}，{12}的首都是{13}。", "{4}人说{7}，{12}人说{15}。", "{5}在{4}，{13}在{12}。"),
+    },
+    "animal_pair": {
+        "en": ("Each {0} has {1} legs, but each {4} has {5} legs.",
+               "A {0} and a {4} are animals."),
+        "zh": ("{2}有{3}条腿，{6}有{7}条腿。", "{2}和{6}都是动物。"),
+    },
     "sum": {
         "en": ("{0} plus {1} is {2}.", "If you add {0} and {1} you get {2}."),
         "zh": ("{0}加{1}等于{2}。", "{0}和{1}相加得{2}。"),
@@ -132,14 +145,18 @@ ENCODE_QUERIES = {
 
 def _document(rng: random.Random, language: str) -> List[str]:
   """One document: two to five sentences about one entity, in random order."""
-  kind = rng.choices(("country", "animal", "colour", "sum"), weights=(6, 2, 2, 1))[0]
+  kinds = ("country", "country_pair", "animal", "animal_pair", "colour", "sum")
+  kind = rng.choices(kinds, weights=(5, 3, 2, 1, 2, 1))[0]
   if kind == "sum":
     a, b = rng.randint(0, 5), rng.randint(0, 5)
     facts = (NUMBERS[language][a], NUMBERS[language][b], NUMBERS[language][a + b])
+  elif kind.endswith("_pair"):
+    first, second = rng.sample(COUNTRIES if kind == "country_pair" else ANIMALS, 2)
+    facts = first + second
   else:
     facts = rng.choice({"country": COUNTRIES, "animal": ANIMALS, "colour": COLOURS}[kind])
   templates = TEMPLATES[kind][language]
-  chosen = rng.sample(templates, k=min(len(templates), rng.randint(3, 5)))
+  chosen = rng.sample(templates, k=min(len(templates), rng.randint(2, 5)))
   return [sentence[0].upper() + sentence[1:] for sentence in
           (template.format(*facts) for template in chosen)]
 
@@ -148,6 +165,18 @@ def generate_corpus(language: str, num_documents: int = 1500, seed: int = 2026) 
   """The demo corpus for "en" or "zh": one sentence per line, blank lines between documents."""
   rng = random.Random(seed)
   return "\n\n".join("\n".join(_document(rng, language)) for _ in range(num_documents)) + "\n"
+
+
+def shuffled_word_lines(corpus_text: str, num_lines: int = 3000, seed: int = 2026) -> str:
+  """Lines of the corpus' own words in random order, added to the SentencePiece training input.
+
+  The templated corpus repeats a few hundred distinct sentences; on such text the unigram trainer
+  settles on sub-word fragments ("p", "ar", "is" for "paris"). The same words in varied contexts
+  let it keep whole words as pieces, so a single [MASK] can stand for a word in the queries.
+  """
+  rng = random.Random(seed)
+  words = corpus_text.replace(".", " ").replace(",", " ").split()
+  return "\n".join(" ".join(rng.choices(words, k=8)) for _ in range(num_lines)) + "\n"
 
 
 def shipped_corpus_path(language: str) -> str:
@@ -226,9 +255,16 @@ def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_bat
   corpus = shipped_corpus_path(language)
   total = time.time()
 
-  vocab_flags = ["--wordpiece", "--vocab_size=3000", "--min_count=1"] if language == "zh" else [
-      "--vocab_size=800", "--nohard_vocab_limit"]
-  _run_step("Building the vocabulary", ["-m", "data_prep.build_vocab", f"--input_file={corpus}",
+  vocab_input = corpus
+  vocab_flags = ["--wordpiece", "--vocab_size=3000", "--min_count=1"]
+  if language == "en":
+    vocab_input = path("vocab_input.txt")
+    with open(corpus, encoding="utf-8") as f:
+      text = f.read()
+    with open(vocab_input, "w", encoding="utf-8") as f:
+      f.write(text + shuffled_word_lines(text))
+    vocab_flags = ["--vocab_size=1000", "--nohard_vocab_limit"]
+  _run_step("Building the vocabulary", ["-m", "data_prep.build_vocab", f"--input_file={vocab_input}",
                                         f"--model_prefix={path('vocab')}", *vocab_flags],
             path("build_vocab.log"))
   vocab_path = path("vocab.txt") if language == "zh" else path("vocab.model")
