@@ -53,14 +53,18 @@ _BEST_CHECKPOINT = "model.ckpt-best"
 # TF-Hub modules (and SavedModels) keep their variables under this prefix of their directory.
 _MODULE_VARIABLES = os.path.join("variables", "variables")
 # Names that only one layout has, and what to say when a checkpoint of that layout meets a model of
-# the other.
+# another. BERT checkpoints are a classic mix-up (same `bert/` scope, per-layer `layer_<n>` blocks).
+_BERT_LAYOUT = "bert"
 _LAYOUT_MARKERS = {
+    _BERT_LAYOUT: ("bert/encoder/layer_0/",),
     checkpoint_names.BRIGHTMART_LAYOUT: ("bert/embeddings/word_embeddings_2",
                                          "bert/encoder/layer_shared/"),
     checkpoint_names.GOOGLE_LAYOUT: ("bert/encoder/embedding_hidden_mapping_in/",
                                      "bert/encoder/transformer/"),
 }
 _LAYOUT_ADVICE = {
+    _BERT_LAYOUT: ("the BERT layout", "it is a BERT checkpoint, not an ALBERT one; use the ALBERT "
+                   "checkpoint that came with this albert_config.json"),
     checkpoint_names.BRIGHTMART_LAYOUT: (
         "the brightmart/albert_zh layout", "AlbertModel and AlbertPretrainer take the Google "
         "layout (Google's albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints, brightmart's "

@@ -606,6 +606,17 @@ def test_google_layout_is_refused_by_brightmart_models(tmp_path):
       "albert_tf.AlbertModel or AlbertPretrainer")
 
 
+def test_bert_checkpoint_is_refused(tmp_path):
+  bert_layer = "bert/encoder/layer_0/attention/self/query/kernel"
+  prefix = write_tiny_checkpoint(tmp_path, extra={bert_layer: np.zeros([16, 16], np.float32)})
+  with pytest.raises(checkpoints.CheckpointLayoutError) as error:
+    albert_tf.load_checkpoint(albert_tf.AlbertModel(albert_config(tiny_config())), prefix)
+  assert str(error.value) == (
+      f"checkpoint {prefix} uses the BERT layout (bert/encoder/layer_0/ ...), which AlbertModel "
+      "does not load: it is a BERT checkpoint, not an ALBERT one; use the ALBERT checkpoint that "
+      "came with this albert_config.json")
+
+
 # --- brightmart/albert_zh's own layout ---------------------------------------------------------
 
 
