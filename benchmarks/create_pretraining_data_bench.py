@@ -11,6 +11,7 @@ polled with psutil), then our/peer ratios. Targets (issue 3): throughput >= 10x,
 
 import json
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -37,7 +38,12 @@ _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_measured(command, log_path):
-  """Runs `command` (stderr to `log_path`); returns (wall seconds, peak tree RSS bytes, exit code)."""
+  """Runs `command` (stderr to `log_path`).
+
+  Returns:
+    (wall seconds, CPU seconds of the whole process tree, peak RSS of the tree in bytes, exit code).
+  """
+  usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
   start = time.monotonic()
   with open(log_path, "w", encoding="utf-8") as log:
     process = subprocess.Popen(command, cwd=_REPO_ROOT, stdout=subprocess.DEVNULL, stderr=log)
@@ -57,11 +63,27 @@ def run_measured(command, log_path):
       peak = max(peak, total)
       time.sleep(FLAGS.poll_seconds)
   seconds = time.monotonic() - start
+  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+  cpu_seconds = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
   if process.returncode:
     with open(log_path, encoding="utf-8") as log:
       tail = log.read().splitlines()[-15:]
     logging.error("command failed: %s\n%s", " ".join(command), "\n".join(tail))
-  return seconds, peak, process.returncode
+  return seconds, cpu_seconds, peak, process.returncode
+
+
+def _result(seconds, cpu_seconds, peak, instances, code):
+  return {"seconds": seconds, "cpu_seconds": cpu_seconds, "instances": instances,
+          "instances_per_second": instances / seconds,
+          "instances_per_cpu_second": instances / max(cpu_seconds, 1e-9),
+          "peak_rss_mb": peak / 2**20, "returncode": code}
+
+
+def _print(name, result):
+  print(f"{name}: {result['instances']} instances in {result['seconds']:.1f} s = "
+        f"{result['instances_per_second']:.0f} instances/s ({result['cpu_seconds']:.0f} CPU-s, "
+        f"{result['instances_per_cpu_second']:.0f} instances per CPU-second), "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB")
 
 
 def count_tfrecords(paths):
@@ -97,7 +119,7 @@ def main(argv):
              "max_seq_length": FLAGS.max_seq_length, "cpu_count": os.cpu_count()}
 
   ours_out = os.path.join(FLAGS.output_dir, "ours-{shard}.tfrecord")
-  seconds, peak, code = run_measured(
+  seconds, cpu_seconds, peak, code = run_measured(
       [sys.executable, "-m", "data_prep.create_pretraining_data", *common,
        f"--output_file={ours_out}", f"--num_output_shards={FLAGS.num_output_shards}",
        f"--spm_model_file={model}", f"--num_workers={FLAGS.num_workers}"],
@@ -105,31 +127,29 @@ def main(argv):
   ours_files = [ours_out.replace("{shard}", f"{i:05d}-of-{FLAGS.num_output_shards:05d}")
                 for i in range(FLAGS.num_output_shards)]
   instances = count_tfrecords(ours_files) if code == 0 else 0
-  results["ours"] = {"seconds": seconds, "instances": instances,
-                     "instances_per_second": instances / seconds, "peak_rss_mb": peak / 2**20,
-                     "num_workers": FLAGS.num_workers, "returncode": code}
-  print(f"ours: {instances} instances in {seconds:.1f} s = {instances / seconds:.0f} instances/s, "
-        f"peak RSS {peak / 2**20:.0f} MB ({FLAGS.num_workers} workers)")
+  results["ours"] = _result(seconds, cpu_seconds, peak, instances, code)
+  results["ours"]["num_workers"] = FLAGS.num_workers
+  _print("ours", results["ours"])
 
   if FLAGS.run_peer:
     peer_out = os.path.join(FLAGS.output_dir, "peer.tfrecord")
-    seconds, peak, code = run_measured(
+    seconds, cpu_seconds, peak, code = run_measured(
         [sys.executable, "-m", "official.nlp.data.create_pretraining_data", *common,
          f"--output_file={peer_out}", "--tokenization=SentencePiece", f"--sp_model_file={model}",
          "--do_whole_word_mask", "--max_ngram_size=3"],
         os.path.join(FLAGS.output_dir, "peer.log"))
     instances = count_tfrecords([peer_out]) if code == 0 else 0
-    results["peer"] = {"seconds": seconds, "instances": instances,
-                       "instances_per_second": instances / seconds, "peak_rss_mb": peak / 2**20,
-                       "returncode": code}
-    print(f"peer (tf-models-official): {instances} instances in {seconds:.1f} s = "
-          f"{instances / seconds:.0f} instances/s, peak RSS {peak / 2**20:.0f} MB")
+    results["peer"] = _result(seconds, cpu_seconds, peak, instances, code)
+    _print("peer (tf-models-official)", results["peer"])
     ours, peer = results["ours"], results["peer"]
     if peer["instances"] and ours["instances"]:
       results["throughput_ratio"] = ours["instances_per_second"] / peer["instances_per_second"]
       results["peak_rss_ratio"] = ours["peak_rss_mb"] / peer["peak_rss_mb"]
+      results["cpu_efficiency_ratio"] = (ours["instances_per_cpu_second"] /
+                                         peer["instances_per_cpu_second"])
       print(f"ratios: throughput ours/peer = {results['throughput_ratio']:.1f}x (target >= 10x), "
-            f"peak RSS ours/peer = {results['peak_rss_ratio']:.3f} (target <= 0.2)")
+            f"peak RSS ours/peer = {results['peak_rss_ratio']:.3f} (target <= 0.2), "
+            f"instances per CPU-second ours/peer = {results['cpu_efficiency_ratio']:.1f}x")
   with open(os.path.join(FLAGS.output_dir, "results.json"), "w", encoding="utf-8") as writer:
     json.dump(results, writer, indent=2)
 
