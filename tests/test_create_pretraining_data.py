@@ -224,7 +224,7 @@ def test_prediction_budget_examples(num_tokens, expected):
   assert masking.prediction_budget(num_tokens, 0.15, 20) == expected
 
 
-def _span_statistics(pieces_per_word, num_sequences=3000):
+def _span_statistics(pieces_per_word, num_sequences=1500):
   options = masking.MaskingOptions(0.15, 20, 3, True, True, False, MASK, list(range(1000)))
   cumulative = masking.cumulative_ngram_probabilities(3, True)
   rng = random.Random(7)
