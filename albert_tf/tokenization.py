@@ -10,6 +10,7 @@ strips the "▁" (it compares `str` with `bytes`); see docs/data.md.
 """
 
 import collections
+import functools
 import unicodedata
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -43,9 +44,16 @@ _CJK_RANGES = (
     (0x2F800, 0x2FA1F),
 )
 
-# Every code point with a non-zero canonical combining class: preprocess_text drops them after NFKD.
-# A translate table does in C what the original does with a per-character Python loop.
-_COMBINING_DELETE_TABLE = {cp: None for cp in range(0x110000) if unicodedata.combining(chr(cp))}
+
+
+@functools.lru_cache(maxsize=None)
+def _combining_delete_table() -> Dict[int, None]:
+  """Every code point with a non-zero canonical combining class, for str.translate.
+
+  preprocess_text drops them after NFKD; a translate table does in C what the original does with a
+  per-character Python loop. Built on first use (it takes a fraction of a second).
+  """
+  return {cp: None for cp in range(0x110000) if unicodedata.combining(chr(cp))}
 
 
 def convert_to_unicode(text: Union[str, bytes]) -> str:
@@ -73,7 +81,7 @@ def preprocess_text(inputs: Union[str, bytes], remove_space: bool = True, lower:
   if remove_space:
     outputs = " ".join(outputs.strip().split())
   if not outputs.isascii():
-    outputs = unicodedata.normalize("NFKD", outputs).translate(_COMBINING_DELETE_TABLE)
+    outputs = unicodedata.normalize("NFKD", outputs).translate(_combining_delete_table())
   if lower:
     outputs = outputs.lower()
   return outputs
