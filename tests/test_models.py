@@ -333,3 +333,15 @@ def test_loss_falls_when_training_a_tiny_pretrainer():
 
   losses = [float(train_step()) for _ in range(30)]
   assert losses[-1] < 0.5 * losses[0]
+
+
+def test_functional_use_and_keras_save_round_trip(tmp_path):
+  model = AlbertModel(_config(num_hidden_groups=3, inner_group_num=2))
+  inputs = {name: tf_keras.Input(shape=(None,), dtype=tf.int32, name=name)
+            for name in ("input_word_ids", "input_mask", "input_type_ids")}
+  classifier = tf_keras.Model(inputs, tf_keras.layers.Dense(3)(model(inputs)["pooled_output"]))
+  batch = {key: value for key, value in _inputs(model.config).items() if key in inputs}
+  path = str(tmp_path / "classifier.keras")
+  classifier.save(path)
+  restored = tf_keras.models.load_model(path)
+  np.testing.assert_allclose(restored(batch).numpy(), classifier(batch).numpy(), atol=1e-6)
