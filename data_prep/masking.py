@@ -79,7 +79,7 @@ def word_groups(starts: np.ndarray, num_a: int, do_whole_word_mask: bool):
   is_begin = starts.copy() if do_whole_word_mask else np.ones(length, dtype=bool)
   is_begin[1] = True
   is_begin[num_a + 2] = True
-  is_begin[[0, num_a + 1, length - 1]] = False
+  is_begin[0] = is_begin[num_a + 1] = is_begin[length - 1] = False
   begins = np.flatnonzero(is_begin)
   ends = np.empty_like(begins)
   ends[:-1] = begins[1:]
@@ -91,7 +91,7 @@ def word_groups(starts: np.ndarray, num_a: int, do_whole_word_mask: bool):
 
 def _choose_spans(begins: List[int], ends: List[int], word_offsets: List[int], taken: bytearray,
                   budget: int, cumulative: List[float], rng: random.Random,
-                  on_span: Callable[[List[int]], None]) -> List[int]:
+                  on_span: Callable[[Sequence[int]], None]) -> List[int]:
   """The original's span selection loop; calls `on_span(positions)` for each chosen span.
 
   Start words are visited in a uniformly random order drawn lazily (forward Fisher-Yates), each
@@ -125,7 +125,10 @@ def _choose_spans(begins: List[int], ends: List[int], word_offsets: List[int], t
     taken[first:last] = b"\x01" * (last - first)
     selected += size
     span_words.append(last - first)
-    on_span([p for word in range(first, last) for p in range(begins[word], ends[word])])
+    if ends[last - 1] - begins[first] == size:  # contiguous: the span does not cross [SEP]
+      on_span(range(begins[first], ends[last - 1]))
+    else:
+      on_span([p for word in range(first, last) for p in range(begins[word], ends[word])])
   return span_words
 
 
@@ -146,7 +149,7 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
   """
   length = len(ids)
   token_boundary = starts.astype(np.int32)
-  token_boundary[[0, num_a + 1, length - 1]] = 1
+  token_boundary[0] = token_boundary[num_a + 1] = token_boundary[length - 1] = 1
   if options.masked_lm_prob == 0:
     return MaskedSequence(ids.copy(), token_boundary, [], [], (0, 0, 0), [])
   budget = prediction_budget(length, options.masked_lm_prob, options.max_predictions_per_seq)
@@ -163,7 +166,7 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
   mask_id, random_word_ids = options.mask_id, options.random_word_ids
   last_word_id = len(random_word_ids) - 1
 
-  def replace(span: List[int]) -> None:
+  def replace(span: Sequence[int]) -> None:
     for position in span:
       if random_value() < 0.8:
         replaced[position] = mask_id

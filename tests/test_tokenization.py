@@ -213,6 +213,11 @@ def test_preprocess_text_matches_reference():
   assert tokenization.preprocess_text(b"caf\xc3\xa9") == "cafe"
 
 
+def test_combining_marks_are_all_below_plane_2():
+  assert all(not unicodedata.combining(chr(cp))
+             for cp in range(tokenization._COMBINING_MARKS_END, 0x110000))  # pylint: disable=protected-access
+
+
 def test_tokenization_does_not_import_tensorflow():
   code = ("import sys; import albert_tf.tokenization, data_prep.sentencepiece_vocab; "
           "sys.exit('tensorflow' in sys.modules)")
