@@ -30,7 +30,7 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_enum("language", "en", ["en", "zh"], "en: SentencePiece; zh: WordPiece + Chinese WWM.")
 flags.DEFINE_string("output_dir", None, "Working directory (default: demo_output/<language>).")
-flags.DEFINE_integer("num_train_steps", 2000, "Pretraining steps.")
+flags.DEFINE_integer("num_train_steps", 3000, "Pretraining steps.")
 flags.DEFINE_integer("train_batch_size", 32, "Pretraining batch size.")
 flags.DEFINE_integer("dupe_factor", 8, "Passes over the corpus when creating the records.")
 flags.DEFINE_bool("regenerate_corpus", False, "Rewrite the shipped corpora and exit.")
@@ -275,7 +275,8 @@ def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_bat
       "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",
       f"--output_file={path('records', 'train.tfrecord')}", vocab_flag,
       f"--max_seq_length={MAX_SEQ_LENGTH}", f"--max_predictions_per_seq={MAX_PREDICTIONS_PER_SEQ}",
-      f"--dupe_factor={dupe_factor}", "--num_workers=2",
+      # Single-word masks: the demo's queries ask for one word per [MASK].
+      f"--dupe_factor={dupe_factor}", "--ngram=1", "--num_workers=2",
       *(["--do_chinese_wwm"] if language == "zh" else [])], path("create_pretraining_data.log"))
 
   config_file = path("albert_config.json")

@@ -25,8 +25,9 @@ def test_corpus_states_the_queried_facts():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("language", ["en", "zh"])
-def test_reduced_pipeline_end_to_end(language, tmp_path, capsys):
+def test_reduced_pipeline_end_to_end(tmp_path, capsys):
+  """English (the README's command); the Chinese variant differs only in flags covered elsewhere."""
+  language = "en"
   answers = demo.run_pipeline(language, str(tmp_path / "demo"), num_train_steps=10,
                               train_batch_size=8, dupe_factor=1)
   queries = demo.QUERIES[language]
