@@ -157,6 +157,8 @@ def test_shared_encoder_creates_exactly_groups_times_inner_blocks():
   assert len(encoder.trainable_weights) == 2 * 2 * 16
   assert len({id(v) for v in encoder.trainable_weights}) == 2 * 2 * 16
   assert encoder.layer_to_group == [0, 0, 1, 1]
+  assert encoder.blocks == [encoder.groups[0][0], encoder.groups[0][1], encoder.groups[1][0],
+                            encoder.groups[1][1]]
   assert len(_encoder(layers=6, groups=1, inner=1).trainable_weights) == 16
 
 

@@ -34,7 +34,7 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
 
   `groups[g][k]` is the k-th block of group g (original scope `group_g/inner_group_k`). Layer l
   applies the K blocks of group int(l / L * G) in order; every block application is one entry of
-  the returned list, so the list has L·K tensors. With G = K = 1 (every published model) one block
+  the returned list, so the list has L·K tensors. `blocks` lists the same G·K blocks group-major. With G = K = 1 (every published model) one block
   is applied L times.
 
   Args:
@@ -96,6 +96,9 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
             initializer_range=initializer_range,
             name=f"group_{group}_inner_group_{inner}") for inner in range(inner_group_num)
     ] for group in range(num_hidden_groups)]
+    # The same blocks, group-major, in a flat list: tf_keras' .keras format saves layers held in a
+    # list but skips lists nested in lists, so without it `groups` would be silently not saved.
+    self.blocks = [block for blocks in self.groups for block in blocks]
 
   @property
   def layer_to_group(self) -> List[int]:
@@ -104,10 +107,9 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
             for layer in range(self.num_hidden_layers)]
 
   def build(self, input_shape=None):
-    for blocks in self.groups:
-      for block in blocks:
-        with tf.name_scope(block.name):
-          block.build([None, None, self.hidden_size])
+    for block in self.blocks:
+      with tf.name_scope(block.name):
+        block.build([None, None, self.hidden_size])
     super().build(input_shape)
 
   def call(self,
