@@ -30,15 +30,24 @@ def write_config(directory: str, **overrides) -> str:
   return path
 
 
-def make_instance(rng, seq_length, max_predictions, vocab_size):
-  """One instance as a dict of NumPy arrays in the record schema."""
+def make_instance(rng, seq_length, max_predictions, vocab_size, stride=None):
+  """One instance as a dict of NumPy arrays in the record schema.
+
+  The body is an arithmetic run of word ids with stride 1 or 2, or with `stride=0` a run of one
+  word for A and the next word id for B (quick to learn: a masked word equals its segment's
+  other words).
+  """
   words = vocab_size - FIRST_WORD
   length = int(rng.integers(seq_length // 2, seq_length + 1))
   body = length - 3
   len_a = int(rng.integers(1, body))
   start = int(rng.integers(words))
-  stride = int(rng.integers(1, 3))
-  run = [FIRST_WORD + (start + stride * i) % words for i in range(body)]
+  if stride is None:
+    stride = int(rng.integers(1, 3))
+  if stride:
+    run = [FIRST_WORD + (start + stride * i) % words for i in range(body)]
+  else:
+    run = [FIRST_WORD + start] * len_a + [FIRST_WORD + (start + 1) % words] * (body - len_a)
   segment_a, segment_b = run[:len_a], run[len_a:]
   swapped = int(rng.integers(2))
   if swapped:
@@ -75,13 +84,14 @@ def to_example(instance) -> tf.train.Example:
 
 
 def write_records(directory, num_files=2, per_file=64, seq_length=16, max_predictions=3,
-                  vocab_size=TINY_CONFIG["vocab_size"], seed=0):
+                  vocab_size=TINY_CONFIG["vocab_size"], seed=0, stride=None):
   """Writes `num_files` files of `per_file` instances; returns (file paths, instances per file)."""
   rng = np.random.default_rng(seed)
   paths, contents = [], []
   for index in range(num_files):
     path = os.path.join(directory, f"train-{index:05d}.tfrecord")
-    instances = [make_instance(rng, seq_length, max_predictions, vocab_size) for _ in range(per_file)]
+    instances = [make_instance(rng, seq_length, max_predictions, vocab_size, stride)
+                 for _ in range(per_file)]
     with tf.io.TFRecordWriter(path) as writer:
       for instance in instances:
         writer.write(to_example(instance).SerializeToString())

@@ -60,7 +60,7 @@ class RunOptions:
 
 
 def _num_workers(strategy: tf.distribute.Strategy) -> int:
-  return strategy.num_replicas_in_sync // len(strategy.extended.worker_devices)
+  return strategy.num_replicas_in_sync // strategy_lib.local_replica_count(strategy)
 
 
 class _Run:

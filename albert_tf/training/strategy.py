@@ -129,6 +129,14 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
   return distribute_utils.get_distribution_strategy(distribution_strategy, num_gpus=num_gpus)
 
 
+def local_replica_count(strategy: tf.distribute.Strategy) -> int:
+  """Replicas on this worker (1 for the default strategy, which has no device list)."""
+  try:
+    return len(strategy.extended.worker_devices)
+  except RuntimeError:
+    return 1
+
+
 def _cluster_task(strategy: tf.distribute.Strategy) -> tuple[str | None, int]:
   if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
     return None, 0

@@ -26,6 +26,7 @@ import tensorflow as tf
 import tf_keras
 
 from albert_tf.models import pretraining_objectives
+from albert_tf.training import strategy as strategy_lib
 
 CLIPPING_MODES = ("per_replica", "global")
 _MLM_WEIGHT_EPSILON = 1e-5  # the original's masked-LM denominator guard
@@ -93,7 +94,7 @@ class PretrainingTrainer:
     self.global_batch_size = global_batch_size
     self._distributed_input = distributed_input
     self._num_replicas = strategy.num_replicas_in_sync
-    self._local_replicas = len(strategy.extended.worker_devices)
+    self._local_replicas = strategy_lib.local_replica_count(strategy)
     self._global_clipping = gradient_clipping == "global" and self._num_replicas > 1
     self._loss_scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
     is_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
