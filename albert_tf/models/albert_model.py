@@ -21,6 +21,11 @@ def as_config(config: ConfigLike) -> albert_config.AlbertConfig:
   return albert_config.AlbertConfig.from_dict(config)
 
 
+def _fields(config: albert_config.AlbertConfig, *names: str) -> dict:
+  """{name: config.name}: the layer arguments that are config fields of the same name."""
+  return {name: getattr(config, name) for name in names}
+
+
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
 class AlbertModel(tf_keras.Model):
   """The ALBERT encoder of Google's release, with layer groups and inner groups.
@@ -47,12 +52,8 @@ class AlbertModel(tf_keras.Model):
     self.config = as_config(config)
     cfg = self.config
     self.embeddings = embeddings.AlbertEmbeddings(
-        vocab_size=cfg.vocab_size,
-        embedding_size=cfg.embedding_size,
-        max_position_embeddings=cfg.max_position_embeddings,
-        type_vocab_size=cfg.type_vocab_size,
-        hidden_dropout_prob=cfg.hidden_dropout_prob,
-        initializer_range=cfg.initializer_range,
+        **_fields(cfg, "vocab_size", "embedding_size", "max_position_embeddings",
+                  "type_vocab_size", "hidden_dropout_prob", "initializer_range"),
         name="embeddings")
     self.embedding_projection = None
     if cfg.embedding_size != cfg.hidden_size:
@@ -61,16 +62,9 @@ class AlbertModel(tf_keras.Model):
           kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
           name="embedding_projection")
     self.encoder = shared_encoder.AlbertSharedEncoder(
-        num_hidden_layers=cfg.num_hidden_layers,
-        hidden_size=cfg.hidden_size,
-        num_attention_heads=cfg.num_attention_heads,
-        intermediate_size=cfg.intermediate_size,
-        num_hidden_groups=cfg.num_hidden_groups,
-        inner_group_num=cfg.inner_group_num,
-        hidden_act=cfg.hidden_act,
-        hidden_dropout_prob=cfg.hidden_dropout_prob,
-        attention_probs_dropout_prob=cfg.attention_probs_dropout_prob,
-        initializer_range=cfg.initializer_range,
+        **_fields(cfg, "num_hidden_layers", "hidden_size", "num_attention_heads",
+                  "intermediate_size", "num_hidden_groups", "inner_group_num", "hidden_act",
+                  "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
         name="encoder")
     self.pooler = tf_keras.layers.Dense(
         cfg.hidden_size,
