@@ -28,13 +28,6 @@ from absl import flags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("language", "en", ["en", "zh"], "en: SentencePiece; zh: WordPiece + Chinese WWM.")
-flags.DEFINE_string("output_dir", None, "Working directory (default: demo_output/<language>).")
-flags.DEFINE_integer("num_train_steps", 3000, "Pretraining steps.")
-flags.DEFINE_integer("train_batch_size", 32, "Pretraining batch size.")
-flags.DEFINE_integer("dupe_factor", 8, "Passes over the corpus when creating the records.")
-flags.DEFINE_bool("regenerate_corpus", False, "Rewrite the shipped corpora and exit.")
-
 MAX_SEQ_LENGTH = 32
 MAX_PREDICTIONS_PER_SEQ = 5
 
@@ -264,9 +257,9 @@ def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_bat
     with open(vocab_input, "w", encoding="utf-8") as f:
       f.write(text + shuffled_word_lines(text))
     vocab_flags = ["--vocab_size=1000", "--nohard_vocab_limit"]
-  _run_step("Building the vocabulary", ["-m", "data_prep.build_vocab", f"--input_file={vocab_input}",
-                                        f"--model_prefix={path('vocab')}", *vocab_flags],
-            path("build_vocab.log"))
+  _run_step("Building the vocabulary",
+            ["-m", "data_prep.build_vocab", f"--input_file={vocab_input}",
+             f"--model_prefix={path('vocab')}", *vocab_flags], path("build_vocab.log"))
   vocab_path = path("vocab.txt") if language == "zh" else path("vocab.model")
   vocab_flag = (f"--vocab_file={vocab_path}" if language == "zh" else
                 f"--spm_model_file={vocab_path}")
@@ -339,6 +332,21 @@ def _print_answers(queries: dict, answers: dict) -> None:
       print(f"  cos([{i}], [{j}]) = {_cosine(pooled[i], pooled[j]):.3f}")
 
 
+def _define_flags() -> None:
+  """Defines the demo's flags (only when run as a program).
+
+  Importing the module (the tests do) must not claim flag names that other command lines of the
+  project define too, e.g. run_pretraining's --num_train_steps.
+  """
+  flags.DEFINE_enum("language", "en", ["en", "zh"],
+                    "en: SentencePiece; zh: WordPiece + Chinese WWM.")
+  flags.DEFINE_string("output_dir", None, "Working directory (default: demo_output/<language>).")
+  flags.DEFINE_integer("num_train_steps", 3000, "Pretraining steps.")
+  flags.DEFINE_integer("train_batch_size", 32, "Pretraining batch size.")
+  flags.DEFINE_integer("dupe_factor", 8, "Passes over the corpus when creating the records.")
+  flags.DEFINE_bool("regenerate_corpus", False, "Rewrite the shipped corpora and exit.")
+
+
 def main(argv):
   del argv  # Unused.
   if FLAGS.regenerate_corpus:
@@ -352,4 +360,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

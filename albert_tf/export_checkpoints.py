@@ -8,17 +8,14 @@ and no optimizer slots, so the original code and Hugging Face's converter read w
 `--albert_config_file`/`--init_checkpoint` name the config and checkpoint directly instead.
 """
 
-import os
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
-from albert_tf import checkpoints
-from albert_tf.config import AlbertConfig
 from albert_tf.config import AlbertConfigError
-from albert_tf.models.albert_pretrainer import AlbertPretrainer
+from albert_tf.export import checkpoint_export
 
 FLAGS = flags.FLAGS
 
@@ -35,53 +32,15 @@ flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix or directory (in
                     "--albert_directory/--checkpoint_name).")
 
 
-class ExportCheckpointError(ValueError):
-  """A user error; the message names the flag or file and the fix."""
-
-
-def export_checkpoint(*, export_path: str, albert_directory: str = None,
-                      checkpoint_name: str = "model.ckpt-best", albert_config_file: str = None,
-                      init_checkpoint: str = None) -> str:
-  """Loads a checkpoint (ours or original) and writes it back with the original names.
-
-  Returns:
-    The prefix written.
-
-  Raises:
-    ExportCheckpointError: missing flags, or a checkpoint that is absent or does not match.
-    AlbertConfigError: the config file is invalid.
-  """
-  if not export_path:
-    raise ExportCheckpointError("--export_path is required")
-  if not albert_config_file:
-    if not albert_directory:
-      raise ExportCheckpointError("pass --albert_directory, or --albert_config_file and "
-                                  "--init_checkpoint")
-    albert_config_file = os.path.join(albert_directory, "albert_config.json")
-  if not init_checkpoint:
-    if not albert_directory:
-      raise ExportCheckpointError("pass --init_checkpoint, or --albert_directory")
-    init_checkpoint = os.path.join(albert_directory, checkpoint_name)
-  pretrainer = AlbertPretrainer(AlbertConfig.from_json_file(albert_config_file))
-  try:
-    checkpoints.load_checkpoint(pretrainer, init_checkpoint)
-  except (checkpoints.CheckpointNotFoundError, checkpoints.CheckpointMismatchError) as error:
-    raise ExportCheckpointError(" ".join(str(error).split())) from error
-  try:
-    return checkpoints.save_original_checkpoint(pretrainer, export_path, global_step=0)
-  except ValueError as error:
-    raise ExportCheckpointError(str(error)) from error
-
-
 def main(argv):
   del argv  # Unused.
   try:
-    prefix = export_checkpoint(export_path=FLAGS.export_path,
+    prefix = checkpoint_export.export_checkpoint(export_path=FLAGS.export_path,
                                albert_directory=FLAGS.albert_directory,
                                checkpoint_name=FLAGS.checkpoint_name,
                                albert_config_file=FLAGS.albert_config_file,
                                init_checkpoint=FLAGS.init_checkpoint)
-  except (ExportCheckpointError, AlbertConfigError, FileNotFoundError) as error:
+  except (checkpoint_export.ExportCheckpointError, AlbertConfigError, FileNotFoundError) as error:
     print(f"albert-export-checkpoints: error: {error}", file=sys.stderr)
     sys.exit(1)
   logging.info("Wrote %s", prefix)

@@ -10,16 +10,12 @@ docs/serving.md. `--encoder_export_dir` also writes the reusable, fine-tunable e
 
 import os
 import sys
-from typing import Optional
 
 from absl import app
 from absl import flags
-from absl import logging
 
-from albert_tf.config import AlbertConfig
 from albert_tf.config import AlbertConfigError
 from albert_tf.export import exporter
-from albert_tf.export.serving_module import AlbertServingModule
 
 FLAGS = flags.FLAGS
 
@@ -45,52 +41,6 @@ flags.DEFINE_string("encoder_export_dir", None, "Also write the reusable encoder
                     "(TF-Hub style: callable on the dict inputs, with trainable variables).")
 
 
-def export_savedmodel(*, albert_config_file: str, init_checkpoint: str, export_dir: str,
-                      spm_model_file: Optional[str] = None, vocab_file: Optional[str] = None,
-                      do_lower_case: bool = True, version: Optional[int] = None,
-                      overwrite: bool = False, max_seq_length: int = 128, top_k: int = 5,
-                      dtype: str = "float32", text_signatures: bool = True,
-                      encoder_export_dir: Optional[str] = None) -> str:
-  """Runs the export (arguments as the flags of the same names); returns the version directory.
-
-  Raises:
-    ExportError: a user error; the message names the flag or file and the fix.
-    AlbertConfigError: the config file is invalid.
-  """
-  for name, value in (("albert_config_file", albert_config_file),
-                      ("init_checkpoint", init_checkpoint), ("export_dir", export_dir)):
-    if not value:
-      raise exporter.ExportError(f"--{name} is required")
-  if max_seq_length < 3:
-    raise exporter.ExportError(f"--max_seq_length={max_seq_length} leaves no room for "
-                               "[CLS] text [SEP]: use 3 or more")
-  if top_k < 1:
-    raise exporter.ExportError(f"--top_k={top_k} must be at least 1")
-  config = AlbertConfig.from_json_file(albert_config_file)
-  if max_seq_length > config.max_position_embeddings:
-    raise exporter.ExportError(
-        f"--max_seq_length={max_seq_length} exceeds the config's "
-        f"max_position_embeddings={config.max_position_embeddings}")
-  tokenizer = None
-  assets = {"albert_config.json": albert_config_file}
-  if text_signatures:
-    tokenizer = exporter.create_text_tokenizer(spm_model_file, vocab_file, do_lower_case)
-    vocab_path = spm_model_file or vocab_file
-    exporter.check_vocab_size(tokenizer, config, vocab_path)
-    assets["vocab"] = vocab_path
-  version = exporter.serving_version(version, init_checkpoint)
-  pretrainer = exporter.load_pretrainer(config, init_checkpoint, dtype)
-  module = AlbertServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length,
-                               top_k=top_k, assets=assets)
-  path = exporter.export_serving_model(module, export_dir, version, overwrite=overwrite)
-  logging.info("Wrote the serving SavedModel to %s", path)
-  if encoder_export_dir:
-    encoder_path = exporter.export_encoder(pretrainer, encoder_export_dir, overwrite=overwrite,
-                                           assets=assets)
-    logging.info("Wrote the reusable encoder SavedModel to %s", encoder_path)
-  return path
-
-
 _FLAG_NAMES = ("albert_config_file", "init_checkpoint", "export_dir", "spm_model_file",
                "vocab_file", "do_lower_case", "version", "overwrite", "max_seq_length", "top_k",
                "dtype", "text_signatures", "encoder_export_dir")
@@ -99,7 +49,7 @@ _FLAG_NAMES = ("albert_config_file", "init_checkpoint", "export_dir", "spm_model
 def main(argv):
   del argv  # Unused.
   try:
-    path = export_savedmodel(**{name: FLAGS[name].value for name in _FLAG_NAMES})
+    path = exporter.export_savedmodel(**{name: FLAGS[name].value for name in _FLAG_NAMES})
   except (exporter.ExportError, AlbertConfigError, FileNotFoundError) as error:
     print(f"albert-export: error: {error}", file=sys.stderr)
     sys.exit(1)

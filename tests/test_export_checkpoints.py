@@ -13,8 +13,8 @@ from albert_tf import AlbertConfig
 from albert_tf import AlbertPretrainer
 from albert_tf import load_checkpoint
 from albert_tf.checkpoint_names import original_variable_shapes
-from albert_tf.export_checkpoints import ExportCheckpointError
-from albert_tf.export_checkpoints import export_checkpoint
+from albert_tf.export.checkpoint_export import ExportCheckpointError
+from albert_tf.export.checkpoint_export import export_checkpoint
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -17,7 +17,6 @@ from albert_tf import AlbertPretrainer
 from albert_tf import save_original_checkpoint
 from albert_tf import tokenization
 from albert_tf.export import exporter
-from albert_tf.export_savedmodel import export_savedmodel
 from tests import text_fixtures
 from tests.test_text_preprocessing import _truncate_seq_pair
 
@@ -58,7 +57,7 @@ def export(tmp_path_factory):
     variable.assign(rng.normal(0, 0.3, variable.shape).astype(np.float32))
   checkpoint = save_original_checkpoint(pretrainer, str(root / "ckpt" / f"model.ckpt-{STEP}"),
                                         global_step=STEP)
-  path = export_savedmodel(albert_config_file=config_file, init_checkpoint=checkpoint,
+  path = exporter.export_savedmodel(albert_config_file=config_file, init_checkpoint=checkpoint,
                            export_dir=str(root / "serving"), spm_model_file=spm_model_file,
                            max_seq_length=SEQ_LENGTH, top_k=TOP_K,
                            encoder_export_dir=str(root / "encoder"))
@@ -307,7 +306,7 @@ def _export_error(export, **overrides):
                    spm_model_file=export["spm_model_file"], max_seq_length=SEQ_LENGTH)
   arguments.update(overrides)
   with pytest.raises(exporter.ExportError) as error:
-    export_savedmodel(**arguments)
+    exporter.export_savedmodel(**arguments)
   assert "\n" not in str(error.value)
   assert not os.path.exists(export["root"] / "errors" / str(STEP))
   return str(error.value)
@@ -375,7 +374,7 @@ def test_wordpiece_export_tokenizes_like_python(tmp_path):
   pretrainer = AlbertPretrainer(config)
   pretrainer.build()
   checkpoint = save_original_checkpoint(pretrainer, str(tmp_path / "ckpt" / "model.ckpt"))
-  path = export_savedmodel(albert_config_file=config_file, init_checkpoint=checkpoint,
+  path = exporter.export_savedmodel(albert_config_file=config_file, init_checkpoint=checkpoint,
                            export_dir=str(tmp_path / "serving"), vocab_file=vocab_file,
                            max_seq_length=SEQ_LENGTH)
   assert os.path.basename(path) == "1"  # global_step 0: version 1.

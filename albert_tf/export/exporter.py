@@ -12,7 +12,6 @@ import tensorflow as tf
 import tf_keras
 
 from albert_tf import checkpoints
-from albert_tf import tokenization
 from albert_tf.config import AlbertConfig
 from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
 from albert_tf.export.serving_module import AlbertServingModule
@@ -181,8 +180,47 @@ def export_encoder(pretrainer: AlbertPretrainer, encoder_dir: str, overwrite: bo
   return write_atomically(encoder_dir, overwrite, write)
 
 
-def python_tokenizer_for(spm_model_file: Optional[str], vocab_file: Optional[str],
-                         do_lower_case: bool) -> tokenization.FullTokenizer:
-  """The Python FullTokenizer matching an export's vocabulary (for checks and the demo)."""
-  return tokenization.FullTokenizer(vocab_file=vocab_file, do_lower_case=do_lower_case,
-                                    spm_model_file=spm_model_file)
+def export_savedmodel(*, albert_config_file: str, init_checkpoint: str, export_dir: str,
+                      spm_model_file: Optional[str] = None, vocab_file: Optional[str] = None,
+                      do_lower_case: bool = True, version: Optional[int] = None,
+                      overwrite: bool = False, max_seq_length: int = 128, top_k: int = 5,
+                      dtype: str = "float32", text_signatures: bool = True,
+                      encoder_export_dir: Optional[str] = None) -> str:
+  """Runs the export (arguments as the flags of the same names); returns the version directory.
+
+  Raises:
+    ExportError: a user error; the message names the flag or file and the fix.
+    AlbertConfigError: the config file is invalid.
+  """
+  for name, value in (("albert_config_file", albert_config_file),
+                      ("init_checkpoint", init_checkpoint), ("export_dir", export_dir)):
+    if not value:
+      raise ExportError(f"--{name} is required")
+  if max_seq_length < 3:
+    raise ExportError(f"--max_seq_length={max_seq_length} leaves no room for "
+                               "[CLS] text [SEP]: use 3 or more")
+  if top_k < 1:
+    raise ExportError(f"--top_k={top_k} must be at least 1")
+  config = AlbertConfig.from_json_file(albert_config_file)
+  if max_seq_length > config.max_position_embeddings:
+    raise ExportError(
+        f"--max_seq_length={max_seq_length} exceeds the config's "
+        f"max_position_embeddings={config.max_position_embeddings}")
+  tokenizer = None
+  assets = {"albert_config.json": albert_config_file}
+  if text_signatures:
+    tokenizer = create_text_tokenizer(spm_model_file, vocab_file, do_lower_case)
+    vocab_path = spm_model_file or vocab_file
+    check_vocab_size(tokenizer, config, vocab_path)
+    assets["vocab"] = vocab_path
+  version = serving_version(version, init_checkpoint)
+  pretrainer = load_pretrainer(config, init_checkpoint, dtype)
+  module = AlbertServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length,
+                               top_k=top_k, assets=assets)
+  path = export_serving_model(module, export_dir, version, overwrite=overwrite)
+  logging.info("Wrote the serving SavedModel to %s", path)
+  if encoder_export_dir:
+    encoder_path = export_encoder(pretrainer, encoder_export_dir, overwrite=overwrite,
+                                           assets=assets)
+    logging.info("Wrote the reusable encoder SavedModel to %s", encoder_path)
+  return path
