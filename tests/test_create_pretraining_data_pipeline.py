@@ -15,6 +15,7 @@ from albert_tf import tokenization
 from data_prep import block_processing
 from data_prep import chinese_words
 from data_prep import pipeline
+from data_prep import segment_encoding
 from tests import text_fixtures
 
 T, P = 128, 20
@@ -244,3 +245,24 @@ def test_serialization_batches_do_not_change_the_output(sp_model, tmp_path, monk
   whole_blocks = run("whole")
   monkeypatch.setattr(block_processing, "_SERIALIZE_EVERY", 7)
   assert run("batches") == whole_blocks
+
+
+def test_sentencepiece_segments_equal_the_tokenizer(sp_model):
+  """The batched fast path (per-id start table) and the exact per-piece path agree with
+  FullTokenizer.encode and the start-piece rule on every fixture line."""
+  tokenizer = tokenization.FullTokenizer(spm_model_file=sp_model)
+  encoder = segment_encoding.SentencePieceSegmentEncoder(tokenizer)
+  lines = []
+  for path in text_fixtures.ALL_CORPORA:
+    with open(path, encoding="utf-8") as corpus:
+      lines += [line for line in corpus if line.strip()]
+  segments = encoder.encode_lines(lines)
+  assert len(segments) == len(lines)
+  exact_path_lines = 0
+  for line, segment in zip(lines, segments):
+    pieces = tokenizer.tokenize(tokenization.preprocess_text(line, lower=True))
+    assert segment.ids.tolist() == tokenizer.encode(line)
+    assert segment.starts.tolist() == [tokenization.is_start_piece_sp(p) for p in pieces]
+    exact_path_lines += bool(encoder.exact_path_table[tokenizer.sp_model.encode(
+        tokenization.preprocess_text(line, lower=True))].any())
+  assert 0 < exact_path_lines < len(lines)  # both paths were exercised
