@@ -1,0 +1,213 @@
+r"""Pretraining step throughput: albert-tf's train step vs tf-models-official's, same run, same CPU.
+
+Shape: albert_base_v2 (V 30000, E 128, H 768, L 12, I 3072, dropout 0), sequence 128, batch 16,
+20 masked positions, LAMB. Ours: AlbertPretrainer + albert_tf.optimization LAMB through the
+trainer's step (one device, --jit_compile as given). Peer: official.nlp.modeling AlbertEncoder +
+MaskedLM + a 2-way SOP Dense with official LAMB in a plain tf.function (float32 always). Prints
+sequences/s for both, the ratio, and MFU against a tf.matmul 4096x4096 peak measured in this run
+(the float32 peak, or the bfloat16 peak for --mixed_precision=bfloat16).
+
+  python benchmarks/pretraining_bench.py                               # float32
+  python benchmarks/pretraining_bench.py --mixed_precision=bfloat16 --jit_compile
+  python benchmarks/pretraining_bench.py --profile                      # where our step's time goes
+"""
+
+import os
+import statistics
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+import tf_keras  # pylint: disable=g-import-not-at-top
+from official.modeling.optimization import lamb  # pylint: disable=g-import-not-at-top
+from official.nlp.modeling import layers as official_layers  # pylint: disable=g-import-not-at-top
+from official.nlp.modeling import networks  # pylint: disable=g-import-not-at-top
+
+from albert_tf import optimization  # pylint: disable=g-import-not-at-top
+from albert_tf.config import AlbertConfig  # pylint: disable=g-import-not-at-top
+from albert_tf.models.albert_pretrainer import AlbertPretrainer  # pylint: disable=g-import-not-at-top
+from albert_tf.training import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+
+flags.DEFINE_integer("batch_size", 16, "Sequences per step.")
+flags.DEFINE_integer("seq_length", 128, "Sequence length.")
+flags.DEFINE_integer("max_predictions", 20, "Masked positions per sequence.")
+flags.DEFINE_integer("steps", 3, "Timed steps per round.")
+flags.DEFINE_integer("rounds", 3, "Alternating rounds (ours, peer); medians are reported.")
+flags.DEFINE_enum("mixed_precision", "none", ["none", "bfloat16"], "Our compute dtype (the peer "
+                  "stays float32).")
+flags.DEFINE_bool("jit_compile", False, "Compile our train step with XLA.")
+flags.DEFINE_bool("profile", False, "Also time our forward, forward+backward and full step.")
+FLAGS = flags.FLAGS
+
+_EXCLUDE = list(optimization.EXCLUDE_FROM_WEIGHT_DECAY)
+
+
+def training_flops_per_sequence(config: AlbertConfig, seq: int, predictions: int) -> float:
+  """Matmul FLOPs of one training sequence: 3x the forward pass (forward, two backward matmuls)."""
+  h, e, i, v, layers = (config.hidden_size, config.embedding_size, config.intermediate_size,
+                        config.vocab_size, config.num_hidden_layers)
+  per_layer = 4 * 2 * seq * h * h + 2 * 2 * seq * seq * h + 2 * 2 * seq * h * i
+  forward = (2 * seq * e * h + layers * per_layer + 2 * h * h +
+             predictions * (2 * h * e + 2 * e * v) + 2 * h * 2)
+  return 3.0 * forward
+
+
+def matmul_peak(dtype: tf.DType, size: int = 4096, repeats: int = 10) -> float:
+  """FLOP/s of a size x size matmul, best of `repeats`."""
+  a = tf.random.normal([size, size], dtype=tf.float32)
+  a = tf.cast(a, dtype)
+  matmul = tf.function(lambda x: tf.matmul(x, x))
+  matmul(a).numpy()
+  best = float("inf")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    matmul(a).numpy()
+    best = min(best, time.perf_counter() - start)
+  return 2.0 * size ** 3 / best
+
+
+def random_batch(config: AlbertConfig) -> dict[str, tf.Tensor]:
+  rng = np.random.default_rng(0)
+  b, t, p = FLAGS.batch_size, FLAGS.seq_length, FLAGS.max_predictions
+  positions = np.sort(np.stack([rng.choice(np.arange(1, t), p, replace=False) for _ in range(b)]))
+  return {
+      "input_word_ids": tf.constant(rng.integers(5, config.vocab_size, (b, t)), tf.int32),
+      "input_mask": tf.ones([b, t], tf.int32),
+      "input_type_ids": tf.constant(np.repeat([[0] * (t // 2) + [1] * (t - t // 2)], b, 0),
+                                    tf.int32),
+      "masked_lm_positions": tf.constant(positions, tf.int32),
+      "masked_lm_ids": tf.constant(rng.integers(5, config.vocab_size, (b, p)), tf.int32),
+      "masked_lm_weights": tf.ones([b, p], tf.float32),
+      "next_sentence_labels": tf.constant(rng.integers(0, 2, (b, 1)), tf.int32),
+  }
+
+
+def build_ours(config: AlbertConfig, batch: dict):
+  """Our trainer on one device; returns a function running `steps` steps."""
+  strategy = tf.distribute.OneDeviceStrategy("CPU:0")
+  policy = "mixed_bfloat16" if FLAGS.mixed_precision == "bfloat16" else "float32"
+  tf_keras.mixed_precision.set_global_policy(policy)
+  with strategy.scope():
+    pretrainer = AlbertPretrainer(config)
+    pretrainer.build()
+    optimizer = optimization.create_optimizer(1e-4, 10000, 100)
+  tf_keras.mixed_precision.set_global_policy("float32")
+  trainer = trainer_lib.PretrainingTrainer(strategy, pretrainer, optimizer,
+                                           global_batch_size=FLAGS.batch_size,
+                                           jit_compile=FLAGS.jit_compile)
+  iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+  return (lambda steps: trainer.train(iterator, steps)), trainer
+
+
+def build_peer(config: AlbertConfig, batch: dict):
+  """tf-models-official's ALBERT pieces with official LAMB in a plain tf.function."""
+  encoder = networks.AlbertEncoder(
+      vocab_size=config.vocab_size, embedding_width=config.embedding_size,
+      hidden_size=config.hidden_size, num_layers=config.num_hidden_layers,
+      num_attention_heads=config.num_attention_heads,
+      max_sequence_length=config.max_position_embeddings, type_vocab_size=config.type_vocab_size,
+      intermediate_size=config.intermediate_size, dropout_rate=0.0, attention_dropout_rate=0.0,
+      dict_outputs=True)
+  masked_lm = official_layers.MaskedLM(embedding_table=encoder.get_embedding_table(),
+                                       activation=lambda x: tf_keras.activations.gelu(x, approximate=True))
+  sop = tf_keras.layers.Dense(2)
+  optimizer = lamb.LAMB(1e-4, weight_decay_rate=0.01, epsilon=1e-6,
+                        exclude_from_weight_decay=_EXCLUDE)
+
+  def forward(features):
+    outputs = encoder([features["input_word_ids"], features["input_mask"],
+                       features["input_type_ids"]])
+    mlm_logits = masked_lm(outputs["sequence_output"], features["masked_lm_positions"])
+    sop_logits = sop(outputs["pooled_output"])
+    weights = features["masked_lm_weights"]
+    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(features["masked_lm_ids"], mlm_logits)
+    mlm_loss = tf.reduce_sum(weights * nll) / (tf.reduce_sum(weights) + 1e-5)
+    sop_loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        tf.reshape(features["next_sentence_labels"], [-1]), sop_logits))
+    return mlm_loss + sop_loss
+
+  forward(batch)
+  variables = trainer_lib.unique_variables(encoder.trainable_variables +
+                                           masked_lm.trainable_variables + sop.trainable_variables)
+
+  @tf.function
+  def step(features):
+    with tf.GradientTape() as tape:
+      loss = forward(features)
+    gradients, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 1.0)
+    optimizer.apply_gradients(zip(gradients, variables))
+    return loss
+
+  def run(steps):
+    for _ in range(steps):
+      loss = step(batch)
+    return float(loss)
+
+  return run
+
+
+def seconds_per_step(run, steps: int) -> float:
+  start = time.perf_counter()
+  run(steps)
+  return (time.perf_counter() - start) / steps
+
+
+def profile_ours(trainer: trainer_lib.PretrainingTrainer, batch: dict) -> None:
+  """Times our forward, forward+backward and the full step (the optimizer is the difference)."""
+  pretrainer = trainer.pretrainer
+  variables = trainer.trainable_variables
+  forward = tf.function(lambda f: pretrainer(f, training=True)["mlm_logits"],
+                        jit_compile=FLAGS.jit_compile)
+
+  def forward_backward_fn(features):
+    with tf.GradientTape() as tape:
+      outputs = pretrainer(features, training=True)
+      loss = tf.reduce_sum(tf.cast(outputs["mlm_logits"], tf.float32))
+    return [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+
+  forward_backward = tf.function(forward_backward_fn, jit_compile=FLAGS.jit_compile)
+  for name, fn in (("forward", forward), ("forward+backward", forward_backward)):
+    tf.nest.map_structure(lambda t: t.numpy(), fn(batch))
+    start = time.perf_counter()
+    for _ in range(FLAGS.steps):
+      tf.nest.map_structure(lambda t: t.numpy(), fn(batch))
+    print(f"profile: ours {name}: {(time.perf_counter() - start) / FLAGS.steps:.3f} s/step")
+
+
+def main(argv):
+  del argv  # Unused.
+  config = AlbertConfig.from_preset("albert_base_v2")
+  config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
+  batch = random_batch(config)
+  flops = training_flops_per_sequence(config, FLAGS.seq_length, FLAGS.max_predictions)
+  peak_dtype = tf.bfloat16 if FLAGS.mixed_precision == "bfloat16" else tf.float32
+  peak = matmul_peak(peak_dtype)
+  print(f"matmul 4096x4096 {peak_dtype.name} peak: {peak / 1e9:.1f} GFLOP/s; "
+        f"{flops / 1e9:.1f} GFLOP per training sequence")
+  ours, trainer = build_ours(config, batch)
+  peer = build_peer(config, batch)
+  ours(1)  # compile
+  peer(1)
+  if FLAGS.profile:
+    profile_ours(trainer, batch)
+  ours_times, peer_times = [], []
+  for _ in range(FLAGS.rounds):
+    ours_times.append(seconds_per_step(ours, FLAGS.steps))
+    peer_times.append(seconds_per_step(peer, FLAGS.steps))
+  ours_rate = FLAGS.batch_size / statistics.median(ours_times)
+  peer_rate = FLAGS.batch_size / statistics.median(peer_times)
+  print(f"ours ({FLAGS.mixed_precision}, jit_compile={FLAGS.jit_compile}): {ours_rate:.2f} seq/s, "
+        f"MFU {ours_rate * flops / peak:.1%}")
+  print(f"peer (tf-models-official, float32): {peer_rate:.2f} seq/s, "
+        f"MFU {peer_rate * flops / peak:.1%}")
+  print(f"ratio ours/peer: {ours_rate / peer_rate:.2f}x")
+
+
+if __name__ == "__main__":
+  app.run(main)

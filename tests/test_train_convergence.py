@@ -1,0 +1,63 @@
+"""Learning, not just running: a tiny ALBERT learns generated structure; bfloat16 tracks float32."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from albert_tf import optimization
+from albert_tf.config import AlbertConfig
+from albert_tf.models.albert_pretrainer import AlbertPretrainer
+from albert_tf.training import input_pipeline
+from albert_tf.training import trainer as trainer_lib
+from tests import test_train_support as support
+
+STEPS, WINDOW, BATCH, SEQ, PRED = 300, 50, 32, 16, 3
+CHANCE = 1.0 / (support.TINY_CONFIG["vocab_size"] - support.FIRST_WORD)
+
+
+def loss_curve(files, policy):
+  """Mean training loss per WINDOW steps, and the last window's masked-LM accuracy."""
+  tf_keras.mixed_precision.set_global_policy(policy)
+  try:
+    tf_keras.utils.set_random_seed(1)
+    pretrainer = AlbertPretrainer(AlbertConfig.from_dict(
+        {**support.TINY_CONFIG, "hidden_size": 32, "intermediate_size": 64}))
+    pretrainer.build()
+  finally:
+    tf_keras.mixed_precision.set_global_policy("float32")
+  # AdamW: at this width LAMB's trust ratio (|w| / |update|, with |w| ~ 0.02 * sqrt(size)) makes
+  # steps too small to learn in a few hundred steps; the update rule itself is tested elsewhere.
+  optimizer = optimization.create_optimizer(0.01, STEPS, STEPS // 10, optimizer="adamw")
+  trainer = trainer_lib.PretrainingTrainer(tf.distribute.get_strategy(), pretrainer, optimizer,
+                                           global_batch_size=BATCH, jit_compile=True)
+  iterator = iter(input_pipeline.pretraining_dataset(files, BATCH, SEQ, PRED, seed=0))
+  windows = [trainer.train(iterator, WINDOW) for _ in range(STEPS // WINDOW)]
+  return np.array([w["loss"] for w in windows]), windows[-1]["masked_lm_accuracy"]
+
+
+@pytest.fixture(name="files", scope="module")
+def fixture_files(tmp_path_factory):
+  directory = str(tmp_path_factory.mktemp("records"))
+  return support.write_records(directory, num_files=2, per_file=256, seq_length=SEQ,
+                               max_predictions=PRED, stride=0)[0]
+
+
+@pytest.fixture(name="float32_run", scope="module")
+def fixture_float32_run(files):
+  return loss_curve(files, "float32")
+
+
+@pytest.mark.slow
+def test_loss_falls_and_mlm_accuracy_beats_chance(float32_run):
+  losses, accuracy = float32_run
+  assert losses[-1] < losses[0] - 0.4, losses  # measured: 4.33 -> 3.62
+  assert accuracy > 3 * CHANCE, accuracy  # measured: 0.11, chance 0.029
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known open problem: under mixed_bfloat16 the tiny model "
+                   "stays at loss ~4.24 while float32 reaches 3.62 by step 300 (see docs/training.md)")
+def test_bfloat16_loss_curve_within_two_percent_of_float32(files, float32_run):
+  bfloat16_losses, _ = loss_curve(files, "mixed_bfloat16")
+  np.testing.assert_allclose(bfloat16_losses, float32_run[0], rtol=0.02)
