@@ -18,7 +18,6 @@ from albert_tf import run_pretraining
 from tests import test_train_support as support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEQ, PRED = 16, 3
 
 
 def environment(**extra):
@@ -30,18 +29,11 @@ def environment(**extra):
 
 @pytest.fixture(name="data", scope="module")
 def fixture_data(tmp_path_factory):
-  directory = str(tmp_path_factory.mktemp("records"))
-  support.write_records(directory, num_files=2, per_file=48, seq_length=SEQ, max_predictions=PRED)
-  return directory, support.write_config(directory)
+  return support.write_run_inputs(str(tmp_path_factory.mktemp("records")))
 
 
 def cli(data, output_dir, **overrides):
-  directory, config = data
-  values = dict(albert_config_file=config, input_file=os.path.join(directory, "train-*"),
-                output_dir=str(output_dir), max_seq_length=SEQ, max_predictions_per_seq=PRED,
-                train_batch_size=8, learning_rate=0.01, num_train_steps=4, num_warmup_steps=1,
-                save_checkpoints_steps=2, log_steps=2, steps_per_loop=2, seed=3)
-  values.update(overrides)
+  values = support.run_settings(data, output_dir, **overrides)
   return [sys.executable, "-m", "albert_tf.run_pretraining"] + [f"--{k}={v}" for k, v in
                                                                values.items()]
 
@@ -71,12 +63,9 @@ print("MAX_WEIGHT_DIFF", max(diffs))
 
 @pytest.mark.slow
 def test_mirrored_over_two_cpu_devices_equals_one_device(data, tmp_path):
-  directory, config = data
-  options = dict(albert_config_file=config, input_file=os.path.join(directory, "train-*"),
-                 max_seq_length=SEQ, max_predictions_per_seq=PRED, train_batch_size=8,
-                 learning_rate=0.01, num_train_steps=4, num_warmup_steps=1,
-                 save_checkpoints_steps=4, log_steps=4, steps_per_loop=4, seed=3,
-                 gradient_clipping="global")
+  options = support.run_settings(data, tmp_path, save_checkpoints_steps=4, log_steps=4,
+                                 steps_per_loop=4, gradient_clipping="global")
+  del options["output_dir"]
   result = subprocess.run(
       [sys.executable, "-c", MIRRORED_SCRIPT,
        json.dumps({"output_dir": str(tmp_path), "options": options})],
@@ -117,11 +106,8 @@ for steps in (4, 6):  # a run, then the same run extended: a restart that must r
 
 @pytest.mark.slow
 def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path):
-  directory, config = data
-  options = dict(albert_config_file=config, input_file=os.path.join(directory, "train-*"),
-                 output_dir=str(tmp_path), max_seq_length=SEQ, max_predictions_per_seq=PRED,
-                 train_batch_size=8, learning_rate=0.01, num_warmup_steps=1,
-                 save_checkpoints_steps=2, log_steps=2, steps_per_loop=2, seed=3)
+  options = support.run_settings(data, tmp_path)
+  del options["num_train_steps"]  # the script runs to 4, then resumes to 6
   cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
   workers = [subprocess.Popen(
       [sys.executable, "-c", MULTI_WORKER_SCRIPT, json.dumps(options)],

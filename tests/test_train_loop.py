@@ -14,25 +14,16 @@ from albert_tf.training import pretraining_run
 from albert_tf.training import trainer as trainer_lib
 from tests import test_train_support as support
 
-SEQ, PRED, BATCH = 16, 3, 8
-
-
 @pytest.fixture(name="data", scope="module")
 def fixture_data(tmp_path_factory):
-  directory = str(tmp_path_factory.mktemp("records"))
-  support.write_records(directory, num_files=2, per_file=48, seq_length=SEQ, max_predictions=PRED)
-  return directory, support.write_config(directory)
+  return support.write_run_inputs(str(tmp_path_factory.mktemp("records")))
 
 
 def options(data, output_dir, **overrides):
-  directory, config = data
-  values = dict(albert_config_file=config, input_file=os.path.join(directory, "train-*"),
-                output_dir=str(output_dir), max_seq_length=SEQ, max_predictions_per_seq=PRED,
-                train_batch_size=BATCH, eval_batch_size=BATCH, learning_rate=0.01,
-                num_train_steps=6, num_warmup_steps=2, save_checkpoints_steps=3, log_steps=3,
-                steps_per_loop=3, max_eval_steps=2, seed=7)
-  values.update(overrides)
-  return pretraining_run.RunOptions(**values)
+  settings = dict(num_train_steps=6, num_warmup_steps=2, save_checkpoints_steps=3, log_steps=3,
+                  steps_per_loop=3, max_eval_steps=2, seed=7)
+  settings.update(overrides)
+  return pretraining_run.RunOptions(**support.run_settings(data, output_dir, **settings))
 
 
 def checkpoint_values(prefix):

@@ -98,3 +98,21 @@ def write_records(directory, num_files=2, per_file=64, seq_length=16, max_predic
     paths.append(path)
     contents.append(instances)
   return paths, contents
+
+
+def write_run_inputs(directory: str) -> tuple[str, str]:
+  """Records (2 files x 48, seq 16, 3 predictions) and the tiny config; returns (dir, config)."""
+  write_records(directory, num_files=2, per_file=48, seq_length=16, max_predictions=3)
+  return directory, write_config(directory)
+
+
+def run_settings(inputs: tuple[str, str], output_dir, **overrides) -> dict:
+  """run_pretraining settings for the records of write_run_inputs (4 steps, checkpoint every 2)."""
+  directory, config = inputs
+  values = dict(albert_config_file=config, input_file=os.path.join(directory, "train-*"),
+                output_dir=str(output_dir), max_seq_length=16, max_predictions_per_seq=3,
+                train_batch_size=8, eval_batch_size=8, learning_rate=0.01, num_train_steps=4,
+                num_warmup_steps=1, save_checkpoints_steps=2, log_steps=2, steps_per_loop=2,
+                seed=3)
+  values.update(overrides)
+  return values
