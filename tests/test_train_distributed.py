@@ -10,11 +10,8 @@ import socket
 import subprocess
 import sys
 
-from absl import flags
-from absl import logging as absl_logging
 import pytest
 
-from albert_tf import run_pretraining
 from tests import test_train_support as support
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -126,16 +123,6 @@ def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path):
   assert not list(tmp_path.glob(".worker-*"))  # the non-chief's scratch copy is removed
 
 
-def rerun_in_process(arguments):
-  flags.FLAGS.unparse_flags()
-  absl_logging.set_verbosity(absl_logging.INFO)
-  try:
-    flags.FLAGS(["albert-run-pretraining"] + arguments)
-    run_pretraining.main([])
-  finally:
-    flags.FLAGS.unparse_flags()
-
-
 @pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_resumes_and_completes(data, tmp_path, caplog):
   command = cli(data, tmp_path, num_train_steps=60, save_checkpoints_steps=4, log_steps=4,
@@ -149,7 +136,7 @@ def test_sigkill_mid_run_then_rerun_resumes_and_completes(data, tmp_path, caplog
   trainer.wait(timeout=60)
   assert trainer.returncode == -signal.SIGKILL
   with caplog.at_level(logging.INFO):
-    rerun_in_process(command[3:])  # the same command line, run through the CLI's main()
+    support.run_cli_in_process(command[3:])  # the same command line, run through the CLI's main()
   resumed = re.search(r"Resumed from \S*model\.ckpt-(\d+) \(step (\d+)\)", caplog.text)
   assert resumed and int(resumed.group(1)) >= 8
   assert (tmp_path / "model.ckpt-60.index").exists()

@@ -116,3 +116,17 @@ def run_settings(inputs: tuple[str, str], output_dir, **overrides) -> dict:
                 seed=3)
   values.update(overrides)
   return values
+
+
+def run_cli_in_process(arguments: list[str]) -> None:
+  """Runs albert-run-pretraining's main() on `arguments` in this process (INFO logging on)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  from albert_tf import run_pretraining  # pylint: disable=g-import-not-at-top
+  flags.FLAGS.unparse_flags()
+  logging.set_verbosity(logging.INFO)
+  try:
+    flags.FLAGS(["albert-run-pretraining"] + arguments)
+    run_pretraining.main([])
+  finally:
+    flags.FLAGS.unparse_flags()
