@@ -168,7 +168,8 @@ def profile_ours(trainer: trainer_lib.PretrainingTrainer, batch: dict) -> None:
   def forward_backward_fn(features):
     with tf.GradientTape() as tape:
       outputs = pretrainer(features, training=True)
-      loss = tf.reduce_sum(tf.cast(outputs["mlm_logits"], tf.float32))
+      loss = (tf.reduce_sum(tf.cast(outputs["mlm_logits"], tf.float32)) +
+              tf.reduce_sum(tf.cast(outputs["sop_logits"], tf.float32)))
     return [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
 
   forward_backward = tf.function(forward_backward_fn, jit_compile=FLAGS.jit_compile)
