@@ -16,8 +16,11 @@ $(STAMP): setup.py constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# Unit tests run on 2 pytest processes; the multi-process, kill/resume and convergence tests (-m slow)
+# then run one at a time, since they start processes of their own.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q tests
+	$(BIN)/python -m pytest -n 2 -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m slow tests
 
 # The inner loop while developing: everything except the multi-process and training-to-convergence tests.
 test-fast: $(STAMP)

@@ -111,7 +111,11 @@ def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path):
       env=environment(TF_CONFIG=json.dumps({"cluster": cluster,
                                             "task": {"type": "worker", "index": index}})),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO) for index in range(2)]
-  outputs = [worker.communicate(timeout=400)[0] for worker in workers]
+  try:
+    outputs = [worker.communicate(timeout=400)[0] for worker in workers]
+  finally:  # a hung collective must not outlive the test and hold the next tests' CPU
+    for worker in workers:
+      worker.kill()
   for worker, output in zip(workers, outputs):
     assert worker.returncode == 0, output[-3000:]
     assert "STRATEGY True 2" in output
