@@ -39,7 +39,7 @@ def export_checkpoint(*, export_path: str, albert_directory: Optional[str] = Non
   pretrainer = AlbertPretrainer(AlbertConfig.from_json_file(albert_config_file))
   try:
     checkpoints.load_checkpoint(pretrainer, init_checkpoint)
-  except (checkpoints.CheckpointNotFoundError, checkpoints.CheckpointMismatchError) as error:
+  except checkpoints.CheckpointError as error:  # not found, unreadable, or not matching
     raise ExportCheckpointError(" ".join(str(error).split())) from error
   try:
     return checkpoints.save_original_checkpoint(pretrainer, export_path, global_step=0)

@@ -73,15 +73,13 @@ def load_pretrainer(config: AlbertConfig, init_checkpoint: str, dtype: str) -> A
   """An AlbertPretrainer with the checkpoint's weights (original TF1 or our training checkpoint).
 
   Raises:
-    ExportError: the checkpoint does not exist or does not match the config.
+    ExportError: the checkpoint does not exist, cannot be read or does not match the config.
   """
   with dtype_policy(dtype):
     pretrainer = AlbertPretrainer(config)
     try:
       checkpoints.load_checkpoint(pretrainer, init_checkpoint)
-    except checkpoints.CheckpointNotFoundError as error:
-      raise ExportError(str(error)) from error
-    except checkpoints.CheckpointMismatchError as error:
+    except checkpoints.CheckpointError as error:  # not found, unreadable, or not matching
       raise ExportError(" ".join(str(error).split())) from error
   return pretrainer
 
