@@ -13,6 +13,10 @@ from albert_tf.training import trainer as trainer_lib
 from tests import test_train_support as support
 
 STEPS, WINDOW, BATCH, SEQ, PRED = 300, 50, 32, 16, 3
+# At 1e-3 the run is smooth and seed-robust (measured, seeds 1-4: final loss 2.68-3.08, float32 and
+# bfloat16 within 0.5% of each other). At 1e-2 it sits on the edge of the unigram plateau (loss
+# ~4.24): whether a run escapes depends on the seed and even on XLA vs graph mode, in float32 too.
+LEARNING_RATE = 1e-3
 CHANCE = 1.0 / (support.TINY_CONFIG["vocab_size"] - support.FIRST_WORD)
 
 
@@ -28,7 +32,7 @@ def loss_curve(files, policy):
     tf_keras.mixed_precision.set_global_policy("float32")
   # AdamW: at this width LAMB's trust ratio (|w| / |update|, with |w| ~ 0.02 * sqrt(size)) makes
   # steps too small to learn in a few hundred steps; the update rule itself is tested elsewhere.
-  optimizer = optimization.create_optimizer(0.01, STEPS, STEPS // 10, optimizer="adamw")
+  optimizer = optimization.create_optimizer(LEARNING_RATE, STEPS, STEPS // 10, optimizer="adamw")
   trainer = trainer_lib.PretrainingTrainer(tf.distribute.get_strategy(), pretrainer, optimizer,
                                            global_batch_size=BATCH, jit_compile=True)
   iterator = iter(input_pipeline.pretraining_dataset(files, BATCH, SEQ, PRED, seed=0))
@@ -51,13 +55,12 @@ def fixture_float32_run(files):
 @pytest.mark.slow
 def test_loss_falls_and_mlm_accuracy_beats_chance(float32_run):
   losses, accuracy = float32_run
-  assert losses[-1] < losses[0] - 0.4, losses  # measured: 4.33 -> 3.62
-  assert accuracy > 3 * CHANCE, accuracy  # measured: 0.11, chance 0.029
+  assert losses[-1] < losses[0] - 1.0, losses  # measured: 4.26 -> 2.68
+  assert accuracy > 8 * CHANCE, accuracy  # measured: 0.67, chance 0.029
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known open problem: under mixed_bfloat16 the tiny model "
-                   "stays at loss ~4.24 while float32 reaches 3.62 by step 300 (see docs/training.md)")
 def test_bfloat16_loss_curve_within_two_percent_of_float32(files, float32_run):
-  bfloat16_losses, _ = loss_curve(files, "mixed_bfloat16")
-  np.testing.assert_allclose(bfloat16_losses, float32_run[0], rtol=0.02)
+  bfloat16_losses, bfloat16_accuracy = loss_curve(files, "mixed_bfloat16")
+  np.testing.assert_allclose(bfloat16_losses, float32_run[0], rtol=0.02)  # measured: <= 0.2%
+  assert bfloat16_accuracy > 8 * CHANCE, bfloat16_accuracy
