@@ -690,3 +690,77 @@ def test_brightmart_config_limits(overrides, message):
   with pytest.raises(AlbertConfigError) as error:
     brightmart.BrightmartAlbertModel(albert_config(tiny_config(**overrides)))
   assert str(error.value) == message
+
+
+# Every brightmart checkpoint name and the Keras variable name that BrightmartPretrainer.build()
+# gives it (backbone variables lose the "albert/" prefix when BrightmartAlbertModel is built alone).
+_BRIGHTMART_BLOCK = "albert/encoder/group_0_inner_group_0"
+_BRIGHTMART_VARIABLE_NAMES = {
+    "bert/embeddings/word_embeddings": "albert/embeddings/word_embeddings:0",
+    "bert/embeddings/word_embeddings_2": "albert/embeddings/word_embeddings_2:0",
+    "bert/embeddings/token_type_embeddings": "albert/embeddings/token_type_embeddings:0",
+    "bert/embeddings/position_embeddings": "albert/embeddings/position_embeddings:0",
+    "bert/embeddings/LayerNorm/gamma": "albert/embeddings/layer_norm/gamma:0",
+    "bert/embeddings/LayerNorm/beta": "albert/embeddings/layer_norm/beta:0",
+    "bert/encoder/layer_shared/attention/self/query/kernel": f"{_BRIGHTMART_BLOCK}/query/kernel:0",
+    "bert/encoder/layer_shared/attention/self/query/bias": f"{_BRIGHTMART_BLOCK}/query/bias:0",
+    "bert/encoder/layer_shared/attention/self/key/kernel": f"{_BRIGHTMART_BLOCK}/key/kernel:0",
+    "bert/encoder/layer_shared/attention/self/key/bias": f"{_BRIGHTMART_BLOCK}/key/bias:0",
+    "bert/encoder/layer_shared/attention/self/value/kernel": f"{_BRIGHTMART_BLOCK}/value/kernel:0",
+    "bert/encoder/layer_shared/attention/self/value/bias": f"{_BRIGHTMART_BLOCK}/value/bias:0",
+    "bert/encoder/layer_shared/attention/output/dense/kernel":
+        f"{_BRIGHTMART_BLOCK}/attention_output/kernel:0",
+    "bert/encoder/layer_shared/attention/output/dense/bias":
+        f"{_BRIGHTMART_BLOCK}/attention_output/bias:0",
+    "bert/encoder/layer_shared/attention/output/LayerNorm/gamma":
+        f"{_BRIGHTMART_BLOCK}/attention_layer_norm/gamma:0",
+    "bert/encoder/layer_shared/attention/output/LayerNorm/beta":
+        f"{_BRIGHTMART_BLOCK}/attention_layer_norm/beta:0",
+    "bert/encoder/layer_shared/intermediate/dense/kernel":
+        f"{_BRIGHTMART_BLOCK}/intermediate/kernel:0",
+    "bert/encoder/layer_shared/intermediate/dense/bias": f"{_BRIGHTMART_BLOCK}/intermediate/bias:0",
+    "bert/encoder/layer_shared/output/dense/kernel": f"{_BRIGHTMART_BLOCK}/output_dense/kernel:0",
+    "bert/encoder/layer_shared/output/dense/bias": f"{_BRIGHTMART_BLOCK}/output_dense/bias:0",
+    "bert/encoder/layer_shared/output/LayerNorm/gamma":
+        f"{_BRIGHTMART_BLOCK}/output_layer_norm/gamma:0",
+    "bert/encoder/layer_shared/output/LayerNorm/beta":
+        f"{_BRIGHTMART_BLOCK}/output_layer_norm/beta:0",
+    "bert/pooler/dense/kernel": "albert/pooler/kernel:0",
+    "bert/pooler/dense/bias": "albert/pooler/bias:0",
+    "cls/predictions/transform/dense/kernel": "masked_lm/transform/kernel:0",
+    "cls/predictions/transform/dense/bias": "masked_lm/transform/bias:0",
+    "cls/predictions/transform/LayerNorm/gamma": "masked_lm/layer_norm/gamma:0",
+    "cls/predictions/transform/LayerNorm/beta": "masked_lm/layer_norm/beta:0",
+    "cls/predictions/output_bias": "masked_lm/output_bias:0",
+    "cls/seq_relationship/output_weights": "sentence_order/output_weights:0",
+    "cls/seq_relationship/output_bias": "sentence_order/output_bias:0",
+}
+
+
+@pytest.mark.parametrize("model_class", [brightmart.BrightmartPretrainer,
+                                         brightmart.BrightmartAlbertModel])
+def test_brightmart_build_creates_exactly_the_variables_loading_needs(tmp_path, model_class):
+  config = tiny_config()
+  weights = fixtures.random_brightmart_weights(config, np.random.default_rng(11))
+  with_heads = model_class is brightmart.BrightmartPretrainer
+  expected_names = {
+      original: name if with_heads else name.removeprefix("albert/")
+      for original, name in _BRIGHTMART_VARIABLE_NAMES.items()
+      if with_heads or original.startswith("bert/")}
+  model = model_class(albert_config(config))
+  model.build()
+  assert model.built
+  built = list(model.variables)
+  assert sorted(variable.name for variable in built) == sorted(expected_names.values())
+  shapes = {variable.name: variable.shape.as_list() for variable in built}
+  for original, name in expected_names.items():
+    assert shapes[name] == list(weights[original].shape), name
+
+  prefix = fixtures.write_tf1_checkpoint(tmp_path / "albert_model.ckpt",
+                                         {name: weights[name] for name in expected_names})
+  report = albert_tf.load_checkpoint(model, prefix)
+  assert sorted(report.loaded) == sorted(expected_names)
+  assert [variable.ref() for variable in model.variables] == [variable.ref() for variable in built]
+  values = variable_values(model)
+  for original, name in expected_names.items():
+    np.testing.assert_array_equal(values[name], weights[original], err_msg=original)

@@ -10,10 +10,9 @@ from albert_tf import checkpoint_names
 from albert_tf.brightmart import embeddings as brightmart_embeddings
 from albert_tf.config import AlbertConfigError
 from albert_tf.layers import initializers
-from albert_tf.layers import masked_lm_head
-from albert_tf.layers import sentence_order_head
 from albert_tf.layers import shared_encoder
 from albert_tf.models import albert_model
+from albert_tf.models import albert_pretrainer
 
 # The config fields each layer takes under their own names; brightmart shares one block (G = K = 1).
 _EMBEDDING_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "max_position_embeddings",
@@ -21,7 +20,6 @@ _EMBEDDING_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "max_positio
 _ENCODER_FIELDS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
                    "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
                    "initializer_range")
-_MLM_FIELDS = ("vocab_size", "hidden_act", "initializer_range")
 _POST_LN = "postln"
 
 
@@ -99,6 +97,11 @@ class BrightmartAlbertModel(_ConfiguredModel):
         kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
         name="pooler")
 
+  def build(self, input_shape=None):
+    """Creates every variable from the config alone; no forward pass is needed."""
+    albert_pretrainer.build_sublayers(self, ((self.embeddings, None), (self.encoder, None),
+                                             (self.pooler, [None, self.config.hidden_size])))
+
   def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
     """Runs the encoder.
 
@@ -123,20 +126,23 @@ class BrightmartAlbertModel(_ConfiguredModel):
 
   def get_output_embedding_table(self) -> tf.Tensor:
     """The MLM output matrix [V, H] = word_embeddings · word_embeddings_2 (both tied)."""
+    if not self.embeddings.built:
+      self.build()
     return tf.matmul(self.embeddings.word_embeddings, self.embeddings.word_embeddings_2)
 
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class BrightmartPretrainer(_ConfiguredModel):
+class BrightmartPretrainer(albert_pretrainer.AlbertPretrainer):
   """brightmart/albert_zh's backbone with its MLM (H->H transform) and SOP heads.
 
-  Inputs and outputs as `albert_tf.AlbertPretrainer`. The MLM logits are
-  `LN(act(h·W + b))·word_embeddings_2ᵀ·word_embeddingsᵀ + output_bias`, computed as one product
-  with the [V, H] matrix `word_embeddings·word_embeddings_2` (equal up to float rounding).
+  Inputs, outputs, heads and variable paths as `albert_tf.AlbertPretrainer`, whose hooks this
+  overrides: the backbone is a BrightmartAlbertModel, the MLM transform is H wide, and the MLM
+  logits are `LN(act(h·W + b))·word_embeddings_2ᵀ·word_embeddingsᵀ + output_bias`, computed as one
+  product with the [V, H] matrix `word_embeddings·word_embeddings_2` (equal up to float rounding).
 
   Args:
     config: as for BrightmartAlbertModel.
-    **kwargs: passed to tf_keras.Model.
+    **kwargs: passed to tf_keras.Model (name defaults to "brightmart_pretrainer").
 
   Example:
 
@@ -145,34 +151,16 @@ class BrightmartPretrainer(_ConfiguredModel):
     out = pretrainer({..., "masked_lm_positions": positions})   # mlm_logits [B, P, V]
   """
 
+  backbone_class = BrightmartAlbertModel
+
   def __init__(self, config: albert_model.ConfigLike, **kwargs):
     kwargs.setdefault("name", "brightmart_pretrainer")
-    super().__init__(**kwargs)
-    self.config = albert_model.as_config(config)
-    cfg = self.config
-    self.albert = BrightmartAlbertModel(cfg, name="albert")
-    # brightmart's MLM transform is H->H: the head's "embedding_size" (its width) is H.
-    self.masked_lm = masked_lm_head.AlbertMaskedLMHead(
-        **_fields(cfg, _MLM_FIELDS), embedding_size=cfg.hidden_size, name="masked_lm")
-    self.sentence_order = sentence_order_head.AlbertSentenceOrderHead(
-        hidden_size=cfg.hidden_size, initializer_range=cfg.initializer_range,
-        name="sentence_order")
+    super().__init__(config, **kwargs)
 
-  def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
-    """Runs the backbone and both heads.
+  def masked_lm_width(self) -> int:
+    """H: brightmart's MLM transform is H->H (cls/predictions/transform/dense [H, H])."""
+    return self.config.hidden_size
 
-    Args:
-      inputs: the BrightmartAlbertModel inputs plus "masked_lm_positions" int [B, P].
-      training: enables dropout.
-
-    Returns:
-      {"mlm_logits": [B, P, V], "sop_logits": [B, 2], "sequence_output", "pooled_output"}.
-    """
-    outputs = self.albert(inputs, training=training)
-    return {
-        "mlm_logits": self.masked_lm(outputs["sequence_output"], inputs["masked_lm_positions"],
-                                     self.albert.get_output_embedding_table()),
-        "sop_logits": self.sentence_order(outputs["pooled_output"]),
-        "sequence_output": outputs["sequence_output"],
-        "pooled_output": outputs["pooled_output"],
-    }
+  def masked_lm_table(self) -> tf.Tensor:
+    """The [V, H] matrix word_embeddings · word_embeddings_2, products of the tied tables."""
+    return self.albert.get_output_embedding_table()

@@ -1,7 +1,7 @@
 """AlbertPretrainer: the backbone plus the MLM and SOP heads of run_pretraining.py."""
 # pylint: disable=g-classes-have-attributes
 
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_keras
@@ -11,6 +11,24 @@ from albert_tf.layers import sentence_order_head
 from albert_tf.models import albert_model
 
 
+def build_sublayers(
+    model: tf_keras.Model,
+    sublayers: Iterable[Tuple[tf_keras.layers.Layer, Optional[Sequence[Optional[int]]]]]) -> None:
+  """Builds each (layer, input shape) under the layer's own name scope and marks `model` built.
+
+  The name scopes give the variables the names a forward pass would give them below `model`.
+
+  Args:
+    model: the model that owns the sublayers.
+    sublayers: (layer, input_shape) pairs; input_shape is None for layers whose shapes come from
+      their constructor arguments alone.
+  """
+  for sublayer, shape in sublayers:
+    with tf.name_scope(sublayer.name):
+      sublayer.build(shape)
+  model.built = True  # tf_keras.Model.build would demand an input shape; none is needed here.
+
+
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
 class AlbertPretrainer(tf_keras.Model):
   """ALBERT with the original pretraining heads (original scope `cls`).
@@ -18,6 +36,11 @@ class AlbertPretrainer(tf_keras.Model):
   The MLM head runs on the P gathered `masked_lm_positions` only and is tied to the backbone's word
   embedding table; the SOP head scores the pooled output. Both heads compute in float32, so the
   logits (and the losses in `pretraining_objectives`) stay exact under mixed precision.
+
+  Other checkpoint layouts subclass this with three hooks: `backbone_class` (the backbone built
+  under the attribute `albert`), `masked_lm_width()` (the MLM transform's output width) and
+  `masked_lm_table()` (the [V, width] matrix the MLM head scores against); see
+  `albert_tf.brightmart.BrightmartPretrainer`.
 
   Args:
     config: an AlbertConfig (or its dict form).
@@ -32,15 +55,17 @@ class AlbertPretrainer(tf_keras.Model):
     out["sop_logits"]  # [B, 2]
   """
 
+  backbone_class = albert_model.AlbertModel
+
   def __init__(self, config: albert_model.ConfigLike, **kwargs):
     kwargs.setdefault("name", "albert_pretrainer")
     super().__init__(**kwargs)
     self.config = albert_model.as_config(config)
     cfg = self.config
-    self.albert = albert_model.AlbertModel(cfg, name="albert")
+    self.albert = self.backbone_class(cfg, name="albert")
     self.masked_lm = masked_lm_head.AlbertMaskedLMHead(
         vocab_size=cfg.vocab_size,
-        embedding_size=cfg.embedding_size,
+        embedding_size=self.masked_lm_width(),
         hidden_act=cfg.hidden_act,
         initializer_range=cfg.initializer_range,
         name="masked_lm")
@@ -48,20 +73,25 @@ class AlbertPretrainer(tf_keras.Model):
         hidden_size=cfg.hidden_size, initializer_range=cfg.initializer_range,
         name="sentence_order")
 
+  def masked_lm_width(self) -> int:
+    """The MLM transform's output width: E, the width of the tied word embedding table."""
+    return self.config.embedding_size
+
+  def masked_lm_table(self) -> tf.Tensor:
+    """The [V, masked_lm_width()] matrix the MLM head scores against: the word embedding table."""
+    return self.albert.get_embedding_table()
+
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
     hidden_size = self.config.hidden_size
-    for sublayer, shape in ((self.albert, None), (self.masked_lm, [None, None, hidden_size]),
-                            (self.sentence_order, [None, hidden_size])):
-      with tf.name_scope(sublayer.name):
-        sublayer.build(shape)
-    self.built = True  # tf_keras.Model.build would demand an input shape; none is needed here.
+    build_sublayers(self, ((self.albert, None), (self.masked_lm, [None, None, hidden_size]),
+                           (self.sentence_order, [None, hidden_size])))
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
     """Runs the backbone and both heads.
 
     Args:
-      inputs: the AlbertModel inputs plus "masked_lm_positions" int [B, P].
+      inputs: the backbone's inputs plus "masked_lm_positions" int [B, P].
       training: enables dropout.
 
     Returns:
@@ -69,11 +99,12 @@ class AlbertPretrainer(tf_keras.Model):
       "pooled_output"}.
     """
     if "masked_lm_positions" not in inputs:
-      raise ValueError("AlbertPretrainer needs inputs['masked_lm_positions'] (int32 [batch, P])")
+      raise ValueError(f"{type(self).__name__} needs inputs['masked_lm_positions'] "
+                       "(int32 [batch, P])")
     outputs = self.albert(inputs, training=training)
     return {
         "mlm_logits": self.masked_lm(outputs["sequence_output"], inputs["masked_lm_positions"],
-                                     self.albert.get_embedding_table()),
+                                     self.masked_lm_table()),
         "sop_logits": self.sentence_order(outputs["pooled_output"]),
         "sequence_output": outputs["sequence_output"],
         "pooled_output": outputs["pooled_output"],
