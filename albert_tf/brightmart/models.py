@@ -139,6 +139,8 @@ class BrightmartPretrainer(albert_pretrainer.AlbertPretrainer):
   overrides: the backbone is a BrightmartAlbertModel, the MLM transform is H wide, and the MLM
   logits are `LN(act(h·W + b))·word_embeddings_2ᵀ·word_embeddingsᵀ + output_bias`, computed as one
   product with the [V, H] matrix `word_embeddings·word_embeddings_2` (equal up to float rounding).
+  Under mixed precision that product is formed in the compute dtype (bfloat16) before the float32
+  head, so unlike AlbertPretrainer's, these MLM logits carry its rounding.
 
   Args:
     config: as for BrightmartAlbertModel.
@@ -162,5 +164,5 @@ class BrightmartPretrainer(albert_pretrainer.AlbertPretrainer):
     return self.config.hidden_size
 
   def masked_lm_table(self) -> tf.Tensor:
-    """The [V, H] matrix word_embeddings · word_embeddings_2, products of the tied tables."""
+    """The [V, H] product word_embeddings · word_embeddings_2 of the backbone's tied tables."""
     return self.albert.get_output_embedding_table()
