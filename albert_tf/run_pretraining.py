@@ -137,11 +137,13 @@ def _user_errors() -> tuple:
   from albert_tf import checkpoints  # pylint: disable=g-import-not-at-top
   from albert_tf import config  # pylint: disable=g-import-not-at-top
   from albert_tf.training import input_pipeline  # pylint: disable=g-import-not-at-top
+  from albert_tf.training import pretraining_run  # pylint: disable=g-import-not-at-top
   from albert_tf.training import strategy  # pylint: disable=g-import-not-at-top
   from albert_tf.training import trainer  # pylint: disable=g-import-not-at-top
   return (UserError, config.AlbertConfigError, input_pipeline.InputDataError,
           strategy.StrategyError, checkpoints.CheckpointNotFoundError,
-          checkpoints.CheckpointMismatchError, trainer.NonFiniteLossError, FileNotFoundError)
+          checkpoints.CheckpointMismatchError, trainer.NonFiniteLossError,
+          pretraining_run.EvalTimeoutError, FileNotFoundError)
 
 
 def _run(tpu, distribution_strategy, steps_per_loop):

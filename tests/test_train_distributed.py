@@ -1,4 +1,5 @@
-"""Distribution and fault tests on CPU, in subprocesses: mirrored == one device, multi-worker
+"""Distribution and fault tests on CPU, in subprocesses: mirrored == one device (global clipping)
+and == a one-device reference (per-replica clipping), multi-worker
 train/checkpoint/resume, SIGKILL then resume, TPU requested without a TPU."""
 
 import json
@@ -72,6 +73,131 @@ def test_mirrored_over_two_cpu_devices_equals_one_device(data, tmp_path):
   # Same global batch, same global-batch loss and clipping: only float summation order differs.
   assert difference < 1e-5
 
+
+
+PER_REPLICA_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+import tf_keras
+from albert_tf.training import strategy as strategy_lib
+strategy_lib.split_cpu(2)
+from albert_tf import optimization
+from albert_tf.config import AlbertConfig
+from albert_tf.models import pretraining_objectives
+from albert_tf.models.albert_pretrainer import AlbertPretrainer
+from albert_tf.training import input_pipeline
+from albert_tf.training import trainer as trainer_lib
+
+args = json.loads(sys.argv[1])
+tf_keras.utils.set_random_seed(0)
+config = AlbertConfig.from_json_file(args["config"])
+GLOBAL_BATCH, HALF, CLIP, CHECK_AFTER = 8, 4, args["clip_norm"], (1, 3)
+batches = list(input_pipeline.pretraining_dataset(
+    input_pipeline.resolve_input_files(args["input_file"]), GLOBAL_BATCH, 16, 3
+    ).take(CHECK_AFTER[-1]).as_numpy_iterator())
+
+
+def build(strategy):
+  with strategy.scope():
+    pretrainer = AlbertPretrainer(config)
+    pretrainer.build()
+    optimizer = optimization.create_optimizer(0.01, 10, 0)  # LAMB, no warmup: lr 0.01 at step 0
+  return pretrainer, optimizer
+
+
+def state(pretrainer, optimizer):
+  variables = trainer_lib.unique_variables(pretrainer.trainable_variables)
+  values = {v.name: v.numpy() for v in variables}
+  for slot in ("m", "v"):
+    values.update({f"{v.name}/{slot}": optimizer.get_slot(v, slot).numpy() for v in variables})
+  return values
+
+
+def max_difference(first, second):
+  assert first.keys() == second.keys()
+  return max(float(np.max(np.abs(first[k] - second[k]))) for k in first)
+
+
+def reference(initial, clip_each_half):
+  # One device. The trainer gives replica k rows [k*HALF, (k+1)*HALF) of each global batch
+  # (tf.split in PretrainingTrainer._next_batch).
+  pretrainer, optimizer = build(tf.distribute.get_strategy())
+  pretrainer.set_weights(initial)
+  variables = trainer_lib.unique_variables(pretrainer.trainable_variables)
+  norms, states = [], {}
+  for step, batch in enumerate(batches, start=1):
+    half_gradients = []
+    for rows in (slice(0, HALF), slice(HALF, GLOBAL_BATCH)):
+      features = {name: tf.constant(value[rows]) for name, value in batch.items()}
+      with tf.GradientTape() as tape:
+        loss = pretraining_objectives.compute_pretraining_losses(
+            features, pretrainer(features, training=True))["loss"]
+      gradients = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+      norms.append(float(tf.linalg.global_norm(gradients)))
+      if clip_each_half:
+        gradients, _ = tf.clip_by_global_norm(gradients, CLIP)
+      half_gradients.append(gradients)
+    mean = [(first + second) / 2 for first, second in zip(*half_gradients)]
+    if not clip_each_half:
+      mean, _ = tf.clip_by_global_norm(mean, CLIP)
+    optimizer.apply_gradients(zip(mean, variables))
+    if step in CHECK_AFTER:
+      states[step] = state(pretrainer, optimizer)
+  return states, norms
+
+
+initial = build(tf.distribute.get_strategy())[0].get_weights()
+expected, norms = reference(initial, clip_each_half=True)
+mirrored = strategy_lib.build_strategy("mirrored")
+results = {"replicas": mirrored.num_replicas_in_sync, "half_norms": norms}
+final = {}
+for mode in trainer_lib.CLIPPING_MODES:
+  pretrainer, optimizer = build(mirrored)
+  pretrainer.set_weights(initial)
+  trainer = trainer_lib.PretrainingTrainer(mirrored, pretrainer, optimizer,
+                                           global_batch_size=GLOBAL_BATCH, clip_norm=CLIP,
+                                           gradient_clipping=mode)
+  iterator = iter(tf.data.Dataset.from_tensor_slices(
+      {name: np.stack([batch[name] for batch in batches]) for name in batches[0]}))
+  done = 0
+  for step in CHECK_AFTER:
+    trainer.train(iterator, step - done)
+    done = step
+    if mode == "per_replica":
+      results[f"difference_after_{step}"] = max_difference(expected[step],
+                                                           state(pretrainer, optimizer))
+  final[mode] = state(pretrainer, optimizer)
+  results[f"replica_spread_{mode}"] = max(
+      float(np.max(np.abs(first.numpy() - second.numpy()))) for variable in pretrainer.weights
+      for first, second in [mirrored.experimental_local_results(variable)])
+results["global_mode_difference"] = max_difference(final["per_replica"], final["global"])
+results["clip_after_mean_difference"] = max_difference(
+    final["per_replica"], reference(initial, clip_each_half=False)[0][CHECK_AFTER[-1]])
+print("RESULT", json.dumps(results))
+"""
+
+
+@pytest.mark.slow
+def test_per_replica_clipping_on_two_cpu_devices_equals_one_device_reference(data):
+  clip_norm = 0.1
+  result = subprocess.run(
+      [sys.executable, "-c", PER_REPLICA_SCRIPT,
+       json.dumps({"config": data[1], "input_file": os.path.join(data[0], "train-*"),
+                   "clip_norm": clip_norm})],
+      env=environment(), capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.loads(re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE).group(1))
+  assert results["replicas"] == 2
+  # Clipping is active on both halves at all 3 steps, so skipping it would change the update.
+  assert len(results["half_norms"]) == 6 and min(results["half_norms"]) > 5 * clip_norm
+  # Weights and LAMB slots after 1 and 3 steps: only float summation order differs.
+  assert results["difference_after_1"] < 1e-5
+  assert results["difference_after_3"] < 1e-5
+  assert results["replica_spread_per_replica"] == results["replica_spread_global"] == 0.0
+  # The alternatives differ by far more than the tolerance: the test tells the algorithms apart.
+  assert results["global_mode_difference"] > 1e-3
+  assert results["clip_after_mean_difference"] > 1e-3
 
 def free_ports(count):
   sockets = [socket.socket() for _ in range(count)]

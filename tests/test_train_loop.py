@@ -100,18 +100,28 @@ def test_init_checkpoint_warm_starts_a_new_run(data, straight, tmp_path):
                     model_weights(str(tmp_path / "model.ckpt-1")), rtol=0, atol=0)
 
 
-def test_eval_appends_original_format_and_keeps_best(straight):
-  text = (straight / "eval_results.txt").read_text()
+def assert_eval_results_format(output_dir, evaluations):
+  """eval_results.txt holds exactly `evaluations` blocks of the original's six sorted keys."""
+  text = (output_dir / "eval_results.txt").read_text()
   keys = ["global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
           "sentence_order_accuracy", "sentence_order_loss"]
   pattern = "".join(rf"{key} = [-0-9.e]+\n" for key in keys)
-  assert re.fullmatch(f"({pattern}){{2}}", text), text
-  evaluations = evaluation.read_eval_results(str(straight))
-  assert [e["global_step"] for e in evaluations] == [3, 6]
+  assert re.fullmatch(f"({pattern}){{{evaluations}}}", text), text
+
+
+def assert_best_is_kept(output_dir):
+  """model.ckpt-best holds the checkpoint of the first best masked_lm_accuracy in eval_results."""
+  evaluations = evaluation.read_eval_results(str(output_dir))
   best = max(evaluations, key=lambda e: e["masked_lm_accuracy"])
-  kept = checkpoint_values(str(straight / "model.ckpt-best"))
-  source = checkpoint_values(str(straight / f"model.ckpt-{int(best['global_step'])}"))
+  kept = checkpoint_values(str(output_dir / "model.ckpt-best"))
+  source = checkpoint_values(str(output_dir / f"model.ckpt-{int(best['global_step'])}"))
   assert_same_state(source, kept, rtol=0, atol=0)
+
+
+def test_eval_appends_original_format_and_keeps_best(straight):
+  assert_eval_results_format(straight, 2)
+  assert [e["global_step"] for e in evaluation.read_eval_results(str(straight))] == [3, 6]
+  assert_best_is_kept(straight)
 
 
 def test_append_eval_results_reports_improvement_only(tmp_path):

@@ -7,6 +7,7 @@ model.ckpt-best.*, eval_results.txt, TensorBoard events under train/ and eval/.
 
 import dataclasses
 import os
+import time
 
 from absl import logging
 import tensorflow as tf
@@ -23,6 +24,11 @@ from albert_tf.training import strategy as strategy_lib
 from albert_tf.training import trainer as trainer_lib
 
 _POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+_EVAL_POLL_SECS = 1.0  # how often --do_eval alone looks for a new checkpoint
+
+
+class EvalTimeoutError(RuntimeError):
+  """--do_eval alone waited --eval_timeout_secs for a checkpoint that did not come."""
 
 
 @dataclasses.dataclass
@@ -99,10 +105,11 @@ class _Run:
         self.train_iterator if options.checkpoint_input_pipeline else None,
         keep_checkpoint_max=options.keep_checkpoint_max, is_chief=self.is_chief,
         worker_index=self.worker)
+    # An evaluation-only run must not add an empty events file to the training run's train/.
     self.writers = {
         name: (tf.summary.create_file_writer(os.path.join(options.output_dir, name))
                if self.is_chief else tf.summary.create_noop_writer())
-        for name in ("train", "eval")}
+        for name in (("train", "eval") if options.do_train else ("eval",))}
 
   def _iterator(self, global_batch_size: int, is_training: bool):
     options = self.options
@@ -174,15 +181,47 @@ class _Run:
         if options.do_eval:
           self.evaluate(path)
 
+  def _checkpoints_after(self, step: int) -> list[str]:
+    """output_dir's checkpoints (those its `checkpoint` file lists) past `step`, oldest first."""
+    state = tf.train.get_checkpoint_state(self.options.output_dir)
+    paths = state.all_model_checkpoint_paths if state else []
+    return sorted((path for path in paths if checkpointing.checkpoint_step(path) > step),
+                  key=checkpointing.checkpoint_step)
+
   def evaluate_checkpoints(self) -> None:
-    """--do_eval alone: evaluates each new checkpoint of output_dir until num_train_steps."""
+    """--do_eval alone: evaluates every checkpoint of output_dir in step order, as they appear.
+
+    Checkpoints already there are evaluated first (oldest first), then new ones as training writes
+    them; it returns once a checkpoint at num_train_steps or later has been evaluated.
+
+    Raises:
+      EvalTimeoutError: no new checkpoint appeared for eval_timeout_secs.
+    """
     options = self.options
-    for path in tf.train.checkpoints_iterator(options.output_dir,
-                                              timeout=options.eval_timeout_secs):
-      self.checkpoints.checkpoint.restore(path).expect_partial()
+    step = -1  # the last checkpoint step handled
+    deadline = time.monotonic() + options.eval_timeout_secs
+    while step < options.num_train_steps:
+      pending = self._checkpoints_after(step)
+      if not pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+          raise EvalTimeoutError(
+              f"no new checkpoint in {options.output_dir} for --eval_timeout_secs="
+              f"{options.eval_timeout_secs} (last evaluated step: "
+              f"{step if step >= 0 else 'none'}, --num_train_steps={options.num_train_steps}): "
+              "train into this --output_dir (--do_train) or raise --eval_timeout_secs.")
+        time.sleep(min(_EVAL_POLL_SECS, remaining))
+        continue
+      path = pending[0]
+      step = checkpointing.checkpoint_step(path)
+      try:
+        self.checkpoints.checkpoint.restore(path).expect_partial()
+      except tf.errors.NotFoundError:
+        logging.warning("%s was deleted (--keep_checkpoint_max) before it could be evaluated.",
+                        path)
+        continue
       self.evaluate(path)
-      if checkpointing.checkpoint_step(path) >= options.num_train_steps:
-        break
+      deadline = time.monotonic() + options.eval_timeout_secs
 
 
 def run(options: RunOptions, strategy: tf.distribute.Strategy | None = None) -> None:
@@ -195,6 +234,7 @@ def run(options: RunOptions, strategy: tf.distribute.Strategy | None = None) -> 
   Raises:
     input_pipeline.InputDataError, AlbertConfigError, CheckpointMismatchError: bad inputs.
     trainer.NonFiniteLossError: the loss became NaN/Inf (nothing was saved for that loop).
+    EvalTimeoutError: --do_eval alone found no new checkpoint for eval_timeout_secs.
   """
   strategy = strategy or strategy_lib.build_strategy("auto")
   previous_policy = tf_keras.mixed_precision.global_policy()
