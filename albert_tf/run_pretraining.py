@@ -82,8 +82,8 @@ flags.DEFINE_bool("bias_correction", False, "Correct Adam's moments for their ze
 flags.DEFINE_bool("checkpoint_input_pipeline", True, "Save each worker's data position with the "
                   "checkpoints so a resumed run continues the data stream; when false the input "
                   "goes through distribute_datasets_from_function and restarts its shuffle.")
-flags.DEFINE_integer("eval_timeout_secs", 3600, "With --do_eval and no --do_train: stop waiting for "
-                     "a new checkpoint after this long.")
+flags.DEFINE_integer("eval_timeout_secs", 3600, "With --do_eval and no --do_train: fail (exit 1) "
+                     "when no new checkpoint appears in --output_dir for this many seconds.")
 
 
 class UserError(ValueError):
