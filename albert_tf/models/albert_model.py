@@ -96,7 +96,8 @@ class AlbertModel(tf_keras.Model):
 
     Returns:
       {"sequence_output": [B, T, H], "pooled_output": [B, H], "encoder_outputs": list of L·K
-      [B, T, H], "embedding_output": [B, T, E]}, in the compute dtype.
+      [B, T, H], "embedding_output": [B, T, E]}. Under mixed precision the sequence and encoder
+      outputs are float32 (the residual stream), the others are in the compute dtype.
     """
     if not isinstance(inputs, Mapping) or "input_word_ids" not in inputs:
       raise ValueError("AlbertModel takes a dict with input_word_ids (and optionally input_mask, "
