@@ -1,6 +1,8 @@
 r"""Serving benchmark: our exported SavedModel vs tf-models-official's AlbertEncoder, same run.
 
     python benchmarks/serving_bench.py [--dtypes=float32,bfloat16] [--latency_calls=50]
+    python benchmarks/serving_bench.py --trained_dir=demo_output/en   # after `make demo`
+    python benchmarks/serving_bench.py --notiming --trained_dir=demo_output/en   # quality only
 
 Both models have the albert_base_v2 shape with random weights, are exported as SavedModels with the
 same `serving_default` signature (input_word_ids, input_mask, input_type_ids -> sequence_output,
@@ -8,6 +10,10 @@ pooled_output) and are timed in fresh processes that import only tensorflow (+ t
 latency = median of `--latency_calls` calls at batch 1 / seq 128; throughput = sequences/s over
 `--throughput_calls` calls at batch 32 / seq 128. The bfloat16 export is also checked for quality
 against the float32 one: pooled_output cosine similarity and MLM top-1 agreement on a fixed set.
+Random weights give near-tied logits, so --trained_dir (a `make demo` output directory) adds the
+check that matters: that trained model exported in both dtypes, asked to fill the masked last word
+of every distinct sentence of the demo corpus (fill_mask_text) and to encode each sentence
+(encode_text).
 """
 
 import json
@@ -30,6 +36,12 @@ flags.DEFINE_integer("throughput_calls", 5, "Calls at batch 32.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length.")
 flags.DEFINE_integer("throughput_batch", 32, "Batch size of the throughput measurement.")
 flags.DEFINE_string("work_dir", None, "Where to write the SavedModels (default: a temp dir).")
+flags.DEFINE_bool("timing", True, "Time the random-weight exports (--notiming: quality only).")
+flags.DEFINE_string("trained_dir", None, "A `make demo` output directory (e.g. demo_output/en): "
+                    "also compare its bfloat16 export with its float32 export on the demo corpus.")
+
+_DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "albert_tf", "demo", "corpus_en.txt")
 
 _TIMING_SCRIPT = """
 import json, sys, time
@@ -146,9 +158,54 @@ def _quality(float32_path: str, bfloat16_path: str) -> dict:
           "mlm_top1_agreement": float(np.mean(top32 == top16))}
 
 
-def main(argv):
-  del argv  # Unused.
-  work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="serving_bench_")
+def _masked_last_words() -> tuple[list[str], list[str]]:
+  """Every distinct sentence of the English demo corpus, and the same with its last word masked."""
+  with open(_DEMO_CORPUS, encoding="utf-8") as f:
+    sentences = sorted({line.strip() for line in f if line.strip().endswith(".")})
+  return sentences, [s[:s.rstrip(".").rfind(" ") + 1] + "[MASK]." for s in sentences]
+
+
+def _trained_quality(trained_dir: str, work_dir: str) -> dict:
+  """The bfloat16 export of a trained demo model against its float32 export, on the demo corpus."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from albert_tf.export import exporter  # pylint: disable=g-import-not-at-top
+
+  sentences, masked = _masked_last_words()
+  config_file = os.path.join(trained_dir, "albert_config.json")
+  with open(config_file, encoding="utf-8") as f:
+    max_seq_length = json.load(f)["max_position_embeddings"]
+  results = {}
+  for dtype in ("float32", "bfloat16"):
+    path = exporter.export_savedmodel(
+        albert_config_file=config_file, max_seq_length=max_seq_length,
+        init_checkpoint=os.path.join(trained_dir, "model"),
+        spm_model_file=os.path.join(trained_dir, "vocab.model"),
+        export_dir=os.path.join(work_dir, f"trained_{dtype}"), version=1, overwrite=True,
+        dtype=dtype)
+    signatures = tf.saved_model.load(path).signatures
+    top1, margin, pooled = [], [], []
+    for start in range(0, len(sentences), 64):
+      fill = signatures["fill_mask_text"](text=tf.constant(masked[start:start + 64]))
+      top1.append(fill["top_k_ids"][:, 0, 0].numpy())
+      probabilities = fill["top_k_probabilities"][:, 0].numpy()
+      margin.append(probabilities[:, 0] - probabilities[:, 1])
+      encoded = signatures["encode_text"](text=tf.constant(sentences[start:start + 64]))
+      pooled.append(encoded["pooled_output"].numpy())
+    results[dtype] = np.concatenate(top1), np.concatenate(margin), np.concatenate(pooled)
+  (top32, margin32, pooled32), (top16, _, pooled16) = results["float32"], results["bfloat16"]
+  cosine = np.sum(pooled32 * pooled16, -1) / (
+      np.linalg.norm(pooled32, axis=-1) * np.linalg.norm(pooled16, axis=-1))
+  disagree = top32 != top16
+  return {"sentences": len(sentences), "min_pooled_cosine": float(cosine.min()),
+          "mean_pooled_cosine": float(cosine.mean()),
+          "fill_mask_top1_agreement": float(np.mean(~disagree)),
+          "fill_mask_top1_disagreements": int(np.sum(disagree)),
+          # How decided float32 itself was where the two differ: p(top1) - p(top2) under float32.
+          "max_float32_margin_where_they_differ": float(margin32[disagree].max(initial=0.0))}
+
+
+def _time_exports(work_dir: str) -> None:
+  """Exports the peer and our dtypes (random weights), times each, prints the table and quality."""
   paths = {"peer": os.path.join(work_dir, "peer")}
   print(f"Exporting to {work_dir} ...", flush=True)
   _export_peer(paths["peer"])
@@ -173,7 +230,23 @@ def main(argv):
     print(f"{label:<22}{row['latency_ms']:>18.1f}{row['latency_ms'] / peer['latency_ms']:>15.2f}"
           f"{row['throughput']:>26.2f}{row['throughput'] / peer['throughput']:>18.2f}")
   if "bfloat16" in paths:
-    print(f"\nbfloat16 vs float32 export: {_quality(paths['float32'], paths['bfloat16'])}")
+    print(f"\nbfloat16 vs float32 export (random weights): "
+          f"{_quality(paths['float32'], paths['bfloat16'])}")
+
+
+def main(argv):
+  del argv  # Unused.
+  if FLAGS.trained_dir:
+    for name in ("albert_config.json", "model", "vocab.model"):
+      if not os.path.exists(os.path.join(FLAGS.trained_dir, name)):
+        raise app.UsageError(f"--trained_dir={FLAGS.trained_dir} has no {name}: pass the output "
+                             "directory of `make demo` (demo_output/en)")
+  work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="serving_bench_")
+  if FLAGS.timing:
+    _time_exports(work_dir)
+  if FLAGS.trained_dir:
+    print(f"trained model {FLAGS.trained_dir}, bfloat16 vs float32 export on the demo corpus: "
+          f"{_trained_quality(FLAGS.trained_dir, work_dir)}")
 
 
 if __name__ == "__main__":
