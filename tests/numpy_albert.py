@@ -130,8 +130,38 @@ def _default_inputs(input_ids, input_mask, token_type_ids):
   return input_ids, input_mask, token_type_ids
 
 
+def masked_lm_logits(weights: Mapping[str, np.ndarray], config: Mapping[str, object],
+                     sequence_output: np.ndarray, masked_lm_positions: np.ndarray) -> np.ndarray:
+  """The MLM head (`cls/predictions`) alone, in float64, for either layout.
+
+  Google's transform output (width E) is scored by `word_embeddings`ᵀ; brightmart's (width H) by
+  `word_embeddings_2`ᵀ then `word_embeddings`ᵀ.
+
+  Args:
+    weights: {original TF1 variable name: array}.
+    config: the original albert_config.json fields (a dict).
+    sequence_output: [B, T, H].
+    masked_lm_positions: int [B, P].
+
+  Returns:
+    [B, P, V] logits.
+  """
+  weights = _as_float64(weights)
+  act = activation(config.get("hidden_act", "gelu"))
+  sequence_output = np.asarray(sequence_output, np.float64)
+  positions = np.asarray(masked_lm_positions)
+  gathered = sequence_output[np.arange(sequence_output.shape[0])[:, None], positions]
+  transformed = _layer_norm_scope(
+      weights, "cls/predictions/transform/LayerNorm",
+      act(_dense(weights, "cls/predictions/transform/dense", gathered)))
+  if "bert/embeddings/word_embeddings_2" in weights:
+    transformed = transformed @ weights["bert/embeddings/word_embeddings_2"].T
+  return (transformed @ weights["bert/embeddings/word_embeddings"].T +
+          weights["cls/predictions/output_bias"])
+
+
 def _encoder_and_heads(weights, config, embedding_output, hidden, input_mask, masked_lm_positions,
-                       block_scopes, block_names, output_projection):
+                       block_scopes, block_names):
   """Runs the blocks, the pooler and (when asked) the heads; shared by both layouts."""
   act = activation(config.get("hidden_act", "gelu"))
   num_heads = int(config["num_attention_heads"])
@@ -148,14 +178,7 @@ def _encoder_and_heads(weights, config, embedding_output, hidden, input_mask, ma
       "pooled_output": pooled_output,
   }
   if masked_lm_positions is not None and "cls/predictions/output_bias" in weights:
-    positions = np.asarray(masked_lm_positions)
-    batch = sequence_output.shape[0]
-    gathered = sequence_output[np.arange(batch)[:, None], positions]
-    transformed = _layer_norm_scope(
-        weights, "cls/predictions/transform/LayerNorm",
-        act(_dense(weights, "cls/predictions/transform/dense", gathered)))
-    outputs["mlm_logits"] = (output_projection(transformed) +
-                             weights["cls/predictions/output_bias"])
+    outputs["mlm_logits"] = masked_lm_logits(weights, config, sequence_output, masked_lm_positions)
     outputs["sop_logits"] = (pooled_output @ weights["cls/seq_relationship/output_weights"].T +
                              weights["cls/seq_relationship/output_bias"])
   return outputs
@@ -200,10 +223,8 @@ def albert_forward(weights: Mapping[str, np.ndarray],
       f"bert/encoder/transformer/group_{group_of_layer(layer, num_layers, num_groups)}/"
       f"inner_group_{inner}" for layer in range(num_layers) for inner in range(inner_group_num)
   ]
-  word_embeddings = weights["bert/embeddings/word_embeddings"]
   return _encoder_and_heads(weights, config, embedding_output, hidden, input_mask,
-                            masked_lm_positions, block_scopes, GOOGLE_BLOCK_NAMES,
-                            lambda transformed: transformed @ word_embeddings.T)
+                            masked_lm_positions, block_scopes, GOOGLE_BLOCK_NAMES)
 
 
 def brightmart_forward(weights: Mapping[str, np.ndarray],
@@ -227,10 +248,8 @@ def brightmart_forward(weights: Mapping[str, np.ndarray],
                 weights["bert/embeddings/position_embeddings"][:input_ids.shape[1]][None])
   embedding_output = _layer_norm_scope(weights, "bert/embeddings/LayerNorm", embeddings)
   block_scopes = ["bert/encoder/layer_shared"] * int(config["num_hidden_layers"])
-  word_embeddings = weights["bert/embeddings/word_embeddings"]
   return _encoder_and_heads(weights, config, embedding_output, embedding_output, input_mask,
-                            masked_lm_positions, block_scopes, BRIGHTMART_BLOCK_NAMES,
-                            lambda transformed: transformed @ projection.T @ word_embeddings.T)
+                            masked_lm_positions, block_scopes, BRIGHTMART_BLOCK_NAMES)
 
 
 def original_shapes(config: Mapping[str, object], include_heads: bool = True) -> dict:

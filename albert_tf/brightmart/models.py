@@ -138,9 +138,8 @@ class BrightmartPretrainer(albert_pretrainer.AlbertPretrainer):
   Inputs, outputs, heads and variable paths as `albert_tf.AlbertPretrainer`, whose hooks this
   overrides: the backbone is a BrightmartAlbertModel, the MLM transform is H wide, and the MLM
   logits are `LN(act(h·W + b))·word_embeddings_2ᵀ·word_embeddingsᵀ + output_bias`, computed as one
-  product with the [V, H] matrix `word_embeddings·word_embeddings_2` (equal up to float rounding).
-  Under mixed precision that product is formed in the compute dtype (bfloat16) before the float32
-  head, so unlike AlbertPretrainer's, these MLM logits carry its rounding.
+  product with the [V, H] matrix `word_embeddings·word_embeddings_2` (equal up to float rounding),
+  formed inside the float32 MLM head, so under mixed precision it is float32 as well.
 
   Args:
     config: as for BrightmartAlbertModel.

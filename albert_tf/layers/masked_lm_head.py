@@ -1,6 +1,8 @@
 """ALBERT's masked-LM head, tied to the word embedding table (original scope `cls/predictions`)."""
 # pylint: disable=g-classes-have-attributes
 
+from typing import Callable, Union
+
 import tensorflow as tf
 import tf_keras
 
@@ -65,14 +67,15 @@ class AlbertMaskedLMHead(tf_keras.layers.Layer):
   def call(self,
            sequence_output: tf.Tensor,
            masked_lm_positions: tf.Tensor,
-           embedding_table: tf.Variable) -> tf.Tensor:
+           embedding_table: Union[tf.Variable, Callable[[], tf.Tensor]]) -> tf.Tensor:
     """Computes the MLM logits.
 
     Args:
       sequence_output: [B, T, H].
       masked_lm_positions: int [B, P], positions in 0..T-1.
-      embedding_table: the word embeddings [V, E] (pass the variable, not a tensor, so that mixed
-        precision reads it in this layer's dtype).
+      embedding_table: the word embeddings [V, E] as the variable (not a tensor), or a function
+        of no arguments that computes the table from variables. Either is read inside this layer,
+        so mixed precision reads the variables in this layer's dtype (float32).
 
     Returns:
       [B, P, V] logits in the layer's compute dtype (float32 by default).
@@ -81,6 +84,8 @@ class AlbertMaskedLMHead(tf_keras.layers.Layer):
     gathered = tf.gather(sequence_output, masked_lm_positions, batch_dims=1)
     gathered = tf.reshape(gathered, [-1, sequence_output.shape[-1]])
     transformed = self.layer_norm(self.transform(gathered))
+    if callable(embedding_table):
+      embedding_table = embedding_table()
     table = tf.cast(embedding_table, self.compute_dtype)
     logits = tf.matmul(transformed, table, transpose_b=True) + self.output_bias
     return tf.reshape(logits, tf.concat([tf.shape(masked_lm_positions), [self.vocab_size]], 0))

@@ -103,8 +103,10 @@ class AlbertPretrainer(tf_keras.Model):
                        "(int32 [batch, P])")
     outputs = self.albert(inputs, training=training)
     return {
+        # The hook itself, not its value: the float32 head evaluates it, so under mixed precision
+        # a table computed from variables (brightmart's product) is formed in float32 too.
         "mlm_logits": self.masked_lm(outputs["sequence_output"], inputs["masked_lm_positions"],
-                                     self.masked_lm_table()),
+                                     self.masked_lm_table),
         "sop_logits": self.sentence_order(outputs["pooled_output"]),
         "sequence_output": outputs["sequence_output"],
         "pooled_output": outputs["pooled_output"],
