@@ -9,7 +9,6 @@ import tf_keras
 from albert_tf import checkpoint_names
 from albert_tf.brightmart import embeddings as brightmart_embeddings
 from albert_tf.config import AlbertConfigError
-from albert_tf.layers import initializers
 from albert_tf.layers import shared_encoder
 from albert_tf.models import albert_model
 from albert_tf.models import albert_pretrainer
@@ -47,20 +46,8 @@ def validate_brightmart_config(config: Any) -> None:
         f"(ln_type {_POST_LN!r}); its pre-LN xxlarge config has no released checkpoint")
 
 
-class _ConfiguredModel(tf_keras.Model):
-  """A model whose whole Keras config is its AlbertConfig (plus its name)."""
-
-  def get_config(self) -> dict:
-    return {"config": self.config.to_dict(), "name": self.name}
-
-  @classmethod
-  def from_config(cls, config: Mapping[str, Any], custom_objects=None) -> tf_keras.Model:
-    del custom_objects  # Unused: the config is plain data.
-    return cls(**config)
-
-
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class BrightmartAlbertModel(_ConfiguredModel):
+class BrightmartAlbertModel(albert_model.ConfiguredModel):
   """The ALBERT encoder of brightmart/albert_zh's own checkpoints (albert_tiny_zh ... xlarge_zh).
 
   Same inputs and outputs as `albert_tf.AlbertModel`; `embedding_output` is [B, T, H] here, since
@@ -83,24 +70,19 @@ class BrightmartAlbertModel(_ConfiguredModel):
 
   def __init__(self, config: albert_model.ConfigLike, **kwargs):
     kwargs.setdefault("name", "albert")
-    super().__init__(**kwargs)
-    self.config = albert_model.as_config(config)
+    super().__init__(config, **kwargs)
     validate_brightmart_config(self.config)
     cfg = self.config
     self.embeddings = brightmart_embeddings.BrightmartEmbeddings(
         **_fields(cfg, _EMBEDDING_FIELDS), name="embeddings")
     self.encoder = shared_encoder.AlbertSharedEncoder(
         **_fields(cfg, _ENCODER_FIELDS), name="encoder")
-    self.pooler = tf_keras.layers.Dense(
-        cfg.hidden_size,
-        activation="tanh",
-        kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
-        name="pooler")
+    self.pooler = albert_model.pooler(cfg)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
-    albert_pretrainer.build_sublayers(self, ((self.embeddings, None), (self.encoder, None),
-                                             (self.pooler, [None, self.config.hidden_size])))
+    albert_model.build_sublayers(self, ((self.embeddings, None), (self.encoder, None),
+                                        (self.pooler, [None, self.config.hidden_size])))
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
     """Runs the encoder.

@@ -1,7 +1,7 @@
 """AlbertModel: the ALBERT backbone (original scope `bert`)."""
 # pylint: disable=g-classes-have-attributes
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 import tf_keras
@@ -26,8 +26,56 @@ def _fields(config: albert_config.AlbertConfig, *names: str) -> dict:
   return {name: getattr(config, name) for name in names}
 
 
+def build_sublayers(
+    model: tf_keras.Model,
+    sublayers: Iterable[Tuple[tf_keras.layers.Layer, Optional[Sequence[Optional[int]]]]]) -> None:
+  """Builds each (layer, input shape) under the layer's own name scope and marks `model` built.
+
+  The name scopes give the variables the names a forward pass would give them below `model`.
+
+  Args:
+    model: the model that owns the sublayers.
+    sublayers: (layer, input_shape) pairs; input_shape is None for layers whose shapes come from
+      their constructor arguments alone.
+  """
+  for sublayer, shape in sublayers:
+    with tf.name_scope(sublayer.name):
+      sublayer.build(shape)
+  model.built = True  # tf_keras.Model.build would demand an input shape; none is needed here.
+
+
+def pooler(config: albert_config.AlbertConfig) -> tf_keras.layers.Dense:
+  """The tanh pooler on token 0 (original scope `bert/pooler/dense`), named "pooler"."""
+  return tf_keras.layers.Dense(
+      config.hidden_size,
+      activation="tanh",
+      kernel_initializer=initializers.truncated_normal(config.initializer_range),
+      name="pooler")
+
+
+class ConfiguredModel(tf_keras.Model):
+  """A tf_keras.Model whose whole Keras config is its AlbertConfig (plus its name).
+
+  Args:
+    config: an AlbertConfig (or its dict form), kept as `self.config`.
+    **kwargs: passed to tf_keras.Model (e.g. name).
+  """
+
+  def __init__(self, config: ConfigLike, **kwargs):
+    super().__init__(**kwargs)
+    self.config = as_config(config)
+
+  def get_config(self) -> dict:
+    return {"config": self.config.to_dict(), "name": self.name}
+
+  @classmethod
+  def from_config(cls, config: Mapping[str, Any], custom_objects=None) -> tf_keras.Model:
+    del custom_objects  # Unused: the config is plain data.
+    return cls(**config)
+
+
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class AlbertModel(tf_keras.Model):
+class AlbertModel(ConfiguredModel):
   """The ALBERT encoder of Google's release, with layer groups and inner groups.
 
   Embeddings at width E (LayerNorm, dropout) -> linear E->H only when E != H -> L applications of
@@ -48,8 +96,7 @@ class AlbertModel(tf_keras.Model):
 
   def __init__(self, config: ConfigLike, **kwargs):
     kwargs.setdefault("name", "albert")
-    super().__init__(**kwargs)
-    self.config = as_config(config)
+    super().__init__(config, **kwargs)
     cfg = self.config
     self.embeddings = embeddings.AlbertEmbeddings(
         **_fields(cfg, "vocab_size", "embedding_size", "max_position_embeddings",
@@ -66,11 +113,7 @@ class AlbertModel(tf_keras.Model):
                   "intermediate_size", "num_hidden_groups", "inner_group_num", "hidden_act",
                   "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
         name="encoder")
-    self.pooler = tf_keras.layers.Dense(
-        cfg.hidden_size,
-        activation="tanh",
-        kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
-        name="pooler")
+    self.pooler = pooler(cfg)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
@@ -79,10 +122,7 @@ class AlbertModel(tf_keras.Model):
                  (self.pooler, [None, cfg.hidden_size])]
     if self.embedding_projection is not None:
       sublayers.append((self.embedding_projection, [None, cfg.embedding_size]))
-    for sublayer, shape in sublayers:
-      with tf.name_scope(sublayer.name):
-        sublayer.build(shape)
-    self.built = True  # tf_keras.Model.build would demand an input shape; none is needed here.
+    build_sublayers(self, sublayers)
 
   def call(self,
            inputs: Mapping[str, tf.Tensor],
@@ -123,11 +163,3 @@ class AlbertModel(tf_keras.Model):
     if not self.embeddings.built:
       self.build()
     return self.embeddings.word_embeddings
-
-  def get_config(self) -> dict:
-    return {"config": self.config.to_dict(), "name": self.name}
-
-  @classmethod
-  def from_config(cls, config: Mapping[str, Any], custom_objects=None) -> "AlbertModel":
-    del custom_objects  # Unused: the config is plain data.
-    return cls(**config)

@@ -1,7 +1,7 @@
 """AlbertPretrainer: the backbone plus the MLM and SOP heads of run_pretraining.py."""
 # pylint: disable=g-classes-have-attributes
 
-from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional
 
 import tensorflow as tf
 import tf_keras
@@ -11,26 +11,8 @@ from albert_tf.layers import sentence_order_head
 from albert_tf.models import albert_model
 
 
-def build_sublayers(
-    model: tf_keras.Model,
-    sublayers: Iterable[Tuple[tf_keras.layers.Layer, Optional[Sequence[Optional[int]]]]]) -> None:
-  """Builds each (layer, input shape) under the layer's own name scope and marks `model` built.
-
-  The name scopes give the variables the names a forward pass would give them below `model`.
-
-  Args:
-    model: the model that owns the sublayers.
-    sublayers: (layer, input_shape) pairs; input_shape is None for layers whose shapes come from
-      their constructor arguments alone.
-  """
-  for sublayer, shape in sublayers:
-    with tf.name_scope(sublayer.name):
-      sublayer.build(shape)
-  model.built = True  # tf_keras.Model.build would demand an input shape; none is needed here.
-
-
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class AlbertPretrainer(tf_keras.Model):
+class AlbertPretrainer(albert_model.ConfiguredModel):
   """ALBERT with the original pretraining heads (original scope `cls`).
 
   The MLM head runs on the P gathered `masked_lm_positions` only and is tied to the backbone's word
@@ -59,8 +41,7 @@ class AlbertPretrainer(tf_keras.Model):
 
   def __init__(self, config: albert_model.ConfigLike, **kwargs):
     kwargs.setdefault("name", "albert_pretrainer")
-    super().__init__(**kwargs)
-    self.config = albert_model.as_config(config)
+    super().__init__(config, **kwargs)
     cfg = self.config
     self.albert = self.backbone_class(cfg, name="albert")
     self.masked_lm = masked_lm_head.AlbertMaskedLMHead(
@@ -84,8 +65,9 @@ class AlbertPretrainer(tf_keras.Model):
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
     hidden_size = self.config.hidden_size
-    build_sublayers(self, ((self.albert, None), (self.masked_lm, [None, None, hidden_size]),
-                           (self.sentence_order, [None, hidden_size])))
+    albert_model.build_sublayers(self, ((self.albert, None),
+                                        (self.masked_lm, [None, None, hidden_size]),
+                                        (self.sentence_order, [None, hidden_size])))
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
     """Runs the backbone and both heads.
@@ -111,11 +93,3 @@ class AlbertPretrainer(tf_keras.Model):
         "sequence_output": outputs["sequence_output"],
         "pooled_output": outputs["pooled_output"],
     }
-
-  def get_config(self) -> dict:
-    return {"config": self.config.to_dict(), "name": self.name}
-
-  @classmethod
-  def from_config(cls, config: Mapping[str, Any], custom_objects=None) -> "AlbertPretrainer":
-    del custom_objects  # Unused: the config is plain data.
-    return cls(**config)
