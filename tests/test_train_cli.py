@@ -2,6 +2,7 @@
 line, exit status 1, nothing written)."""
 
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -115,6 +116,11 @@ def test_eval_only_evaluates_every_checkpoint_once_and_stops(data, tmp_path):
     for name in evaluation.EVAL_METRICS:
       np.testing.assert_allclose(results[name], expected[name], rtol=0, atol=1e-5, err_msg=name)
   test_train_loop.assert_best_is_kept(tmp_path)
+  # A restarted evaluation job goes on after the steps eval_results.txt holds: nothing to add.
+  evaluated = file_contents(tmp_path)
+  support.run_cli_in_process([f"--{k}={v}" for k, v in settings.items()] +
+                             ["--do_train=false", "--do_eval=true", "--eval_timeout_secs=0"])
+  assert (tmp_path / "eval_results.txt").read_bytes() == evaluated[pathlib.Path("eval_results.txt")]
 
 
 def test_eval_only_skips_a_listed_checkpoint_whose_files_are_gone(data, tmp_path):

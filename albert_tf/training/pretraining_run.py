@@ -192,13 +192,20 @@ class _Run:
     """--do_eval alone: evaluates every checkpoint of output_dir in step order, as they appear.
 
     Checkpoints already there are evaluated first (oldest first), then new ones as training writes
-    them; it returns once a checkpoint at num_train_steps or later has been evaluated.
+    them; it returns once a checkpoint at num_train_steps or later has been evaluated. Steps that
+    eval_results.txt already holds are not evaluated again, so a restarted evaluation job goes on
+    where it stopped (move eval_results.txt away to evaluate everything again).
 
     Raises:
       EvalTimeoutError: no new checkpoint appeared for eval_timeout_secs.
     """
     options = self.options
-    step = -1  # the last checkpoint step handled
+    step = max((int(results["global_step"]) for results in
+                evaluation.read_eval_results(options.output_dir) if "global_step" in results),
+               default=-1)  # the last checkpoint step handled
+    if step >= 0:
+      logging.info("%s already holds step %d: evaluating the checkpoints after it.",
+                   evaluation.EVAL_RESULTS_FILE, step)
     deadline = time.monotonic() + options.eval_timeout_secs
     while step < options.num_train_steps:
       pending = self._checkpoints_after(step)
