@@ -233,20 +233,31 @@ for steps in (4, 6):  # a run, then the same run extended: a restart that must r
 
 
 @pytest.mark.slow
-def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path):
+def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path, tmp_path_factory):
   options = support.run_settings(data, tmp_path)
   del options["num_train_steps"]  # the script runs to 4, then resumes to 6
   cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-  workers = [subprocess.Popen(
-      [sys.executable, "-c", MULTI_WORKER_SCRIPT, json.dumps(options)],
-      env=environment(TF_CONFIG=json.dumps({"cluster": cluster,
-                                            "task": {"type": "worker", "index": index}})),
-      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO) for index in range(2)]
+  # Logs go to files, not pipes: reading one worker's pipe to its end while the other's fills up
+  # would block that worker on a write, and its peer in the next collective.
+  logs = [tmp_path_factory.mktemp("logs") / f"worker-{index}.log" for index in range(2)]
+  workers = []
+  for index, log in enumerate(logs):
+    with open(log, "w") as log_file:
+      workers.append(subprocess.Popen(
+          [sys.executable, "-c", MULTI_WORKER_SCRIPT, json.dumps(options)],
+          env=environment(TF_CONFIG=json.dumps({"cluster": cluster,
+                                                "task": {"type": "worker", "index": index}})),
+          stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=REPO))
   try:
-    outputs = [worker.communicate(timeout=400)[0] for worker in workers]
+    for worker in workers:
+      worker.wait(timeout=400)
+  except subprocess.TimeoutExpired:
+    pass  # a hang shows below as a killed worker (-9), with both logs
   finally:  # a hung collective must not outlive the test and hold the next tests' CPU
     for worker in workers:
       worker.kill()
+      worker.wait()
+  outputs = [log.read_text() for log in logs]
   # Every failed worker's log: when one worker dies the other's only says that its peer vanished.
   failures = [f"worker {index} exited with {worker.returncode}:\n{output[-3000:]}"
               for index, (worker, output) in enumerate(zip(workers, outputs)) if worker.returncode]
