@@ -143,8 +143,8 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
 
     query, key, value = split_heads(self.query), split_heads(self.key), split_heads(self.value)
     # q·kᵀ in float32 under mixed precision: a score of magnitude s rounded to bfloat16 moves its
-    # probability by up to ~s·2⁻⁹ relative (4% at s = 20), the largest single bfloat16 error on a
-    # trained model; the product is ~1.4% of the FLOPs at T = 128.
+    # probability by up to ~s·2⁻⁹ relative (4% at s = 20); of the bfloat16 steps tried one at a
+    # time on the trained demo model this one cost the most. It is ~1.4% of the FLOPs at T = 128.
     scores = tf.matmul(tf.cast(query, tf.float32), tf.cast(key, tf.float32), transpose_b=True)
     # As the original: scale first, then the additive mask.
     scores = scores * (1.0 / math.sqrt(self.head_size))
