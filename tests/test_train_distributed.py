@@ -227,19 +227,16 @@ strategy = strategy_lib.build_strategy("auto")  # TF_CONFIG with two workers: mu
 import tensorflow as tf
 print("STRATEGY", isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy),
       strategy.num_replicas_in_sync, flush=True)
-for steps in (4, 6):  # a run, then the same run extended: a restart that must resume
-  pretraining_run.run(pretraining_run.RunOptions(num_train_steps=steps, **args))
+pretraining_run.run(pretraining_run.RunOptions(**args), strategy)
 """
 
 
-@pytest.mark.slow
-def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path, tmp_path_factory):
-  options = support.run_settings(data, tmp_path)
-  del options["num_train_steps"]  # the script runs to 4, then resumes to 6
+def run_two_workers(options: dict, log_dir) -> list[str]:
+  """Runs MULTI_WORKER_SCRIPT as workers 0 and 1 of a fresh cluster; returns their logs."""
   cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
   # Logs go to files, not pipes: reading one worker's pipe to its end while the other's fills up
   # would block that worker on a write, and its peer in the next collective.
-  logs = [tmp_path_factory.mktemp("logs") / f"worker-{index}.log" for index in range(2)]
+  logs = [log_dir / f"worker-{index}-{options['num_train_steps']}.log" for index in range(2)]
   workers = []
   for index, log in enumerate(logs):
     with open(log, "w") as log_file:
@@ -250,7 +247,7 @@ def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path, tm
           stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=REPO))
   try:
     for worker in workers:
-      worker.wait(timeout=400)
+      worker.wait(timeout=300)
   except subprocess.TimeoutExpired:
     pass  # a hang shows below as a killed worker (-9), with both logs
   finally:  # a hung collective must not outlive the test and hold the next tests' CPU
@@ -262,8 +259,20 @@ def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path, tm
   failures = [f"worker {index} exited with {worker.returncode}:\n{output[-3000:]}"
               for index, (worker, output) in enumerate(zip(workers, outputs)) if worker.returncode]
   assert not failures, "\n".join(failures)
-  for output in outputs:
+  return outputs
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path, tmp_path_factory):
+  options = support.run_settings(data, tmp_path)
+  log_dir = tmp_path_factory.mktemp("logs")
+  # A run to step 4, then the same command extended to step 6 in new processes: a restart of the
+  # whole cluster, which must resume (one MultiWorkerMirroredStrategy per process, as in real use).
+  first = run_two_workers({**options, "num_train_steps": 4}, log_dir)
+  resumed = run_two_workers({**options, "num_train_steps": 6}, log_dir)
+  for output in first + resumed:
     assert "STRATEGY True 2" in output
+  for output in resumed:
     assert re.search(r"Resumed from \S*model\.ckpt-4 \(step 4\)", output), output[-3000:]
   assert sorted(p.name for p in tmp_path.glob("model.ckpt-*.index")) == [
       "model.ckpt-2.index", "model.ckpt-4.index", "model.ckpt-6.index"]
