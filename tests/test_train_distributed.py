@@ -281,6 +281,17 @@ def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path, tm
   assert not list(tmp_path.glob(".worker-*"))  # the non-chief's scratch copy is removed
 
 
+def test_one_multi_worker_strategy_per_process():
+  # A second MultiWorkerMirroredStrategy in one process breaks the workers' next collective.
+  script = ("from albert_tf.training import strategy as s\n"
+            "first = s.build_strategy('multi_worker_mirrored')\n"
+            "print('SAME', first is s.build_strategy('multi_worker_mirrored'))\n")
+  result = subprocess.run([sys.executable, "-c", script], env=environment(), capture_output=True,
+                          text=True, timeout=120, cwd=REPO, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "SAME True" in result.stdout
+
+
 @pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_resumes_and_completes(data, tmp_path, caplog):
   command = cli(data, tmp_path, num_train_steps=60, save_checkpoints_steps=4, log_steps=4,

@@ -6,6 +6,7 @@ debugging distribution on a laptop, and a fast, clear failure when a TPU is aske
 (TPUClusterResolver would otherwise wait on the GCE metadata server).
 """
 
+import functools
 import glob
 import json
 import os
@@ -77,6 +78,17 @@ def _tpu_strategy(tpu: str | None, zone: str | None, project: str | None) -> tf.
   return tf.distribute.TPUStrategy(resolver)
 
 
+@functools.lru_cache(maxsize=None)
+def _multi_worker_strategy() -> tf.distribute.Strategy:
+  """This process's one MultiWorkerMirroredStrategy.
+
+  A second one in the same process starts the collectives again ("Enabling collective ops after
+  program startup"), and the next collective between the workers then aborts, so a process that
+  runs several trainings (e.g. `pretraining_run.run` twice) shares the first.
+  """
+  return distribute_utils.get_distribution_strategy("multi_worker_mirrored")
+
+
 def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
                    num_gpus: int | None = None, tpu_zone: str | None = None,
                    gcp_project: str | None = None) -> tf.distribute.Strategy:
@@ -126,6 +138,8 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
     # exercised without accelerators.
     devices = [device.name for device in tf.config.list_logical_devices("CPU")]
     return tf.distribute.MirroredStrategy(devices=devices)
+  if distribution_strategy == "multi_worker_mirrored":
+    return _multi_worker_strategy()  # it uses every local GPU; num_gpus does not apply
   return distribute_utils.get_distribution_strategy(distribution_strategy, num_gpus=num_gpus)
 
 
