@@ -135,6 +135,11 @@ def _time(path: str) -> dict:
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """Cosine similarity of each row of a with the same row of b."""
+  return np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
 def _quality(float32_path: str, bfloat16_path: str) -> dict:
   """pooled_output cosine similarity and MLM top-1 agreement of the bfloat16 export."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -152,8 +157,7 @@ def _quality(float32_path: str, bfloat16_path: str) -> dict:
     logits = signatures["mlm"](**inputs, masked_lm_positions=masked)["mlm_logits"].numpy()
     results.append((pooled, logits.argmax(-1)))
   (pooled32, top32), (pooled16, top16) = results
-  cosine = np.sum(pooled32 * pooled16, -1) / (
-      np.linalg.norm(pooled32, axis=-1) * np.linalg.norm(pooled16, axis=-1))
+  cosine = _row_cosines(pooled32, pooled16)
   return {"min_pooled_cosine": float(cosine.min()),
           "mlm_top1_agreement": float(np.mean(top32 == top16))}
 
@@ -193,8 +197,7 @@ def _trained_quality(trained_dir: str, work_dir: str) -> dict:
       pooled.append(encoded["pooled_output"].numpy())
     results[dtype] = np.concatenate(top1), np.concatenate(margin), np.concatenate(pooled)
   (top32, margin32, pooled32), (top16, _, pooled16) = results["float32"], results["bfloat16"]
-  cosine = np.sum(pooled32 * pooled16, -1) / (
-      np.linalg.norm(pooled32, axis=-1) * np.linalg.norm(pooled16, axis=-1))
+  cosine = _row_cosines(pooled32, pooled16)
   disagree = top32 != top16
   return {"sentences": len(sentences), "min_pooled_cosine": float(cosine.min()),
           "mean_pooled_cosine": float(cosine.mean()),

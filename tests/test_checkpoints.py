@@ -602,8 +602,8 @@ def test_google_layout_is_refused_by_brightmart_models(tmp_path):
     albert_tf.load_checkpoint(brightmart.BrightmartPretrainer(albert_config(tiny_config())), prefix)
   assert str(error.value) == (
       f"checkpoint {prefix} uses the Google ALBERT layout "
-      "(bert/encoder/embedding_hidden_mapping_in/, bert/encoder/transformer/ ...), which BrightmartPretrainer does not load: load it into "
-      "albert_tf.AlbertModel or AlbertPretrainer")
+      "(bert/encoder/embedding_hidden_mapping_in/, bert/encoder/transformer/ ...), which "
+      "BrightmartPretrainer does not load: load it into albert_tf.AlbertModel or AlbertPretrainer")
 
 
 def test_bert_checkpoint_is_refused(tmp_path):

@@ -34,8 +34,8 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
 
   `groups[g][k]` is the k-th block of group g (original scope `group_g/inner_group_k`). Layer l
   applies the K blocks of group int(l / L * G) in order; every block application is one entry of
-  the returned list, so the list has L·K tensors. `blocks` lists the same G·K blocks group-major. With G = K = 1 (every published model) one block
-  is applied L times.
+  the returned list, so the list has L·K tensors. `blocks` lists the same G·K blocks group-major.
+  With G = K = 1 (every published model) one block is applied L times.
 
   Args:
     num_hidden_layers: L, the number of layer applications.
