@@ -6,9 +6,8 @@ trainer's step (one device, --jit_compile as given). Peer: official.nlp.modeling
 MaskedLM + a 2-way SOP Dense with official LAMB in a plain tf.function (float32 always). Prints
 sequences/s for both, the ratio, and MFU against a tf.matmul peak measured in this run (the float32
 peak, or the bfloat16 peak for --mixed_precision=bfloat16): the best rate over a 4096x4096 square
-and the model's own GEMM shapes ([B*T, H]x[H, H], [B*T, H]x[H, I], [B*T, I]x[I, H]). A square alone
-is not a peak on every CPU: on a 2-core AVX2 EPYC the 4096 square ran at 90 GFLOP/s and the
-[2048, 3072]x[3072, 768] GEMM at 173, which put MFU above 100%.
+and the model's own GEMM shapes ([B*T, H]x[H, H], [B*T, H]x[H, I], [B*T, I]x[I, H]); see
+bench_utils for why a square alone is not a peak.
 
   python benchmarks/pretraining_bench.py                               # float32
   python benchmarks/pretraining_bench.py --mixed_precision=bfloat16 --jit_compile
@@ -33,9 +32,11 @@ from official.nlp.modeling import layers as official_layers  # pylint: disable=g
 from official.nlp.modeling import networks  # pylint: disable=g-import-not-at-top
 
 from albert_tf import optimization  # pylint: disable=g-import-not-at-top
+from albert_tf import precision  # pylint: disable=g-import-not-at-top
 from albert_tf.config import AlbertConfig  # pylint: disable=g-import-not-at-top
-from albert_tf.models.albert_pretrainer import AlbertPretrainer  # pylint: disable=g-import-not-at-top
+from albert_tf.tasks.pretraining import PretrainingTask  # pylint: disable=g-import-not-at-top
 from albert_tf.training import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top
 
 flags.DEFINE_integer("batch_size", 16, "Sequences per step.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length.")
@@ -61,31 +62,6 @@ def training_flops_per_sequence(config: AlbertConfig, seq: int, predictions: int
   return 3.0 * forward
 
 
-def gemm_shapes(config: AlbertConfig, rows: int) -> list[tuple[int, int, int]]:
-  """(m, k, n) of a 4096 square and of the encoder's GEMMs on `rows` = batch x sequence rows."""
-  h, i = config.hidden_size, config.intermediate_size
-  return [(4096, 4096, 4096), (rows, h, h), (rows, h, i), (rows, i, h)]
-
-
-def matmul_peak(dtype: tf.DType, shapes: list[tuple[int, int, int]],
-                repeats: int = 5) -> tuple[float, tuple[int, int, int]]:
-  """The best FLOP/s of tf.matmul over `shapes` (best of `repeats` each), and its shape."""
-  best_rate, best_shape = 0.0, shapes[0]
-  matmul = tf.function(tf.matmul)
-  for m, k, n in shapes:
-    a = tf.cast(tf.random.normal([m, k]), dtype)
-    b = tf.cast(tf.random.normal([k, n]), dtype)
-    matmul(a, b).numpy()
-    seconds = float("inf")
-    for _ in range(repeats):
-      start = time.perf_counter()
-      matmul(a, b).numpy()
-      seconds = min(seconds, time.perf_counter() - start)
-    if 2.0 * m * k * n / seconds > best_rate:
-      best_rate, best_shape = 2.0 * m * k * n / seconds, (m, k, n)
-  return best_rate, best_shape
-
-
 def random_batch(config: AlbertConfig) -> dict[str, tf.Tensor]:
   rng = np.random.default_rng(0)
   b, t, p = FLAGS.batch_size, FLAGS.seq_length, FLAGS.max_predictions
@@ -103,18 +79,16 @@ def random_batch(config: AlbertConfig) -> dict[str, tf.Tensor]:
 
 
 def build_ours(config: AlbertConfig, batch: dict):
-  """Our trainer on one device; returns a function running `steps` steps."""
+  """Our Trainer over PretrainingTask on one device; returns a function running `steps` steps."""
   strategy = tf.distribute.OneDeviceStrategy("CPU:0")
-  policy = "mixed_bfloat16" if FLAGS.mixed_precision == "bfloat16" else "float32"
-  tf_keras.mixed_precision.set_global_policy(policy)
-  with strategy.scope():
-    pretrainer = AlbertPretrainer(config)
-    pretrainer.build()
+  # Only build_model, batch_statistics, compute_losses and build_metrics are used: no record files.
+  task = PretrainingTask(config, [], max_seq_length=FLAGS.seq_length,
+                         max_predictions_per_seq=FLAGS.max_predictions)
+  with precision.policy_scope(FLAGS.mixed_precision), strategy.scope():
+    model = task.build_model()
     optimizer = optimization.create_optimizer(1e-4, 10000, 100)
-  tf_keras.mixed_precision.set_global_policy("float32")
-  trainer = trainer_lib.PretrainingTrainer(strategy, pretrainer, optimizer,
-                                           global_batch_size=FLAGS.batch_size,
-                                           jit_compile=FLAGS.jit_compile)
+  trainer = trainer_lib.Trainer(strategy, task, model, optimizer,
+                                global_batch_size=FLAGS.batch_size, jit_compile=FLAGS.jit_compile)
   iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
   return (lambda steps: trainer.train(iterator, steps)), trainer
 
@@ -172,9 +146,9 @@ def seconds_per_step(run, steps: int) -> float:
   return (time.perf_counter() - start) / steps
 
 
-def profile_ours(trainer: trainer_lib.PretrainingTrainer, batch: dict) -> None:
+def profile_ours(trainer: trainer_lib.Trainer, batch: dict) -> None:
   """Times our forward, forward+backward and the full step (the optimizer is the difference)."""
-  pretrainer = trainer.pretrainer
+  pretrainer = trainer.model
   variables = trainer.trainable_variables
   forward = tf.function(lambda f: pretrainer(f, training=True)["mlm_logits"],
                         jit_compile=FLAGS.jit_compile)
@@ -209,10 +183,10 @@ def main(argv):
   if FLAGS.profile:
     profile_ours(trainer, batch)
   # The peak is re-measured every round and the best kept, so a busy moment does not lower it.
-  shapes = gemm_shapes(config, FLAGS.batch_size * FLAGS.seq_length)
+  shapes = bench_utils.gemm_shapes(config, FLAGS.batch_size * FLAGS.seq_length)
   ours_times, peer_times, peaks = [], [], []
   for _ in range(FLAGS.rounds):
-    peaks.append(matmul_peak(peak_dtype, shapes))
+    peaks.append(bench_utils.matmul_peak(shapes, peak_dtype))
     ours_times.append(seconds_per_step(ours, FLAGS.steps))
     peer_times.append(seconds_per_step(peer, FLAGS.steps))
   peak, (m, k, n) = max(peaks)

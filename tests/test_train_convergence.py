@@ -8,7 +8,7 @@ import tf_keras
 from albert_tf import optimization
 from albert_tf.config import AlbertConfig
 from albert_tf.models.albert_pretrainer import AlbertPretrainer
-from albert_tf.training import input_pipeline
+from albert_tf.tasks import pretraining
 from albert_tf.training import trainer as trainer_lib
 from tests import test_train_support as support
 
@@ -33,9 +33,11 @@ def loss_curve(files, policy):
   # AdamW: at this width LAMB's trust ratio (|w| / |update|, with |w| ~ 0.02 * sqrt(size)) makes
   # steps too small to learn in a few hundred steps; the update rule itself is tested elsewhere.
   optimizer = optimization.create_optimizer(LEARNING_RATE, STEPS, STEPS // 10, optimizer="adamw")
-  trainer = trainer_lib.PretrainingTrainer(tf.distribute.get_strategy(), pretrainer, optimizer,
-                                           global_batch_size=BATCH, jit_compile=True)
-  iterator = iter(input_pipeline.pretraining_dataset(files, BATCH, SEQ, PRED, seed=0))
+  task = pretraining.PretrainingTask(pretrainer.config, files, max_seq_length=SEQ,
+                                     max_predictions_per_seq=PRED)
+  trainer = trainer_lib.Trainer(tf.distribute.get_strategy(), task, pretrainer, optimizer,
+                                global_batch_size=BATCH, jit_compile=True)
+  iterator = iter(task.dataset("train", BATCH))
   windows = [trainer.train(iterator, WINDOW) for _ in range(STEPS // WINDOW)]
   return np.array([w["loss"] for w in windows]), windows[-1]["masked_lm_accuracy"]
 

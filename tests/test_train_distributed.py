@@ -67,7 +67,7 @@ def test_mirrored_over_two_cpu_devices_equals_one_device(data, tmp_path):
   result = subprocess.run(
       [sys.executable, "-c", MIRRORED_SCRIPT,
        json.dumps({"output_dir": str(tmp_path), "options": options})],
-      env=environment(), capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+      env=environment(), capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   difference = float(re.search(r"MAX_WEIGHT_DIFF (\S+)", result.stdout).group(1))
   # Same global batch, same global-batch loss and clipping: only float summation order differs.
@@ -86,6 +86,7 @@ from albert_tf import optimization
 from albert_tf.config import AlbertConfig
 from albert_tf.models import pretraining_objectives
 from albert_tf.models.albert_pretrainer import AlbertPretrainer
+from albert_tf.tasks import pretraining
 from albert_tf.training import input_pipeline
 from albert_tf.training import trainer as trainer_lib
 
@@ -93,9 +94,9 @@ args = json.loads(sys.argv[1])
 tf_keras.utils.set_random_seed(0)
 config = AlbertConfig.from_json_file(args["config"])
 GLOBAL_BATCH, HALF, CLIP, CHECK_AFTER = 8, 4, args["clip_norm"], (1, 3)
-batches = list(input_pipeline.pretraining_dataset(
-    input_pipeline.resolve_input_files(args["input_file"]), GLOBAL_BATCH, 16, 3
-    ).take(CHECK_AFTER[-1]).as_numpy_iterator())
+TASK = pretraining.PretrainingTask(config, input_pipeline.resolve_input_files(args["input_file"]),
+                                   max_seq_length=16, max_predictions_per_seq=3)
+batches = list(TASK.dataset("train", GLOBAL_BATCH).take(CHECK_AFTER[-1]).as_numpy_iterator())
 
 
 def build(strategy):
@@ -121,7 +122,7 @@ def max_difference(first, second):
 
 def reference(initial, clip_each_half):
   # One device. The trainer gives replica k rows [k*HALF, (k+1)*HALF) of each global batch
-  # (tf.split in PretrainingTrainer._next_batch).
+  # (tf.split in Trainer._next_batch).
   pretrainer, optimizer = build(tf.distribute.get_strategy())
   pretrainer.set_weights(initial)
   variables = trainer_lib.unique_variables(pretrainer.trainable_variables)
@@ -158,9 +159,9 @@ RUNS = {"per_replica": ("per_replica", False), "global": ("global", False),
 for name, (mode, jit_compile) in RUNS.items():
   pretrainer, optimizer = build(mirrored)
   pretrainer.set_weights(initial)
-  trainer = trainer_lib.PretrainingTrainer(mirrored, pretrainer, optimizer,
-                                           global_batch_size=GLOBAL_BATCH, clip_norm=CLIP,
-                                           gradient_clipping=mode, jit_compile=jit_compile)
+  trainer = trainer_lib.Trainer(mirrored, TASK, pretrainer, optimizer,
+                                global_batch_size=GLOBAL_BATCH, clip_norm=CLIP,
+                                gradient_clipping=mode, jit_compile=jit_compile)
   iterator = iter(tf.data.Dataset.from_tensor_slices(
       {key: np.stack([batch[key] for batch in batches]) for key in batches[0]}))
   done = 0
@@ -187,7 +188,7 @@ def test_per_replica_clipping_on_two_cpu_devices_equals_one_device_reference(dat
       [sys.executable, "-c", PER_REPLICA_SCRIPT,
        json.dumps({"config": data[1], "input_file": os.path.join(data[0], "train-*"),
                    "clip_norm": clip_norm})],
-      env=environment(), capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+      env=environment(), capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   results = json.loads(re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE).group(1))
   assert results["replicas"] == 2

@@ -127,25 +127,27 @@ def test_eval_appends_original_format_and_keeps_best(straight):
 def test_append_eval_results_reports_improvement_only(tmp_path):
   results = {"global_step": 5, "loss": 1.5, "masked_lm_accuracy": 0.25, "masked_lm_loss": 1.0,
              "sentence_order_accuracy": 0.5, "sentence_order_loss": 0.5}
-  assert evaluation.append_eval_results(str(tmp_path), results)
-  assert not evaluation.append_eval_results(str(tmp_path), {**results, "global_step": 6})
-  assert evaluation.append_eval_results(str(tmp_path), {**results, "masked_lm_accuracy": 0.5})
+  record = evaluation.EvalResults(str(tmp_path), "masked_lm_accuracy")
+  assert record.append(results)
+  assert not record.append({**results, "global_step": 6})
+  assert record.append({**results, "global_step": 7, "masked_lm_accuracy": 0.5})
   assert (tmp_path / "eval_results.txt").read_text().startswith(
       "global_step = 5\nloss = 1.5\nmasked_lm_accuracy = 0.25\n")
+  assert record.best() == (7, 0.5) and record.last_step() == 7
+  assert not (tmp_path / "best_trial.txt").exists()
 
 
-def test_nonfinite_loss_stops_naming_the_step_and_keeps_last_checkpoint(data, straight, tmp_path):
-  for path in tf.io.gfile.glob(str(straight / "*")):
-    if not tf.io.gfile.isdir(path):
-      tf.io.gfile.copy(path, str(tmp_path / os.path.basename(path)))
-  good = checkpoint_values(str(tmp_path / "model.ckpt-6"))
-  with pytest.raises(trainer_lib.NonFiniteLossError,
-                     match=r"NaN or Inf at step \d+.*last good checkpoint is .*model\.ckpt-6"):
-    pretraining_run.run(options(data, tmp_path, learning_rate=1e30, num_warmup_steps=0,
-                                num_train_steps=30, save_checkpoints_steps=12, steps_per_loop=12,
-                                log_steps=12, checkpoint_input_pipeline=False))
-  assert steps_of(tmp_path) == [3, 6]
-  assert_same_state(good, checkpoint_values(str(tmp_path / "model.ckpt-6")), rtol=0, atol=0)
+def test_fine_tuning_eval_results_have_best_lines_and_best_trial(tmp_path):
+  record = evaluation.EvalResults(str(tmp_path), "eval_accuracy", "fine_tuning")
+  assert record.append({"global_step": 10, "eval_accuracy": 0.5, "eval_loss": 0.7})
+  assert (tmp_path / "best_trial.txt").read_text() == "10:10:0.5"
+  assert not record.append({"global_step": 20, "eval_accuracy": 0.25, "eval_loss": 0.6})
+  assert (tmp_path / "best_trial.txt").read_text() == "20:10:0.5"
+  separator = "=" * 50
+  assert (tmp_path / "eval_results.txt").read_text() == (
+      f"eval_accuracy = 0.5\neval_loss = 0.7\nglobal_step = 10\nbest = -1\n{separator}\n"
+      f"eval_accuracy = 0.25\neval_loss = 0.6\nglobal_step = 20\nbest = 0.5\n{separator}\n")
+  assert [e["global_step"] for e in evaluation.read_eval_results(str(tmp_path))] == [10, 20]
 
 
 def test_xla_step_matches_the_graph_step(data, straight, tmp_path):

@@ -1,6 +1,6 @@
 """The original pretraining losses and eval metrics (run_pretraining.py), always in float32."""
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import tensorflow as tf
 import tf_keras
@@ -27,7 +27,9 @@ def _per_example_sop_loss(features, outputs) -> tf.Tensor:
 
 
 def compute_pretraining_losses(features: Mapping[str, tf.Tensor],
-                               outputs: Mapping[str, tf.Tensor]) -> dict:
+                               outputs: Mapping[str, tf.Tensor],
+                               masked_lm_weight_sum: Optional[tf.Tensor] = None,
+                               num_examples: Optional[tf.Tensor] = None) -> dict:
   """The original ALBERT pretraining loss.
 
   MLM: Σ(w · nll) / (Σw + 1e-5) over the whole (per-replica) batch, with w = masked_lm_weights, so
@@ -37,14 +39,22 @@ def compute_pretraining_losses(features: Mapping[str, tf.Tensor],
     features: {"masked_lm_ids": int [B, P], "masked_lm_weights": float [B, P],
       "next_sentence_labels": int [B, 1] or [B]}.
     outputs: the AlbertPretrainer outputs ("mlm_logits" [B, P, V], "sop_logits" [B, 2]).
+    masked_lm_weight_sum: the Σw to normalise by (default: this batch's). Given the sum over a
+      global batch split between replicas, each replica's loss is its share of the global loss.
+    num_examples: the number of examples to average the SOP loss over (default: this batch's).
 
   Returns:
     {"loss", "masked_lm_loss", "sentence_order_loss"}: float32 scalars.
   """
   weights = tf.cast(features["masked_lm_weights"], tf.float32)
+  if masked_lm_weight_sum is None:
+    masked_lm_weight_sum = tf.reduce_sum(weights)
+  sop_losses = _per_example_sop_loss(features, outputs)
+  if num_examples is None:
+    num_examples = tf.cast(tf.shape(sop_losses)[0], tf.float32)
   nll = _per_prediction_mlm_loss(features, outputs)
-  masked_lm_loss = tf.reduce_sum(weights * nll) / (tf.reduce_sum(weights) + MLM_WEIGHT_EPSILON)
-  sentence_order_loss = tf.reduce_mean(_per_example_sop_loss(features, outputs))
+  masked_lm_loss = tf.reduce_sum(weights * nll) / (masked_lm_weight_sum + MLM_WEIGHT_EPSILON)
+  sentence_order_loss = tf.reduce_sum(sop_losses) / num_examples
   return {
       "loss": masked_lm_loss + sentence_order_loss,
       "masked_lm_loss": masked_lm_loss,
@@ -79,7 +89,8 @@ class PretrainingMetrics(tf.Module):
     return [self.masked_lm_accuracy, self.masked_lm_loss, self.sentence_order_accuracy,
             self.sentence_order_loss]
 
-  def update_state(self, features: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tensor]):
+  def update_state(self, features: Mapping[str, tf.Tensor],
+                   outputs: Mapping[str, tf.Tensor]) -> None:
     """Adds one batch (same arguments as compute_pretraining_losses)."""
     weights = tf.cast(features["masked_lm_weights"], tf.float32)
     mlm_predictions = tf.argmax(outputs["mlm_logits"], axis=-1, output_type=tf.int32)

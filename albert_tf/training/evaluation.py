@@ -1,9 +1,12 @@
-"""Pretraining evaluation results in the original format (reference §10).
+"""Evaluation results in the original formats (reference §10, finetuning.md §1).
 
-After each evaluation the original appends `key = value` lines, keys sorted (global_step, loss,
-masked_lm_accuracy, masked_lm_loss, sentence_order_accuracy, sentence_order_loss), to
-`output_dir/eval_results.txt`, and copies the checkpoint to model.ckpt-best.* whenever
-masked_lm_accuracy improves.
+eval_results.txt gets one block per evaluation of `key = value` lines, keys sorted, floats printed as
+float32 like the Estimator. Two formats:
+* "pretraining" (run_pretraining.py): just the block; the checkpoint is copied to model.ckpt-best.*
+  whenever the best metric (masked_lm_accuracy) improves.
+* "fine_tuning" (run_classifier.py): the block, then `best = <best value before this evaluation>`
+  and a line of 50 "=", like the original's eval loop; best_trial.txt holds
+  `<global_step>:<best step>:<best value>` after each evaluation.
 """
 
 import os
@@ -12,10 +15,12 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
+from albert_tf import file_io
+
 EVAL_RESULTS_FILE = "eval_results.txt"
-EVAL_METRICS = ("loss", "masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
-                "sentence_order_loss")
-BEST_METRIC = "masked_lm_accuracy"
+BEST_TRIAL_FILE = "best_trial.txt"
+FORMATS = ("pretraining", "fine_tuning")
+_SEPARATOR = "=" * 50
 
 
 def format_eval_results(results: Mapping[str, float]) -> str:
@@ -29,15 +34,15 @@ def format_eval_results(results: Mapping[str, float]) -> str:
 
 
 def read_eval_results(output_dir: str) -> list[dict[str, float]]:
-  """Parses eval_results.txt back into one dict per evaluation (a new one starts at each repeat key)."""
+  """Parses eval_results.txt back into one dict per evaluation (either format)."""
   path = os.path.join(output_dir, EVAL_RESULTS_FILE)
   if not tf.io.gfile.exists(path):
     return []
   evaluations: list[dict[str, float]] = []
   with tf.io.gfile.GFile(path) as f:
     for line in f:
-      key, _, value = line.strip().partition(" = ")
-      if not key:
+      key, separator, value = line.strip().partition(" = ")
+      if not separator or key == "best":  # the fine-tuning format's best = and ==== lines
         continue
       if not evaluations or key in evaluations[-1]:
         evaluations.append({})
@@ -45,18 +50,59 @@ def read_eval_results(output_dir: str) -> list[dict[str, float]]:
   return evaluations
 
 
-def append_eval_results(output_dir: str, results: Mapping[str, float]) -> bool:
-  """Appends one evaluation to eval_results.txt.
+class EvalResults:
+  """A run's eval_results.txt (and best_trial.txt), appended to after each evaluation.
+
+  Example:
+
+    results = EvalResults(output_dir, best_metric="eval_accuracy", results_format="fine_tuning")
+    if results.append({"global_step": 100, "eval_accuracy": 0.8, "eval_loss": 0.4}):
+      ...  # the best so far: keep this checkpoint as model.ckpt-best
 
   Args:
     output_dir: the run's directory.
-    results: global_step plus EVAL_METRICS.
-
-  Returns:
-    Whether masked_lm_accuracy beats every earlier evaluation in the file (so the checkpoint should
-    become model.ckpt-best).
+    best_metric: the metric (higher is better) that picks model.ckpt-best.
+    results_format: one of FORMATS.
   """
-  earlier = [e[BEST_METRIC] for e in read_eval_results(output_dir) if BEST_METRIC in e]
-  with tf.io.gfile.GFile(os.path.join(output_dir, EVAL_RESULTS_FILE), "a") as f:
-    f.write(format_eval_results(results))
-  return not earlier or results[BEST_METRIC] > max(earlier)
+
+  def __init__(self, output_dir: str, best_metric: str, results_format: str = "pretraining"):
+    if results_format not in FORMATS:
+      raise ValueError(f"results_format={results_format!r}: use one of {', '.join(FORMATS)}")
+    self.output_dir = output_dir
+    self.best_metric = best_metric
+    self.results_format = results_format
+
+  def last_step(self) -> int:
+    """The newest global_step the file holds, or -1."""
+    return max((int(results["global_step"]) for results in read_eval_results(self.output_dir)
+                if "global_step" in results), default=-1)
+
+  def best(self) -> tuple[int, float]:
+    """(step, value) of the best evaluation so far, or (-1, -inf)."""
+    scored = [(e[self.best_metric], int(e.get("global_step", -1)))
+              for e in read_eval_results(self.output_dir) if self.best_metric in e]
+    if not scored:
+      return -1, float("-inf")
+    value, step = max(scored, key=lambda pair: pair[0])
+    return step, value
+
+  def append(self, results: Mapping[str, float]) -> bool:
+    """Appends one evaluation; returns whether its best_metric beats every earlier one."""
+    best_step, best_value = self.best()
+    # The file holds float32 text, so compare as float32: an equal score must not count as better.
+    improved = bool(np.float32(results[self.best_metric]) > np.float32(best_value))
+    text = format_eval_results(results)
+    if self.results_format == "fine_tuning":
+      best_text = str(np.float32(best_value)) if best_step >= 0 else "-1"
+      text += f"best = {best_text}\n{_SEPARATOR}\n"
+    with tf.io.gfile.GFile(os.path.join(self.output_dir, EVAL_RESULTS_FILE), "a") as f:
+      f.write(text)
+    if self.results_format == "fine_tuning":
+      if improved:
+        best_step, best_value = int(results["global_step"]), results[self.best_metric]
+      self._write_best_trial(int(results["global_step"]), best_step, best_value)
+    return improved
+
+  def _write_best_trial(self, step: int, best_step: int, best_value: float) -> None:
+    file_io.write_text_atomically(os.path.join(self.output_dir, BEST_TRIAL_FILE),
+                                  f"{step}:{best_step}:{str(np.float32(best_value))}")

@@ -1,35 +1,41 @@
-"""The pretraining step and loop on tf.distribute.
+"""The training step and loop on tf.distribute, for any Task.
 
 One call of `train(num_steps)` runs `num_steps` steps inside a single tf.function (a `tf.range`
-loop around `strategy.run`), the TF2 form of TPUEstimator's iterations_per_loop. With
-`jit_compile=True` the per-replica step is compiled by XLA; on one replica (and on TPU) that includes
-the optimizer update, which makes LAMB's per-variable norms and moment updates a few fused kernels.
-Under MirroredStrategy/MultiWorkerMirroredStrategy the forward/backward pass is compiled and the
-update runs outside XLA, because cross-device reductions cannot be compiled there.
+loop around `strategy.run`), the TF2 form of TPUEstimator's iterations_per_loop.
 
-Loss and clipping (reference §8.2, §8.5):
+Every step is the same sequence, in one function (`_update`): the task's loss on the replica's
+batch -> gradients (unscaled under float16 loss scaling) -> aggregation over the replicas ->
+exactly one `apply_gradients`. Where that sequence runs is the only choice:
+* `update_in_compiled_step=True` (a TPU, or XLA on one replica): the whole sequence, all-reduces and
+  the optimizer update included, is one compiled program, so LAMB's per-variable norms and moment
+  updates fuse into a few kernels.
+* otherwise (MirroredStrategy / MultiWorkerMirroredStrategy, whose cross-device reductions XLA
+  cannot compile here): with `jit_compile` only the forward/backward pass is compiled, and the
+  aggregation and update run after it in the same replica function.
+
+Clipping (reference §8.2, §8.5):
 * `gradient_clipping="per_replica"` (default, the original on TPU): each replica computes the
   original loss on its own examples, clips its gradient to global norm `clip_norm`, and the update
   uses the mean of the replicas' clipped gradients (the original sums them; LAMB/Adam are scale
   invariant up to epsilon, and the mean keeps the single-device magnitude).
-* `gradient_clipping="global"`: each replica's loss is normalised by the global batch's masked-LM
-  weight sum and batch size, the gradients are summed, and the global gradient is clipped: the
-  original single-device algorithm, independent of the number of replicas.
+* `gradient_clipping="global"`: each replica's loss is its share of the global batch's loss (the
+  task normalises by the all-reduced batch statistics), the shares' gradients are summed, and the
+  global gradient is clipped: the original single-device algorithm, independent of the number of
+  replicas.
 With one replica both are exactly the original.
 """
 
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-from absl import logging
+import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from albert_tf.models import pretraining_objectives
+from albert_tf.tasks import task as task_lib
 from albert_tf.training import strategy as strategy_lib
 
 CLIPPING_MODES = ("per_replica", "global")
-_MLM_WEIGHT_EPSILON = 1e-5  # the original's masked-LM denominator guard
 
 
 class NonFiniteLossError(RuntimeError):
@@ -46,74 +52,83 @@ def unique_variables(variables: list[tf.Variable]) -> list[tf.Variable]:
   return unique
 
 
-def _learning_rate(optimizer: tf_keras.optimizers.legacy.Optimizer) -> tf.Tensor:
-  inner = getattr(optimizer, "inner_optimizer", optimizer)
-  schedule = inner._get_hyper("learning_rate")  # pylint: disable=protected-access
-  if callable(schedule):
-    return schedule(inner.iterations)
-  return tf.convert_to_tensor(schedule)
+def learning_rate(optimizer: tf_keras.optimizers.legacy.Optimizer) -> float:
+  """The learning rate the optimizer's next step uses."""
+  inner = optimizer
+  if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
+    inner = optimizer.inner_optimizer
+  schedule = inner.learning_rate
+  if isinstance(schedule, tf_keras.optimizers.schedules.LearningRateSchedule):
+    return float(schedule(inner.iterations))
+  return float(tf.convert_to_tensor(schedule))
 
 
-class PretrainingTrainer:
-  """Runs ALBERT pretraining steps and evaluations under a tf.distribute strategy.
+class Trainer:
+  """Runs a task's training steps, evaluations and predictions under a tf.distribute strategy.
 
   Build the model and optimizer inside `strategy.scope()` first.
 
   Example:
 
-  >>> trainer = PretrainingTrainer(strategy, pretrainer, optimizer, jit_compile=True)
-  >>> trainer.train(iter(dataset), num_steps=100)
-  {'loss': 9.8, 'masked_lm_accuracy': 0.01, ...}
+  >>> trainer = Trainer(strategy, task, model, optimizer, global_batch_size=64, jit_compile=True)
+  >>> trainer.train(iter(task.dataset("train", 64)), num_steps=100)
+  {'loss': 9.8, 'masked_lm_accuracy': 0.01, ..., 'learning_rate': 1e-4, 'examples_per_second': 250.}
 
   Args:
     strategy: the tf.distribute strategy the model was built under.
-    pretrainer: an AlbertPretrainer.
-    global_batch_size: examples per step over all replicas (for examples/s).
+    task: the Task (loss, metrics, eval outputs).
+    model: the task's model (`task.build_model()`).
     optimizer: a legacy tf_keras optimizer (e.g. from albert_tf.optimization.create_optimizer),
       wrapped in a LossScaleOptimizer for float16.
-    jit_compile: compile the replica step with XLA.
+    global_batch_size: examples per step over all replicas (for examples/s).
+    jit_compile: compile with XLA (see the module docstring for what is compiled).
     clip_norm: global-norm clipping threshold (the original's 1.0).
     gradient_clipping: one of CLIPPING_MODES (see the module docstring).
     distributed_input: the iterators passed to train/evaluate come from
       `strategy.distribute_datasets_from_function` (per-replica batches); otherwise they are local
       iterators of per-worker batches that the trainer splits between this worker's replicas.
+    update_in_compiled_step: run the aggregation and update inside the compiled step (default: on a
+      TPU, or with jit_compile on one replica). True needs a strategy whose all-reduce compiles.
   """
 
-  def __init__(self, strategy: tf.distribute.Strategy, pretrainer: tf_keras.Model,
+  def __init__(self, strategy: tf.distribute.Strategy, task: task_lib.Task, model: tf_keras.Model,
                optimizer: tf_keras.optimizers.legacy.Optimizer, *, global_batch_size: int,
-               jit_compile: bool = False,
-               clip_norm: float = 1.0, gradient_clipping: str = "per_replica",
-               distributed_input: bool = False):
+               jit_compile: bool = False, clip_norm: float = 1.0,
+               gradient_clipping: str = "per_replica", distributed_input: bool = False,
+               update_in_compiled_step: bool | None = None):
     if gradient_clipping not in CLIPPING_MODES:
       raise ValueError(f"gradient_clipping={gradient_clipping!r}: use one of "
                        f"{', '.join(CLIPPING_MODES)}.")
     self.strategy = strategy
-    self.pretrainer = pretrainer
+    self.task = task
+    self.model = model
     self.optimizer = optimizer
     self.clip_norm = clip_norm
     self.global_batch_size = global_batch_size
     self._distributed_input = distributed_input
     self._num_replicas = strategy.num_replicas_in_sync
     self._local_replicas = strategy_lib.local_replica_count(strategy)
-    self._global_clipping = gradient_clipping == "global" and self._num_replicas > 1
+    self._global_clipping = gradient_clipping == "global"
     self._loss_scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
-    is_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
-    # XLA cannot compile cross-device merges, so only a lone replica (or a TPU, where the whole
-    # replica step is one XLA program anyway) applies the update inside the compiled step.
-    self._update_in_compiled_step = (not self._loss_scaling and
-                                     (is_tpu or (jit_compile and self._num_replicas == 1)))
-    self._local_step = (tf.function(self._forward_backward, jit_compile=True)
-                        if jit_compile else self._forward_backward)
+    if update_in_compiled_step is None:
+      update_in_compiled_step = (isinstance(strategy, tf.distribute.TPUStrategy) or
+                                 (jit_compile and self._num_replicas == 1))
+    self.update_in_compiled_step = update_in_compiled_step
+    compile_update = jit_compile and update_in_compiled_step
+    compile_gradients = jit_compile and not update_in_compiled_step
+    self._update_fn = tf.function(self._update, jit_compile=True) if compile_update else self._update
+    self._gradients_fn = (tf.function(self._gradients, jit_compile=True) if compile_gradients
+                          else self._gradients)
     with strategy.scope():
-      self.train_metrics = pretraining_objectives.PretrainingMetrics()
-      self.eval_metrics = pretraining_objectives.PretrainingMetrics()
+      self.train_metrics = task.build_metrics()
+      self.eval_metrics = task.build_metrics()
       self.train_loss = tf_keras.metrics.Mean("loss")
       self.eval_loss = tf_keras.metrics.Mean("loss")
       self.gradient_norm = tf_keras.metrics.Mean("gradient_norm")
     # Written by the host loop only, so a plain (non-distributed) variable.
     self.nonfinite_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
     self._train_loop = tf.function(self._train_loop_fn)
-    self._eval_loop = tf.function(self._eval_loop_fn)
+    self._eval_batch = tf.function(self._eval_batch_fn)
 
   @property
   def global_step(self) -> tf.Variable:
@@ -122,75 +137,67 @@ class PretrainingTrainer:
 
   @property
   def trainable_variables(self) -> list[tf.Variable]:
-    """The pretrainer's trainable variables, each once (the MLM output table is tied)."""
-    return unique_variables(self.pretrainer.trainable_variables)
+    """The model's trainable variables, each once (a tied table is listed once)."""
+    return unique_variables(self.model.trainable_variables)
 
   # Replica-side computation.
 
-  def _replica_loss(self, features: Mapping[str, tf.Tensor], losses: Mapping[str, tf.Tensor],
-                    global_weight_sum: tf.Tensor | None) -> tf.Tensor:
-    if global_weight_sum is None:
-      return losses["loss"]
-    local_weight_sum = tf.reduce_sum(tf.cast(features["masked_lm_weights"], tf.float32))
-    local_batch = tf.cast(tf.shape(features["masked_lm_weights"])[0], tf.float32)
-    global_batch = local_batch * self._num_replicas
-    return (losses["masked_lm_loss"] * (local_weight_sum + _MLM_WEIGHT_EPSILON) /
-            (global_weight_sum + _MLM_WEIGHT_EPSILON) +
-            losses["sentence_order_loss"] * local_batch / global_batch)
-
-  def _clip(self, gradients: list[tf.Tensor]) -> tuple[list[tf.Tensor], tf.Tensor]:
-    return tf.clip_by_global_norm(gradients, self.clip_norm)
-
-  def _forward_backward(self, features: Mapping[str, tf.Tensor],
-                        global_weight_sum: tf.Tensor | None) -> tuple[Any, ...]:
+  def _gradients(self, features: task_lib.Features,
+                 statistics: Mapping[str, tf.Tensor]) -> tuple[dict, Any, list[tf.Tensor]]:
+    """The task's losses, the model outputs and the (unscaled, dense) local gradients."""
     variables = self.trainable_variables
     with tf.GradientTape() as tape:
-      outputs = self.pretrainer(features, training=True)
-      losses = pretraining_objectives.compute_pretraining_losses(features, outputs)
-      loss = self._replica_loss(features, losses, global_weight_sum)
+      outputs = self.model(features, training=True)
+      losses = self.task.compute_losses(features, outputs, statistics)
+      loss = losses["loss"]
       if self._loss_scaling:
         loss = self.optimizer.get_scaled_loss(loss)
-    # Dense gradients: the embedding table's lookup part arrives as IndexedSlices, and the tied MLM
+    # Dense gradients: the embedding table's lookup part arrives as IndexedSlices, and a tied
     # output layer makes the table's gradient dense anyway.
     gradients = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
     if self._loss_scaling:
       gradients = self.optimizer.get_unscaled_gradients(gradients)
-    norm = tf.zeros([])
-    if not self._global_clipping:
-      gradients, norm = self._clip(gradients)
-      # The optimizer sums over replicas; scaling by 1/R makes that the mean of clipped gradients.
-      if self._num_replicas > 1:
-        gradients = [g / self._num_replicas for g in gradients]
-    if self._update_in_compiled_step:
-      self.optimizer.apply_gradients(zip(gradients, variables))
-    return losses, outputs, gradients, norm
+    return losses, outputs, gradients
 
-  def _train_step(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+  def _aggregate(self, gradients: list[tf.Tensor]) -> tuple[list[tf.Tensor], tf.Tensor]:
+    """All-reduces and clips the replicas' gradients as `gradient_clipping` says."""
     context = tf.distribute.get_replica_context()
-    global_weight_sum = None
-    if self._global_clipping:
-      global_weight_sum = context.all_reduce(
-          tf.distribute.ReduceOp.SUM, tf.reduce_sum(tf.cast(features["masked_lm_weights"],
-                                                            tf.float32)))
-    losses, outputs, gradients, norm = self._local_step(features, global_weight_sum)
-    variables = self.trainable_variables
     if self._global_clipping:
       gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-      gradients, norm = self._clip(gradients)
-      self.optimizer.apply_gradients(zip(gradients, variables),
-                                     experimental_aggregate_gradients=False)
-    elif not self._update_in_compiled_step:
-      self.optimizer.apply_gradients(zip(gradients, variables))
-    self.train_metrics.update_state(features, outputs)
-    self.train_loss.update_state(losses["loss"])
-    self.gradient_norm.update_state(norm)
-    return losses["loss"]
+      return tf.clip_by_global_norm(gradients, self.clip_norm)
+    gradients, norm = tf.clip_by_global_norm(gradients, self.clip_norm)
+    if self._num_replicas > 1:
+      gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
+    return gradients, norm
 
-  def _eval_step(self, features: Mapping[str, tf.Tensor]) -> None:
-    outputs = self.pretrainer(features, training=False)
-    losses = pretraining_objectives.compute_pretraining_losses(features, outputs)
+  def _update(self, features: task_lib.Features) -> tuple[dict, Any, tf.Tensor]:
+    """One training step on this replica's batch: loss, gradients, aggregation, one update."""
+    statistics = self.task.batch_statistics(features)
+    if self._global_clipping:
+      statistics = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM,
+                                                                  statistics)
+    losses, outputs, gradients = self._gradients_fn(features, statistics)
+    gradients, norm = self._aggregate(gradients)
+    self.optimizer.apply_gradients(zip(gradients, self.trainable_variables),
+                                   experimental_aggregate_gradients=False)
+    return losses, outputs, norm
+
+  def _train_step(self, features: task_lib.Features) -> tf.Tensor:
+    losses, outputs, norm = self._update_fn(features)
+    loss = losses["loss"]
+    if self._global_clipping:  # each replica's loss is its share: report the global batch's
+      loss *= self._num_replicas
+    self.train_metrics.update_state(features, outputs)
+    self.train_loss.update_state(loss)
+    self.gradient_norm.update_state(norm)
+    return loss
+
+  def _eval_step(self, features: task_lib.Features) -> dict[str, tf.Tensor]:
+    outputs = self.model(features, training=False)
+    losses = self.task.compute_losses(features, outputs, self.task.batch_statistics(features))
     self.eval_metrics.update_state(features, outputs)
     self.eval_loss.update_state(losses["loss"])
+    return self.task.eval_outputs(features, outputs)
 
   # Host-side loops.
 
@@ -218,9 +225,8 @@ class PretrainingTrainer:
         self.nonfinite_step.assign(step)
         break
 
-  def _eval_loop_fn(self, iterator: Any, num_steps: tf.Tensor) -> None:
-    for _ in tf.range(num_steps):
-      self.strategy.run(self._eval_step, args=(self._next_batch(iterator),))
+  def _eval_batch_fn(self, iterator: Any) -> Any:
+    return self.strategy.run(self._eval_step, args=(self._next_batch(iterator),))
 
   def train(self, iterator: Any, num_steps: int) -> dict[str, float]:
     """Runs `num_steps` training steps in one tf.function call.
@@ -230,9 +236,8 @@ class PretrainingTrainer:
       num_steps: steps to run.
 
     Returns:
-      Means over these steps: loss, masked_lm_accuracy, masked_lm_loss, sentence_order_accuracy,
-      sentence_order_loss, gradient_norm; plus learning_rate (the next step's) and
-      examples_per_second.
+      Means over these steps: loss, gradient_norm and the task's metrics; plus learning_rate (the
+      next step's) and examples_per_second.
 
     Raises:
       NonFiniteLossError: the loss became NaN or Inf (the message names the step).
@@ -249,30 +254,39 @@ class PretrainingTrainer:
     steps_done = int(self.global_step.numpy()) - start_step
     logs = self._results(self.train_metrics, self.train_loss)
     logs["gradient_norm"] = float(self.gradient_norm.result())
-    logs["learning_rate"] = float(_learning_rate(self.optimizer))
+    logs["learning_rate"] = learning_rate(self.optimizer)
     logs["examples_per_second"] = steps_done * self.global_batch_size / max(elapsed, 1e-9)
     return logs
 
   def evaluate(self, iterator: Any, num_steps: int) -> dict[str, float]:
-    """Runs `num_steps` evaluation batches; returns the original's metrics plus global_step."""
+    """Runs `num_steps` evaluation batches.
+
+    Returns:
+      The task's eval metrics (`task.reduce_eval` of the in-graph metrics and the collected
+      `task.eval_outputs`), loss, and global_step.
+    """
     for metric in (self.eval_metrics, self.eval_loss):
       metric.reset_state()
-    self._eval_loop(iterator, tf.constant(num_steps, tf.int32))
-    logs = self._results(self.eval_metrics, self.eval_loss)
+    collected = self._collect(iterator, num_steps)
+    logs = self.task.reduce_eval(self._results(self.eval_metrics, self.eval_loss), collected)
     logs["global_step"] = int(self.global_step.numpy())
     return logs
 
+  def predict(self, iterator: Any, num_steps: int) -> dict[str, np.ndarray]:
+    """Runs `num_steps` batches and returns the task's eval outputs, concatenated in input order."""
+    return self._collect(iterator, num_steps)
+
+  def _collect(self, iterator: Any, num_steps: int) -> dict[str, np.ndarray]:
+    batches: dict[str, list[np.ndarray]] = {}
+    for _ in range(num_steps):
+      outputs = self._eval_batch(iterator)
+      for name, value in outputs.items():
+        local = self.strategy.experimental_local_results(value)
+        batches.setdefault(name, []).extend(np.asarray(part) for part in local)
+    return {name: np.concatenate(parts) for name, parts in batches.items()}
+
   @staticmethod
-  def _results(metrics: Any, loss: tf_keras.metrics.Mean) -> dict[str, float]:
+  def _results(metrics: task_lib.TaskMetrics, loss: tf_keras.metrics.Mean) -> dict[str, float]:
     logs = {name: float(value) for name, value in metrics.result().items()}
     logs["loss"] = float(loss.result())
     return logs
-
-
-def log_progress(step: int, total_steps: int, logs: Mapping[str, float],
-                 write: Callable[..., None] = logging.info) -> None:
-  """One progress line: step, loss, accuracies, learning rate, examples/s."""
-  write("step %d/%d: loss=%.4f masked_lm_accuracy=%.4f sentence_order_accuracy=%.4f lr=%.3g "
-        "grad_norm=%.3f examples/s=%.1f", step, total_steps, logs["loss"],
-        logs["masked_lm_accuracy"], logs["sentence_order_accuracy"], logs["learning_rate"],
-        logs["gradient_norm"], logs["examples_per_second"])

@@ -1,0 +1,39 @@
+"""What every benchmark in this folder measures the same way: the matmul peak its MFU is against.
+
+A square GEMM alone is not a peak on every CPU: on a 2-core AVX2 EPYC the 4096 square ran at
+90 GFLOP/s and the [2048, 3072]x[3072, 768] GEMM at 173, which put MFU above 100%. So the peak is
+the best rate over a square and the encoder's own GEMM shapes.
+"""
+
+import time
+
+import tensorflow as tf
+
+from albert_tf.config import AlbertConfig
+
+Shape = tuple[int, int, int]
+
+
+def gemm_shapes(config: AlbertConfig, rows: int, square: int = 4096) -> list[Shape]:
+  """(m, k, n) of a `square` square and of the encoder's GEMMs on `rows` = batch x sequence rows."""
+  h, i = config.hidden_size, config.intermediate_size
+  return [(square, square, square), (rows, h, h), (rows, h, i), (rows, i, h)]
+
+
+def matmul_peak(shapes: list[Shape], dtype: tf.DType = tf.float32,
+                repeats: int = 3) -> tuple[float, Shape]:
+  """The best FLOP/s of tf.matmul in `dtype` over `shapes` (best of `repeats` each), and its shape."""
+  best_rate, best_shape = 0.0, shapes[0]
+  matmul = tf.function(tf.matmul)
+  for m, k, n in shapes:
+    a = tf.cast(tf.random.normal([m, k]), dtype)
+    b = tf.cast(tf.random.normal([k, n]), dtype)
+    matmul(a, b).numpy()
+    seconds = float("inf")
+    for _ in range(repeats):
+      start = time.perf_counter()
+      matmul(a, b).numpy()
+      seconds = min(seconds, time.perf_counter() - start)
+    if 2.0 * m * k * n / seconds > best_rate:
+      best_rate, best_shape = 2.0 * m * k * n / seconds, (m, k, n)
+  return best_rate, best_shape
