@@ -32,7 +32,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["albert_tf", "albert_tf.*", "data_prep", "data_prep.*"])
     + ["albert_tf.presets"],
     package_dir={"albert_tf.presets": "configs"},
-    package_data={"albert_tf.presets": ["*.json"], "albert_tf": ["demo/*.txt"]},
+    package_data={"albert_tf.presets": ["*.json"], "albert_tf": ["demo/*.txt", "demo/*/*.tsv"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={
@@ -40,6 +40,7 @@ setuptools.setup(
             "albert-build-vocab=data_prep.build_vocab:run",
             "albert-create-pretraining-data=data_prep.create_pretraining_data:run",
             "albert-run-pretraining=albert_tf.run_pretraining:run",
+            "albert-run-classifier=albert_tf.run_classifier:run",
             "albert-export=albert_tf.export_savedmodel:run",
             "albert-export-checkpoints=albert_tf.export_checkpoints:run",
         ]

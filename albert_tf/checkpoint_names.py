@@ -5,9 +5,11 @@ groups G and inner groups K. Rows are data, not code paths: a Dense row stands f
 [in, out] and `bias` [out], a LayerNorm row for `gamma` and `beta`, a variable row for itself.
 Shapes are written with the config fields they come from, so a mismatch can name the field.
 
-Attribute paths are relative to an `AlbertPretrainer`; the backbone rows start with `albert.`, the
-AlbertModel inside the pretrainer (docs/architecture.md). For an `AlbertModel` the `albert.` is
-dropped and the `cls/` rows do not apply.
+Attribute paths are relative to a model that holds the backbone as `albert` (AlbertPretrainer,
+AlbertClassifier); the backbone rows start with `albert.` (docs/architecture.md). For an
+`AlbertModel` the `albert.` is dropped and no head rows apply. Heads are tables of their own: the
+pretraining heads (`cls/...`, MLM and SOP) and run_classifier's head (root-scope `output_weights`
+[num_labels, H] and `output_bias` [num_labels]).
 
 Two layouts: Google's (google-research/albert, also Google's Chinese models and brightmart's
 *_google ones), and brightmart/albert_zh's own (reference/albert_zh.md §4.1: `word_embeddings_2`
@@ -19,6 +21,7 @@ Example:
     for variable in original_variables(config):
       print(variable.name, variable.shape(config), variable.attribute_path)
     original_variable_shapes(config)["bert/pooler/dense/kernel"]   # (hidden_size, hidden_size)
+    [variable.name for variable in head_variables(CLASSIFIER_HEAD)]  # output_weights, output_bias
 """
 
 import dataclasses
@@ -28,8 +31,12 @@ from typing import Any, Iterator, Sequence, Union
 GOOGLE_LAYOUT = "google"
 BRIGHTMART_LAYOUT = "brightmart"
 BACKBONE_ATTRIBUTE = "albert"
-HEAD_SCOPE = "cls/"
 GROUP_PATTERN = re.compile(r"/group_(\d+)/")
+# The heads: keys of `head_variables`.
+PRETRAINING_HEADS = "pretraining"
+CLASSIFIER_HEAD = "classifier"
+# The classifier head's size that is a property of the task, not of the AlbertConfig.
+NUM_LABELS = "num_labels"
 
 # A dimension is a config field name or a literal size.
 Dimension = Union[str, int]
@@ -124,6 +131,16 @@ _SOP_ROWS = (
          (2, "hidden_size")),
     _Row("cls/seq_relationship/output_bias", "sentence_order.output_bias", _VARIABLE, (2,)),
 )
+# run_classifier's head (classifier_utils.create_model) at the root scope, the same in both layouts.
+_CLASSIFIER_ROWS = (
+    _Row("output_weights", "classifier.output_weights", _VARIABLE, (NUM_LABELS, "hidden_size")),
+    _Row("output_bias", "classifier.output_bias", _VARIABLE, (NUM_LABELS,)),
+)
+_HEAD_ROWS = {
+    PRETRAINING_HEADS: {layout: _MLM_ROWS[layout] + _SOP_ROWS
+                        for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)},
+    CLASSIFIER_HEAD: {layout: _CLASSIFIER_ROWS for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)},
+}
 
 # What each kind of row stands for: (name suffix, attribute suffix, which dims give its shape).
 _KIND_WEIGHTS = {
@@ -148,11 +165,11 @@ class OriginalVariable:
 
   @property
   def is_head(self) -> bool:
-    """Whether it belongs to the pretraining heads (`cls/...`), absent from an AlbertModel."""
-    return self.name.startswith(HEAD_SCOPE)
+    """Whether it belongs to a head (pretraining or classifier), absent from an AlbertModel."""
+    return not self.attribute_path.startswith(BACKBONE_ATTRIBUTE + ".")
 
   def shape(self, config: Any) -> tuple[int, ...]:
-    """The shape this config gives it."""
+    """The shape this config gives it (backbone and pretraining heads; not `num_labels`)."""
     return tuple(dim if isinstance(dim, int) else int(getattr(config, dim)) for dim in self.dims)
 
   def model_attribute_path(self) -> str:
@@ -216,8 +233,38 @@ def original_variables(config: Any,
                      f"{BRIGHTMART_LAYOUT!r}")
   variables.extend(_expand(_POOLER_ROWS, attribute_prefix=backbone))
   if include_heads:
-    variables.extend(_expand(_MLM_ROWS[layout] + _SOP_ROWS))
+    variables.extend(head_variables(PRETRAINING_HEADS, layout))
   return variables
+
+
+def head_variables(head: str, layout: str = GOOGLE_LAYOUT) -> list[OriginalVariable]:
+  """Lists one head's original variables, with attribute paths relative to the model.
+
+  Args:
+    head: PRETRAINING_HEADS (`cls/predictions`, `cls/seq_relationship`) or CLASSIFIER_HEAD
+      (`output_weights`, `output_bias`).
+    layout: GOOGLE_LAYOUT or BRIGHTMART_LAYOUT.
+
+  Returns:
+    The `OriginalVariable`s, in the original order.
+  """
+  if head not in _HEAD_ROWS:
+    raise ValueError(f"unknown head {head!r}: use one of {sorted(_HEAD_ROWS)}")
+  return list(_expand(_HEAD_ROWS[head][layout]))
+
+
+def head_roots(head: str) -> frozenset[str]:
+  """The first name components a head's variables live under: {"cls"}, or the classifier's names.
+
+  A checkpoint name under a root of another head than the model's is a head the model does not
+  have (the pretraining heads when fine-tuning, the classifier when loading a backbone).
+  """
+  return frozenset(variable.name.split("/")[0] for variable in head_variables(head))
+
+
+def heads() -> tuple[str, ...]:
+  """Every head the name table knows."""
+  return tuple(_HEAD_ROWS)
 
 
 def original_variable_shapes(config: Any,

@@ -1,22 +1,33 @@
 """Loading and writing ALBERT checkpoints: original TF1 name-based ones and our object-based ones.
 
-`load_checkpoint` fills an `AlbertModel` or `AlbertPretrainer` from
+`load_checkpoint` fills an `AlbertModel`, `AlbertPretrainer` or `AlbertClassifier` from
   * an original TF1 checkpoint (Google's tarballs, TF-Hub's `module/`-prefixed variables, training
-    checkpoints with optimizer slots), matched by name through the table in `checkpoint_names`, or
+    checkpoints with optimizer slots, run_classifier's fine-tuned checkpoints), matched by name
+    through the table in `checkpoint_names`, or
   * an object-based training checkpoint written by our trainer as
-    `tf.train.Checkpoint(model=<AlbertPretrainer>, optimizer=..., ...)`, matched by object path.
+    `tf.train.Checkpoint(model=<AlbertPretrainer or AlbertClassifier>, optimizer=..., ...)`,
+    matched by object path.
 Both go through the same table, so both report what is missing, unexpected or mis-shaped in the
-same words, and both refuse to load anything unless everything fits. brightmart/albert_zh's own
-checkpoints load into the `albert_tf.brightmart` models, through that layout's table.
+same words, and both refuse to load anything unless everything fits. A classifier started from a
+pretraining checkpoint keeps its head's initialisation (reported in `LoadReport.not_found`), as
+the original's run_classifier does. brightmart/albert_zh's own checkpoints load into the
+`albert_tf.brightmart` models, through that layout's table.
+
+What each model class holds (its backbone's layout, its head) is declared in one table below,
+`_BACKBONE_LAYOUTS` and `_MODEL_HEADS`; a new fine-tuning model is a row there and a head table in
+`checkpoint_names`.
 
 `save_original_checkpoint` writes the original TF1 names and shapes back (what the original code
-and Hugging Face's converter read).
+and Hugging Face's converter read, and what run_classifier restores for a classifier).
 
 Example:
 
     model = albert_tf.AlbertModel(albert_tf.AlbertConfig.from_preset("albert_base_v2"))
     report = albert_tf.load_checkpoint(model, "albert_base/model.ckpt-best")
     albert_tf.save_original_checkpoint(pretrainer, "export/model.ckpt", global_step=0)
+
+    classifier = AlbertClassifier(config, num_labels=3)
+    albert_tf.load_checkpoint(classifier, "albert_base")   # backbone; head kept at its init
 """
 
 import contextlib
@@ -33,8 +44,11 @@ import tensorflow as tf
 
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 from albert_tf import checkpoint_names
+from albert_tf.brightmart import models as brightmart_models
 from albert_tf.checkpoint_names import OriginalVariable
-from albert_tf.config import AlbertConfig
+from albert_tf.models import albert_classifier
+from albert_tf.models import albert_model
+from albert_tf.models import albert_pretrainer
 
 PathLike = Union[str, os.PathLike]
 
@@ -76,6 +90,39 @@ _LAYOUT_ADVICE = {
 _ATTRIBUTE_TOKEN = re.compile(r"\w+")
 
 
+def _num_labels_message(name: str, found_shape: str, found: int, expected: int) -> str:
+  task = "1 output (a regression task)" if expected == 1 else f"{expected} labels"
+  return (f"{name} is {found_shape} (num_labels={found}) but the task has {task}: use a "
+          "checkpoint fine-tuned for this task, or a pretraining checkpoint")
+
+
+# Shape mismatches of a head size that belongs to the task, not to the AlbertConfig.
+_TASK_FIELD_MESSAGES = {checkpoint_names.NUM_LABELS: _num_labels_message}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Head:
+  """A model's head table, whether a checkpoint may lack it, and the inputs it takes."""
+  name: str
+  optional: bool = False
+  extra_inputs: tuple[str, ...] = ()
+
+
+# What each model class holds of an original checkpoint; subclasses inherit their base's entry.
+# Backbones declare their layout; a model with a head holds its backbone as `albert`.
+_BACKBONE_LAYOUTS = {
+    albert_model.AlbertModel: checkpoint_names.GOOGLE_LAYOUT,
+    brightmart_models.BrightmartAlbertModel: checkpoint_names.BRIGHTMART_LAYOUT,
+}
+# A fine-tuned model may start from a pretraining checkpoint, which has no head for its task: the
+# head then keeps its initialisation, as with the original's init_from_checkpoint.
+_MODEL_HEADS = {
+    albert_pretrainer.AlbertPretrainer: _Head(checkpoint_names.PRETRAINING_HEADS,
+                                              extra_inputs=("masked_lm_positions",)),
+    albert_classifier.AlbertClassifier: _Head(checkpoint_names.CLASSIFIER_HEAD, optional=True),
+}
+
+
 class CheckpointError(Exception):
   """Any checkpoint the user pointed at that cannot be loaded; the message is one line."""
 
@@ -105,20 +152,26 @@ class LoadReport:
     kind: "tf1" (original name-based) or "object" (our object-based training checkpoint).
     loaded: {original name of the model variable: checkpoint key it was read from}.
     from_group0: {original name: the group_0 name it was initialised from}, by `init_from_group0`.
-    ignored: checkpoint keys deliberately not loaded (optimizer slots, global_step, pretraining
-      heads when loading an AlbertModel; for object-based checkpoints, all outside the model).
+    ignored: checkpoint keys deliberately not loaded (optimizer slots, global_step, heads the
+      model does not have; for object-based checkpoints, all outside the model).
+    not_found: original names of model variables the checkpoint lacks and that keep their
+      initialisation: a classifier's head when loading a pretraining checkpoint.
   """
   path: str
   kind: str
   loaded: dict[str, str]
   from_group0: dict[str, str]
   ignored: tuple[str, ...]
+  not_found: tuple[str, ...] = ()
 
   def __str__(self) -> str:
     source = "original TF1" if self.kind == TF1_KIND else "object-based"
-    return (f"loaded {len(self.loaded)} variables from {source} checkpoint {self.path} "
+    text = (f"loaded {len(self.loaded)} variables from {source} checkpoint {self.path} "
             f"({len(self.from_group0)} of them from group_0), ignored {len(self.ignored)} "
             "checkpoint entries")
+    if self.not_found:
+      text += f", kept the initialisation of {', '.join(self.not_found)} (not in the checkpoint)"
+    return text
 
 
 def resolve_checkpoint_prefix(path: PathLike) -> str:
@@ -168,49 +221,75 @@ def _prefix_in_directory(directory: str) -> Optional[str]:
   return os.path.join(directory, max(prefixes, key=step))
 
 
-def _is_pretrainer(model: Any) -> bool:
-  return hasattr(model, checkpoint_names.BACKBONE_ATTRIBUTE)
+@dataclasses.dataclass(frozen=True)
+class _ModelSpec:
+  """What a model holds of an original checkpoint, from `_BACKBONE_LAYOUTS` and `_MODEL_HEADS`.
+
+  Attributes:
+    model: the model itself.
+    backbone: its AlbertModel (or brightmart backbone): the model, or its `albert` attribute.
+    layout: the backbone's checkpoint layout.
+    head: the model's head, None for a backbone.
+  """
+  model: Any
+  backbone: Any
+  layout: str
+  head: Optional[_Head]
+
+  @property
+  def config(self) -> Any:
+    return self.backbone.config
+
+  def variables(self) -> list[OriginalVariable]:
+    variables = checkpoint_names.original_variables(self.config, include_heads=False,
+                                                    layout=self.layout)
+    if self.head is not None:
+      variables.extend(checkpoint_names.head_variables(self.head.name, self.layout))
+    return variables
+
+  def attribute_path(self, variable: OriginalVariable) -> str:
+    if self.head is not None:
+      return variable.attribute_path
+    return variable.model_attribute_path()
+
+  def foreign_head_roots(self) -> frozenset[str]:
+    """Name roots of heads this model does not have: their checkpoint variables are ignored."""
+    own = checkpoint_names.head_roots(self.head.name) if self.head else frozenset()
+    other = [checkpoint_names.head_roots(head) for head in checkpoint_names.heads()
+             if self.head is None or head != self.head.name]
+    return frozenset().union(*other) - own
 
 
-def _backbone(model: Any) -> Any:
-  if _is_pretrainer(model):
-    return getattr(model, checkpoint_names.BACKBONE_ATTRIBUTE)
-  return model
+def _declared(table: Mapping[type, Any], model: Any) -> Any:
+  """The table entry of the model's class or its nearest base class listed, else None."""
+  return next((table[cls] for cls in type(model).__mro__ if cls in table), None)
 
 
-def _model_config(model: Any) -> Any:
-  return _backbone(model).config
-
-
-def _model_layout(model: Any) -> str:
-  """GOOGLE_LAYOUT, or what the model class declares (albert_tf.brightmart's models)."""
-  return getattr(_backbone(model), "checkpoint_layout", checkpoint_names.GOOGLE_LAYOUT)
-
-
-def _ensure_built(model: Any) -> None:
-  """Checks the model is one of ours, then creates its variables with a one-token call if needed."""
-  if not isinstance(getattr(_backbone(model), "config", None), AlbertConfig):
+def _model_spec(model: Any) -> _ModelSpec:
+  """Describes one of our models; raises TypeError for anything else."""
+  head = _declared(_MODEL_HEADS, model)
+  backbone = getattr(model, checkpoint_names.BACKBONE_ATTRIBUTE) if head else model
+  layout = _declared(_BACKBONE_LAYOUTS, backbone)
+  if layout is None:
     raise TypeError(f"expected an AlbertModel or AlbertPretrainer (or an albert_tf.brightmart "
                     f"model), got {type(model).__name__}")
+  return _ModelSpec(model=model, backbone=backbone, layout=layout, head=head)
+
+
+def _ensure_built(model: Any) -> _ModelSpec:
+  """Checks the model is one of ours, then creates its variables with a one-token call if needed.
+
+  A call, not `build()`, so that the variables get the names a first forward pass gives them.
+  """
+  spec = _model_spec(model)
   if model.built:
-    return
+    return spec
   ids = tf.zeros([1, 1], tf.int32)
   inputs = {"input_word_ids": ids, "input_mask": tf.ones_like(ids), "input_type_ids": ids}
-  if _is_pretrainer(model):
-    inputs["masked_lm_positions"] = ids
+  if spec.head is not None:
+    inputs.update({name: ids for name in spec.head.extra_inputs})
   model(inputs, training=False)
-
-
-def _target_variables(model: Any) -> list[OriginalVariable]:
-  return checkpoint_names.original_variables(_model_config(model),
-                                             include_heads=_is_pretrainer(model),
-                                             layout=_model_layout(model))
-
-
-def _attribute_path(model: Any, variable: OriginalVariable) -> str:
-  if _is_pretrainer(model):
-    return variable.attribute_path
-  return variable.model_attribute_path()
+  return spec
 
 
 def _resolve_attribute(root: Any, path: str) -> Any:
@@ -251,6 +330,7 @@ class _Mismatch:
   def __init__(self):
     self.wrong_shapes: list[str] = []
     self.field_values: dict[str, set[int]] = {}
+    self.task_fields: dict[str, str] = {}
     self.missing: list[str] = []
     self.unexpected: list[str] = []
 
@@ -261,9 +341,14 @@ class _Mismatch:
     fields = []
     if len(found) == len(expected):
       for dim, found_size, expected_size in zip(variable.dims, found, expected):
-        if found_size != expected_size and isinstance(dim, str):
-          fields.append(dim)
-          self.field_values.setdefault(dim, set()).add(int(found_size))
+        if found_size == expected_size or not isinstance(dim, str):
+          continue
+        if dim in _TASK_FIELD_MESSAGES:
+          self.task_fields.setdefault(dim, _TASK_FIELD_MESSAGES[dim](
+              key, _format_shape(found), found_size, expected_size))
+          return False
+        fields.append(dim)
+        self.field_values.setdefault(dim, set()).add(int(found_size))
     hint = f" ({', '.join(dict.fromkeys(fields))})" if fields else ""
     self.wrong_shapes.append(f"{key} has shape {_format_shape(found)}, "
                              f"config expects {_format_shape(expected)}{hint}")
@@ -271,7 +356,14 @@ class _Mismatch:
 
   def raise_if_any(self, path: str, config: Any, expected: Iterable[str], found: Iterable[str],
                    hints: Iterable[str] = ()) -> None:
-    """Raises one CheckpointMismatchError naming everything collected, if anything was."""
+    """Raises one CheckpointMismatchError naming everything collected, if anything was.
+
+    A head sized for another task (num_labels) is the whole message: it is the user's mistake to
+    fix first, whatever else differs.
+    """
+    if self.task_fields:
+      raise CheckpointMismatchError(f"checkpoint {path} does not fit the task: " +
+                                    "; ".join(self.task_fields.values()))
     if not (self.wrong_shapes or self.missing or self.unexpected):
       return
     parts = [
@@ -328,29 +420,29 @@ def _is_ignored_tf1_name(name: str) -> bool:
           any(marker in name for marker in _OPTIMIZER_SLOT_MARKERS))
 
 
-def _check_layout(names: Iterable[str], path: str, model: Any) -> None:
+def _check_layout(names: Iterable[str], path: str, spec: _ModelSpec) -> None:
   """Refuses a checkpoint that carries the names of the other layout than the model's."""
-  model_layout = _model_layout(model)
   for layout, markers in _LAYOUT_MARKERS.items():
     found = [marker for marker in markers if any(name.startswith(marker) for name in names)]
-    if found and layout != model_layout:
+    if found and layout != spec.layout:
       description, advice = _LAYOUT_ADVICE[layout]
       raise CheckpointLayoutError(
           f"checkpoint {path} uses {description} ({', '.join(found)} ...), which "
-          f"{type(model).__name__} does not load: {advice}")
+          f"{type(spec.model).__name__} does not load: {advice}")
 
 
-def _tf1_keys(files: _CheckpointFiles, model: Any) -> tuple[dict[str, str], list[str]]:
+def _tf1_keys(files: _CheckpointFiles,
+              spec: _ModelSpec) -> tuple[dict[str, str], list[str]]:
   """Maps original names to TF1 checkpoint keys; returns it with the keys to ignore."""
   keys, ignored = {}, []
+  foreign_heads = spec.foreign_head_roots()
   for key in sorted(files.shapes):
     name = key[len(_HUB_PREFIX):] if key.startswith(_HUB_PREFIX) else key
-    if _is_ignored_tf1_name(name) or (not _is_pretrainer(model) and
-                                      name.startswith(checkpoint_names.HEAD_SCOPE)):
+    if _is_ignored_tf1_name(name) or name.split("/")[0] in foreign_heads:
       ignored.append(key)
     else:
       keys[name] = key
-  _check_layout(keys, files.prefix, model)
+  _check_layout(keys, files.prefix, spec)
   return keys, ignored
 
 
@@ -374,10 +466,11 @@ def _object_keys(files: _CheckpointFiles,
         f"checkpoint {files.prefix} is object-based but has no `model` object (it has: {names}): "
         "pass an albert-tf training checkpoint, written as "
         "tf.train.Checkpoint(model=AlbertPretrainer)")
-  written_by_pretrainer = child(root, checkpoint_names.BACKBONE_ATTRIBUTE) is not None
+  # A pretrainer or classifier holds the backbone as `albert`; a bare AlbertModel is the backbone.
+  holds_backbone = child(root, checkpoint_names.BACKBONE_ATTRIBUTE) is not None
   keys = {}
   for variable in variables:
-    if written_by_pretrainer:
+    if holds_backbone:
       attribute_path = variable.attribute_path
     elif variable.is_head:
       continue
@@ -406,13 +499,29 @@ def _group0_hint(missing: list[str], keys: Mapping[str, str]) -> list[str]:
           "init_from_group0=True to initialise the other groups from group_0"]
 
 
-def _match(model: Any, path: str, keys: Mapping[str, str], shapes: Mapping[str, list[int]],
-           init_from_group0: bool, report_unexpected: bool) -> dict[str, tuple[Any, str, str]]:
-  """Pairs each model variable with its checkpoint key, or raises listing all that does not fit."""
+def _absent_optional_head(spec: _ModelSpec, keys: Mapping[str, str]) -> tuple[str, ...]:
+  """The names of an optional head the checkpoint has none of (they keep their initialisation)."""
+  if spec.head is None or not spec.head.optional:
+    return ()
+  names = [variable.name for variable in
+           checkpoint_names.head_variables(spec.head.name, spec.layout)]
+  return () if any(name in keys for name in names) else tuple(names)
+
+
+def _match(spec: _ModelSpec, path: str, keys: Mapping[str, str],
+           shapes: Mapping[str, list[int]], init_from_group0: bool,
+           report_unexpected: bool) -> tuple[dict[str, tuple[Any, str, str]], tuple[str, ...]]:
+  """Pairs each model variable with its checkpoint key, or raises listing all that does not fit.
+
+  Returns:
+    {original name: (model variable, checkpoint key, original name read)} and the names of the
+    optional head left at its initialisation.
+  """
   mismatch = _Mismatch()
   matched = {}
   used_keys = set()
-  variables = _target_variables(model)
+  not_found = _absent_optional_head(spec, keys)
+  variables = [variable for variable in spec.variables() if variable.name not in not_found]
   for variable in variables:
     source = variable.name
     if source not in keys and init_from_group0:
@@ -422,24 +531,26 @@ def _match(model: Any, path: str, keys: Mapping[str, str], shapes: Mapping[str, 
       continue
     key = keys[source]
     used_keys.add(key)
-    target = _resolve_attribute(model, _attribute_path(model, variable))
+    target = _resolve_attribute(spec.model, spec.attribute_path(variable))
     if mismatch.check_shape(variable, key, shapes[key], target.shape.as_list()):
       matched[variable.name] = (target, key, source)
   if report_unexpected:
     mismatch.unexpected = [key for key in keys.values() if key not in used_keys]
   hints = [] if init_from_group0 else _group0_hint(mismatch.missing, keys)
-  mismatch.raise_if_any(path, _model_config(model), [variable.name for variable in variables],
+  mismatch.raise_if_any(path, spec.config, [variable.name for variable in variables],
                         keys.values(), hints)
-  return matched
+  return matched, not_found
 
 
 def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = False) -> LoadReport:
   """Loads an original TF1 or an albert-tf object-based checkpoint into a model.
 
   Args:
-    model: an `AlbertModel` or an `AlbertPretrainer`, built or not. An AlbertModel takes the
-      backbone only (`cls/...` variables are ignored); a pretrainer also needs the MLM and SOP
-      heads.
+    model: an `AlbertModel`, `AlbertPretrainer` or `AlbertClassifier`, built or not. An
+      AlbertModel takes the backbone only (head variables are ignored); a pretrainer also needs
+      the MLM and SOP heads; a classifier takes run_classifier's `output_weights` and
+      `output_bias` when the checkpoint has them (a fine-tuned one) and otherwise keeps its
+      head's initialisation (a pretraining one).
     path: a checkpoint prefix, one of its files, or a directory (see `resolve_checkpoint_prefix`).
     init_from_group0: when the checkpoint has fewer layer groups than the config, initialise each
       absent `group_g` from `group_0`, like the original `--init_from_group0` (reference §7.7).
@@ -451,21 +562,22 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
     CheckpointNotFoundError: `path` names no checkpoint.
     CheckpointReadError: the checkpoint's files are truncated or corrupt; nothing is loaded.
     CheckpointMismatchError: variables are missing, unexpected (TF1 only) or of the wrong shape;
-      all of them are listed in one message, and nothing is loaded.
+      all of them are listed in one message, and nothing is loaded. A classifier head with another
+      number of labels than the model's is named alone.
     CheckpointLayoutError: the checkpoint has the brightmart/albert_zh layout and the model
       Google's, or the other way round.
   """
   prefix = resolve_checkpoint_prefix(path)
-  _ensure_built(model)
+  spec = _ensure_built(model)
   files = _CheckpointFiles(prefix)
   if _OBJECT_GRAPH_KEY in files.shapes:
     kind = OBJECT_KIND
-    keys, ignored = _object_keys(files, _target_variables(model))
+    keys, ignored = _object_keys(files, spec.variables())
   else:
     kind = TF1_KIND
-    keys, ignored = _tf1_keys(files, model)
-  matched = _match(model, prefix, keys, files.shapes, init_from_group0,
-                   report_unexpected=kind == TF1_KIND)
+    keys, ignored = _tf1_keys(files, spec)
+  matched, not_found = _match(spec, prefix, keys, files.shapes, init_from_group0,
+                              report_unexpected=kind == TF1_KIND)
   # Everything is read before anything is assigned, so a bad file leaves the model untouched.
   values = {key: files.tensor(key) for _, key, _ in matched.values()}
   for target, key, _ in matched.values():
@@ -476,7 +588,8 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
                       from_group0={
                           name: source for name, (_, _, source) in matched.items() if source != name
                       },
-                      ignored=tuple(ignored))
+                      ignored=tuple(ignored),
+                      not_found=not_found)
   logging.info("%s: %s.", type(model).__name__, report)
   return report
 
@@ -508,12 +621,16 @@ def save_original_checkpoint(model: tf.Module, path: PathLike, global_step: int 
   """Writes a model's variables under the original TF1 names and shapes.
 
   The result is what the original `export_checkpoints.py` writes: the backbone, plus the MLM and SOP
-  heads for a pretrainer, and an int64 `global_step`; no optimizer slots. It loads with
-  `tf.compat.v1.train.Saver`, `tf.train.load_checkpoint`, the original code and Hugging Face's
-  converter. Files appear complete or not at all (written under a temporary name, then renamed).
+  heads for a pretrainer, and an int64 `global_step`; no optimizer slots. For a classifier it is
+  what the original run_classifier trains: the backbone plus root-scope `output_weights`
+  [num_labels, H] and `output_bias` [num_labels], which its Estimator restores for eval, predict
+  and export. It loads with `tf.compat.v1.train.Saver`, `tf.train.load_checkpoint`, the original
+  code and Hugging Face's converter. Files appear complete or not at all (written under a
+  temporary name, then renamed).
 
   Args:
-    model: an `AlbertPretrainer` (backbone and heads) or an `AlbertModel` (backbone only).
+    model: an `AlbertPretrainer` (backbone and heads), an `AlbertClassifier` (backbone and
+      classifier head) or an `AlbertModel` (backbone only).
     path: the checkpoint prefix to write, e.g. "export/model.ckpt-best".
     global_step: the value of the `global_step` variable.
 
@@ -524,11 +641,11 @@ def save_original_checkpoint(model: tf.Module, path: PathLike, global_step: int 
   if tf.io.gfile.isdir(prefix):
     raise ValueError(f"checkpoint path {prefix} is a directory: pass a checkpoint prefix such as "
                      f"{os.path.join(prefix, 'model.ckpt')}")
-  _ensure_built(model)
+  spec = _ensure_built(model)
   tensors = {
       variable.name: tf.convert_to_tensor(
-          _resolve_attribute(model, _attribute_path(model, variable)))
-      for variable in _target_variables(model)
+          _resolve_attribute(model, spec.attribute_path(variable)))
+      for variable in spec.variables()
   }
   tensors[_GLOBAL_STEP] = tf.constant(global_step, tf.int64)
   _write_atomically(prefix, lambda temporary: _save_v2(temporary, tensors))

@@ -323,3 +323,35 @@ def random_original_weights(config: Mapping[str, object],
                             include_heads: bool = True) -> dict:
   """Random float32 weights under the original (Google layout) names."""
   return random_weights(original_shapes(config, include_heads), rng)
+
+
+def classifier_shapes(config: Mapping[str, object], num_labels: int) -> dict:
+  """{name: shape} of run_classifier's head: root-scope output_weights [C, H], output_bias [C]."""
+  return {
+      "output_weights": (num_labels, int(config["hidden_size"])),
+      "output_bias": (num_labels,),
+  }
+
+
+def classifier_logits(weights: Mapping[str, np.ndarray], pooled_output: np.ndarray) -> np.ndarray:
+  """run_classifier's head at inference (no dropout): pooled · output_weightsᵀ + output_bias."""
+  weights = _as_float64(weights)
+  return (np.asarray(pooled_output, np.float64) @ weights["output_weights"].T +
+          weights["output_bias"])
+
+
+def classifier_probabilities(weights: Mapping[str, np.ndarray], config: Mapping[str, object],
+                             input_ids: np.ndarray, input_mask: np.ndarray,
+                             token_type_ids: np.ndarray) -> np.ndarray:
+  """The original's `probabilities` for a classification task: softmax over the head's logits.
+
+  Args:
+    weights: backbone and head weights under their original names.
+    config: the original albert_config.json fields (a dict).
+    input_ids, input_mask, token_type_ids: int [B, T].
+
+  Returns:
+    [B, C] probabilities in float64.
+  """
+  pooled = albert_forward(weights, config, input_ids, input_mask, token_type_ids)["pooled_output"]
+  return softmax(classifier_logits(weights, pooled))

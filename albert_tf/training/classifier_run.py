@@ -1,0 +1,214 @@
+"""One run_classifier run: data -> cached features -> the classification task on the one training
+loop -> eval_results.txt / model.ckpt-best -> test predictions -> a SavedModel.
+
+`run(options, strategy)` is what `albert_tf.run_classifier` calls after parsing flags; tests call it
+directly. Outputs in `output_dir` (docs/finetuning.md): albert_config.json, label_list.txt,
+model.ckpt-<step>.*, model.ckpt-best.*, eval_results.txt, best_trial.txt, test_results.tsv,
+submit_results.tsv, TensorBoard events; the feature cache in `cached_dir` (default: output_dir).
+"""
+
+import dataclasses
+import math
+import os
+
+from absl import logging
+import tensorflow as tf
+
+from albert_tf import tokenization
+from albert_tf import precision
+from albert_tf.config import AlbertConfig
+from albert_tf.models import hub_encoder
+from albert_tf.tasks import classification
+from albert_tf.tasks import classifier_data
+from albert_tf.tasks import classifier_outputs
+from albert_tf.training import checkpointing
+from albert_tf.training import run_loop
+
+# Our split names -> the processors' ("eval" is the dev set, "predict" the test set).
+_DATA_SPLITS = {"train": "train", "eval": "dev", "predict": "test"}
+
+
+class NoTrainedCheckpointError(ValueError):
+  """--do_predict or --export_dir found no fine-tuned checkpoint to use."""
+
+
+@dataclasses.dataclass
+class ClassifierOptions(run_loop.LoopOptions):
+  """The run's settings; field names are the run_classifier flags' (train_step is
+  num_train_steps, warmup_step num_warmup_steps)."""
+  data_dir: str = ""
+  task_name: str = ""
+  albert_config_file: str = ""
+  vocab_file: str | None = None
+  spm_model_file: str | None = None
+  cached_dir: str | None = None
+  albert_hub_module_handle: str | None = None
+  do_lower_case: bool = True
+  max_seq_length: int = 512
+  do_predict: bool = False
+  predict_batch_size: int = 8
+  export_dir: str | None = None
+  threshold_to_export: float = float("nan")
+  generic: classifier_data.GenericTaskSpec | None = None
+  train_steps_flag: str = "train_step"
+
+
+def _config(options: ClassifierOptions) -> AlbertConfig:
+  """--albert_config_file, else the config an --albert_hub_module_handle export carries."""
+  if options.albert_config_file:
+    return AlbertConfig.from_json_file(options.albert_config_file)
+  config = hub_encoder.read_config_asset(options.albert_hub_module_handle)
+  if config is None:
+    raise hub_encoder.HubEncoderError(
+        f"--albert_hub_module_handle={options.albert_hub_module_handle} carries no "
+        f"assets/{hub_encoder.CONFIG_ASSET}: pass the encoder's --albert_config_file too")
+  return config
+
+
+def _check_options(options: ClassifierOptions, config: AlbertConfig) -> None:
+  if options.albert_hub_module_handle and options.init_checkpoint:
+    raise classifier_data.ClassifierDataError(
+        "--init_checkpoint and --albert_hub_module_handle both give starting weights: drop one")
+  if not (options.spm_model_file or options.vocab_file):
+    raise classifier_data.ClassifierDataError(
+        "no vocabulary: pass --spm_model_file (SentencePiece, English) or --vocab_file "
+        "(WordPiece, Chinese)")
+  if options.max_seq_length > config.max_position_embeddings:
+    raise classifier_data.ClassifierDataError(
+        f"--max_seq_length={options.max_seq_length} exceeds the model's "
+        f"max_position_embeddings={config.max_position_embeddings} "
+        f"({options.albert_config_file}): pass --max_seq_length<={config.max_position_embeddings}")
+
+
+def _labels(processor: classifier_data.ClassifierProcessor, options: ClassifierOptions) -> list:
+  """The label list; a run directory's label_list.txt wins, so eval and predict use its ids."""
+  if processor.is_regression:
+    return []
+  saved = os.path.join(options.output_dir, classification.LABEL_LIST_FILE)
+  if tf.io.gfile.exists(saved) and not options.do_train:
+    return classifier_data.read_label_list(saved)
+  return processor.get_labels(options.data_dir)
+
+
+def build_task(options: ClassifierOptions) -> tuple[classification.ClassificationTask, dict]:
+  """Reads the task's files, writes or reuses the feature cache and builds the task.
+
+  Returns:
+    (task, {split: guids of its real examples}) for the splits the options use.
+  """
+  config = _config(options)
+  _check_options(options, config)
+  processor = classifier_data.get_processor(
+      options.task_name, use_spm=bool(options.spm_model_file),
+      do_lower_case=options.do_lower_case, generic=options.generic)
+  tokenizer = tokenization.FullTokenizer(vocab_file=options.vocab_file,
+                                         do_lower_case=options.do_lower_case,
+                                         spm_model_file=options.spm_model_file)
+  fingerprint = classifier_data.vocab_fingerprint(
+      spm_model_file=options.spm_model_file, vocab_file=options.vocab_file,
+      do_lower_case=options.do_lower_case)
+  labels = _labels(processor, options)
+  wanted = {"train": options.do_train, "eval": options.do_eval, "predict": options.do_predict}
+  files, counts, guids = {}, {}, {}
+  for split in (name for name, used in wanted.items() if used):
+    examples = processor.get_examples(options.data_dir, _DATA_SPLITS[split])
+    files[split], counts[split] = classifier_data.cached_features(
+        cached_dir=options.cached_dir or options.output_dir, task_name=processor.name,
+        split=_DATA_SPLITS[split], examples=examples, label_list=labels,
+        max_seq_length=options.max_seq_length,
+        tokenizer=tokenizer, vocab_fingerprint=fingerprint, is_regression=processor.is_regression)
+    guids[split] = [example.guid for example in examples]
+    logging.info("%s: %d examples (%s).", split, counts[split], files[split])
+  task = classification.ClassificationTask(
+      config, task_name=processor.name, label_list=labels, is_regression=processor.is_regression,
+      record_files=files, num_examples=counts, max_seq_length=options.max_seq_length,
+      seed=0 if options.seed is None else options.seed,
+      hub_module_handle=options.albert_hub_module_handle)
+  return task, guids
+
+
+def trained_checkpoint(options: ClassifierOptions) -> str:
+  """model.ckpt-best of output_dir, else its newest checkpoint, else a fine-tuned
+  --init_checkpoint.
+
+  Raises:
+    NoTrainedCheckpointError: none of them exists.
+  """
+  best = os.path.join(options.output_dir, checkpointing.BEST_CHECKPOINT_PREFIX)
+  if tf.io.gfile.exists(best + ".index"):
+    return best
+  latest = tf.train.latest_checkpoint(options.output_dir)
+  if latest:
+    logging.info("No %s in %s (run --do_eval to pick the best): using %s.",
+                 checkpointing.BEST_CHECKPOINT_PREFIX, options.output_dir, latest)
+    return latest
+  if options.init_checkpoint:
+    return options.init_checkpoint
+  raise NoTrainedCheckpointError(
+      f"no fine-tuned checkpoint in --output_dir={options.output_dir} (model.ckpt-best or "
+      "model.ckpt-<step>): train first (--do_train), or pass --init_checkpoint=<a fine-tuned "
+      "checkpoint>")
+
+
+def restore_trained(training_run: run_loop.TrainingRun, options: ClassifierOptions) -> str:
+  """Loads trained_checkpoint(options) into the run's model; returns its prefix."""
+  path = trained_checkpoint(options)
+  if path == options.init_checkpoint:
+    training_run.task.load_fine_tuned(training_run.model, path)
+  else:
+    training_run.checkpoints.checkpoint.restore(path).expect_partial()
+  return path
+
+
+def predict(training_run: run_loop.TrainingRun, options: ClassifierOptions,
+            guids: list[str]) -> None:
+  """Writes test_results.tsv and submit_results.tsv for the test split."""
+  task = training_run.task
+  path = restore_trained(training_run, options)
+  logging.info("Predicting %d test examples with %s.", len(guids), path)
+  batch_size = options.predict_batch_size
+  collected = training_run.trainer.predict(training_run.iterator("predict", batch_size),
+                                           math.ceil(len(guids) / batch_size))
+  test_file, submit_file = classifier_outputs.write_predictions(
+      options.output_dir, guids, task.predictions(collected), task.label_list,
+      task.is_regression)
+  logging.info("Wrote %s and %s.", test_file, submit_file)
+
+
+def export(training_run: run_loop.TrainingRun, options: ClassifierOptions) -> str:
+  """Exports the run's best (else newest) checkpoint to export_dir/<its step>.
+
+  The model exported is the one the run trained (a TF-Hub encoder included), in the run's
+  compute dtype. A rerun replaces the version it exported before: the checkpoint is the truth.
+  """
+  from albert_tf.export import classifier_exporter  # pylint: disable=g-import-not-at-top
+  task = training_run.task
+  path = restore_trained(training_run, options)
+  threshold = None if math.isnan(options.threshold_to_export) else options.threshold_to_export
+  exported = classifier_exporter.export_fine_tuned(
+      training_run.model, task.config, path, export_dir=options.export_dir,
+      spm_model_file=options.spm_model_file, vocab_file=options.vocab_file,
+      do_lower_case=options.do_lower_case, max_seq_length=options.max_seq_length,
+      labels=task.label_list, is_regression=task.is_regression, threshold=threshold,
+      version=None, overwrite=True)
+  logging.info("Exported the classifier (%s) to %s.", path, exported)
+  return exported
+
+
+def run(options: ClassifierOptions, strategy: tf.distribute.Strategy | None = None) -> None:
+  """Trains, evaluates, predicts and exports as `options` say.
+
+  Raises:
+    ClassifierDataError, AlbertConfigError, CheckpointMismatchError: bad inputs.
+    NoTrainedCheckpointError: --do_predict or --export_dir without a fine-tuned checkpoint.
+    trainer.NonFiniteLossError, run_loop.EvalTimeoutError: as for pretraining.
+  """
+  if (options.do_predict or options.export_dir) and not options.do_train:
+    trained_checkpoint(options)  # fail before reading any data
+  task, guids = build_task(options)
+  with precision.policy_scope(options.mixed_precision):
+    training_run = run_loop.run(task, options, strategy)
+    if options.do_predict:
+      predict(training_run, options, guids["predict"])
+    if options.export_dir:
+      export(training_run, options)
