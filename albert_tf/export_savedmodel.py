@@ -6,6 +6,13 @@ r"""Exports a trained ALBERT as a TF Serving SavedModel with id and raw-text sig
 writes `serving/albert/<version>/` (version = the checkpoint's global step unless --version) with
 the signatures serving_default, mlm, sop, encode_text, encode_text_pair and fill_mask_text; see
 docs/serving.md. `--encoder_export_dir` also writes the reusable, fine-tunable encoder SavedModel.
+
+    python -m albert_tf.export_savedmodel --task=classifier --init_checkpoint=ft/sst2 \
+        --albert_config_file=albert_config.json --spm_model_file=30k-clean.model \
+        --export_dir=serving/sst2
+
+exports a fine-tuned classifier (the run's model.ckpt-best, labels from its label_list.txt) with
+classify_text, classify_text_pair, serving_default and the original's serialized_example.
 """
 
 import os
@@ -15,13 +22,17 @@ from absl import app
 from absl import flags
 
 from albert_tf.config import AlbertConfigError
+from albert_tf.export import classifier_exporter
 from albert_tf.export import exporter
 
 FLAGS = flags.FLAGS
 
+flags.DEFINE_enum("task", "pretraining", ["pretraining", "classifier"], "What to export: the "
+                  "pretrained model (encoder, MLM, SOP) or a fine-tuned classifier.")
 flags.DEFINE_string("albert_config_file", None, "The albert_config.json of the model.")
 flags.DEFINE_string("init_checkpoint", None, "A training directory or checkpoint prefix of "
-                    "ours, or an original TF1 checkpoint (e.g. albert_base/model.ckpt-best).")
+                    "ours, or an original TF1 checkpoint (e.g. albert_base/model.ckpt-best). "
+                    "--task=classifier: a fine-tuning run's output_dir means its model.ckpt-best.")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the vocabulary (English).")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary (Chinese models); used when no "
                     "--spm_model_file is given.")
@@ -31,25 +42,51 @@ flags.DEFINE_string("export_dir", None,
 flags.DEFINE_integer("version", None, "Version directory name (default: the checkpoint's global "
                      "step; 1 when the checkpoint records none or 0).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing <export_dir>/<version>.")
-flags.DEFINE_integer("max_seq_length", 128, "Length the text signatures pack and truncate to.")
-flags.DEFINE_integer("top_k", 5, "Candidates per [MASK] returned by fill_mask_text.")
-flags.DEFINE_enum("dtype", "float32", sorted(exporter.DTYPE_POLICIES), "Compute dtype of the "
+flags.DEFINE_integer("max_seq_length", 128, "Length the text signatures pack and truncate to "
+                     "(and, for a classifier, the length of the tf.Example features).")
+flags.DEFINE_enum("dtype", "float32", exporter.DTYPES, "Compute dtype of the "
                   "exported graph (bfloat16: matmuls in bfloat16, float32 weights and outputs).")
-flags.DEFINE_bool("text_signatures", True,
-                  "Export encode_text/fill_mask_text (needs a vocabulary).")
+flags.DEFINE_bool("text_signatures", True, "Export the raw-text signatures (need a vocabulary).")
+# --task=pretraining only.
+flags.DEFINE_integer("top_k", 5, "Candidates per [MASK] returned by fill_mask_text.")
 flags.DEFINE_string("encoder_export_dir", None, "Also write the reusable encoder SavedModel here "
                     "(TF-Hub style: callable on the dict inputs, with trainable variables).")
+# --task=classifier only.
+flags.DEFINE_list("label_list", None, "The label names in label-id order, comma-separated "
+                  "(default: the label_list.txt next to the checkpoint).")
+flags.DEFINE_integer("num_labels", None, "The number of labels; names 0..num_labels-1 when "
+                     "neither --label_list nor a label_list.txt gives them.")
+flags.DEFINE_bool("is_regression", False, "The classifier outputs one score (e.g. STS-B).")
+flags.DEFINE_float("threshold_to_export", float("nan"), "A threshold the serialized_example "
+                   "signature returns as a constant `threshold` output (as the original).")
+
+_SHARED_FLAGS = ("albert_config_file", "init_checkpoint", "export_dir", "spm_model_file",
+                 "vocab_file", "do_lower_case", "version", "overwrite", "max_seq_length", "dtype",
+                 "text_signatures")
+_TASK_FLAGS = {
+    "pretraining": ("top_k", "encoder_export_dir"),
+    "classifier": ("label_list", "num_labels", "is_regression", "threshold_to_export"),
+}
+_ARGUMENT_NAMES = {"threshold_to_export": "threshold"}
 
 
-_FLAG_NAMES = ("albert_config_file", "init_checkpoint", "export_dir", "spm_model_file",
-               "vocab_file", "do_lower_case", "version", "overwrite", "max_seq_length", "top_k",
-               "dtype", "text_signatures", "encoder_export_dir")
+def _export() -> str:
+  """Runs the export of --task with its flags; returns the version directory."""
+  for task, names in _TASK_FLAGS.items():
+    for name in names:
+      if task != FLAGS.task and FLAGS[name].present:
+        raise exporter.ExportError(f"--{name} applies to --task={task}, not --task={FLAGS.task}")
+  names = _SHARED_FLAGS + _TASK_FLAGS[FLAGS.task]
+  arguments = {_ARGUMENT_NAMES.get(name, name): FLAGS[name].value for name in names}
+  if FLAGS.task == "classifier":
+    return classifier_exporter.export_classifier_from_checkpoint(**arguments)
+  return exporter.export_savedmodel(**arguments)
 
 
 def main(argv):
   del argv  # Unused.
   try:
-    path = exporter.export_savedmodel(**{name: FLAGS[name].value for name in _FLAG_NAMES})
+    path = _export()
   except (exporter.ExportError, AlbertConfigError, FileNotFoundError) as error:
     print(f"albert-export: error: {error}", file=sys.stderr)
     sys.exit(1)

@@ -78,11 +78,11 @@ print(json.dumps({"latency_ms": 1000 * float(np.median(latencies)),
 def _export_ours(path: str, dtype: str, weights) -> None:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
-  from albert_tf.export import exporter  # pylint: disable=g-import-not-at-top
+  from albert_tf import precision  # pylint: disable=g-import-not-at-top
   from albert_tf.export import serving_module  # pylint: disable=g-import-not-at-top
   from albert_tf.models import albert_pretrainer  # pylint: disable=g-import-not-at-top
 
-  with exporter.dtype_policy(dtype):
+  with precision.policy_scope(dtype):
     pretrainer = albert_pretrainer.AlbertPretrainer(AlbertConfig.from_preset("albert_base_v2"))
     pretrainer.build()
   if weights is None:

@@ -145,7 +145,7 @@ def _keras(export, inputs, positions=None):
   return {key: value.numpy() for key, value in outputs.items()}
 
 
-def _pack(segment_a, segment_b, special):
+def pack(segment_a, segment_b, special):
   """`[CLS] A [SEP] (B [SEP])` with the original truncation, padded to SEQ_LENGTH."""
   segment_a, segment_b = list(segment_a), None if segment_b is None else list(segment_b)
   if segment_b is None:
@@ -184,7 +184,7 @@ def test_id_signatures_equal_keras(export, fresh_process_outputs):
 def test_encode_text_equals_python_tokenizer_and_keras(export, fresh_process_outputs):
   tokenizer = export["tokenizer"]
   for signature, texts_b in (("encode_text", None), ("encode_text_pair", TEXTS_B)):
-    rows = [_pack(tokenizer.encode(a), None if texts_b is None else tokenizer.encode(b), tokenizer)
+    rows = [pack(tokenizer.encode(a), None if texts_b is None else tokenizer.encode(b), tokenizer)
             for a, b in zip(TEXTS, texts_b or TEXTS)]
     expected_inputs = _packed_batch(rows)
     got = fresh_process_outputs[signature]
@@ -205,7 +205,7 @@ def test_fill_mask_text_equals_keras_top_k(export, fresh_process_outputs):
   for text in MASK_TEXTS:
     parts = [tokenizer.encode(part) for part in text.split("[MASK]")]
     ids = sum((part + [tokenizer.mask_id] for part in parts[:-1]), []) + parts[-1]
-    rows.append(_pack(ids, None, tokenizer))
+    rows.append(pack(ids, None, tokenizer))
     positions.append([i for i, token in enumerate(rows[-1][0]) if token == tokenizer.mask_id])
   width = max(len(p) for p in positions)
   padded = np.array([p + [-1] * (width - len(p)) for p in positions], np.int32)
@@ -381,5 +381,5 @@ def test_wordpiece_export_tokenizes_like_python(tmp_path):
   assert {op for op in _graph_ops(path) if not hasattr(tf.raw_ops, op)} == WORDPIECE_TEXT_OPS
   loaded = tf.saved_model.load(path)
   got = loaded.signatures["encode_text"](text=tf.constant(TEXTS))["input_word_ids"].numpy()
-  expected = _packed_batch([_pack(tokenizer.encode(text), None, tokenizer) for text in TEXTS])
+  expected = _packed_batch([pack(tokenizer.encode(text), None, tokenizer) for text in TEXTS])
   np.testing.assert_array_equal(got, expected["input_word_ids"])

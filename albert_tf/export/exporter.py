@@ -4,6 +4,7 @@ import contextlib
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from typing import Callable, Dict, Iterator, Optional
 
@@ -12,14 +13,16 @@ import tensorflow as tf
 import tf_keras
 
 from albert_tf import checkpoints
+from albert_tf import precision
 from albert_tf.config import AlbertConfig
 from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
 from albert_tf.export.serving_module import AlbertServingModule
 from albert_tf.export.serving_module import TextTokenizer
 from albert_tf.export.wordpiece_text_tokenizer import WordPieceTextTokenizer
 from albert_tf.models.albert_pretrainer import AlbertPretrainer
+from albert_tf.models.hub_encoder import CONFIG_ASSET
 
-DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+DTYPES = ("bfloat16", "float32")  # compute dtypes an export can be built in
 _STEP_SUFFIX = re.compile(r"-(\d+)$")
 # Where a step counter lives in the checkpoints this project and the original write.
 _STEP_KEYS = ("global_step", "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE")
@@ -30,15 +33,22 @@ class ExportError(ValueError):
 
 
 def create_text_tokenizer(spm_model_file: Optional[str], vocab_file: Optional[str],
-                          do_lower_case: bool) -> TextTokenizer:
+                          do_lower_case: bool,
+                          signatures: str = "encode_text, fill_mask_text") -> TextTokenizer:
   """The in-graph tokenizer for a SentencePiece model or a WordPiece vocab (the model wins).
+
+  Args:
+    spm_model_file: SentencePiece model, or None.
+    vocab_file: WordPiece vocabulary, used when no SentencePiece model is given.
+    do_lower_case: lower-case as the vocabulary was built.
+    signatures: the text signatures that need it, named in the error when no vocabulary is given.
 
   Raises:
     ExportError: neither file given, a file missing, or the vocabulary lacks special tokens.
   """
   path = spm_model_file or vocab_file
   if not path:
-    raise ExportError("the text signatures (encode_text, fill_mask_text) need a vocabulary: pass "
+    raise ExportError(f"the text signatures ({signatures}) need a vocabulary: pass "
                       "--spm_model_file or --vocab_file, or --notext_signatures for id inputs only")
   if not tf.io.gfile.exists(path):
     raise ExportError(f"vocabulary {path} does not exist: check --spm_model_file/--vocab_file")
@@ -58,15 +68,35 @@ def check_vocab_size(tokenizer: TextTokenizer, config: AlbertConfig, vocab_path:
         f"{config.vocab_size}: pass the vocabulary the model was trained with")
 
 
+def check_required(**values: Optional[str]) -> None:
+  """Raises ExportError naming the first flag whose value is empty."""
+  for name, value in values.items():
+    if not value:
+      raise ExportError(f"--{name} is required")
+
+
+def check_max_seq_length(max_seq_length: int, config: AlbertConfig) -> None:
+  """Raises ExportError unless `[CLS] text [SEP]` fits and the positions exist."""
+  if max_seq_length < 3:
+    raise ExportError(f"--max_seq_length={max_seq_length} leaves no room for "
+                      "[CLS] text [SEP]: use 3 or more")
+  if max_seq_length > config.max_position_embeddings:
+    raise ExportError(
+        f"--max_seq_length={max_seq_length} exceeds the config's "
+        f"max_position_embeddings={config.max_position_embeddings}")
+
+
 @contextlib.contextmanager
-def dtype_policy(dtype: str) -> Iterator[None]:
-  """Builds Keras layers under the compute dtype `dtype` ("float32" or "bfloat16")."""
-  previous = tf_keras.mixed_precision.global_policy()
-  tf_keras.mixed_precision.set_global_policy(DTYPE_POLICIES[dtype])
-  try:
-    yield
-  finally:
-    tf_keras.mixed_precision.set_global_policy(previous)
+def staged_config_asset(config: AlbertConfig) -> Iterator[str]:
+  """Yields the path of `config` written as `albert_config.json` in a temporary directory.
+
+  An asset keeps its file name in `assets/`; staging gives every export the name HubEncoder reads,
+  whatever the user's config file is called.
+  """
+  with tempfile.TemporaryDirectory() as directory:
+    path = os.path.join(directory, CONFIG_ASSET)
+    config.to_json_file(path)
+    yield path
 
 
 def load_pretrainer(config: AlbertConfig, init_checkpoint: str, dtype: str) -> AlbertPretrainer:
@@ -75,7 +105,7 @@ def load_pretrainer(config: AlbertConfig, init_checkpoint: str, dtype: str) -> A
   Raises:
     ExportError: the checkpoint does not exist, cannot be read or does not match the config.
   """
-  with dtype_policy(dtype):
+  with precision.policy_scope(dtype):
     pretrainer = AlbertPretrainer(config)
     try:
       checkpoints.load_checkpoint(pretrainer, init_checkpoint)
@@ -139,9 +169,17 @@ def _remove(path: str) -> None:
     tf.io.gfile.rmtree(path)
 
 
-def export_serving_model(module: AlbertServingModule, export_dir: str, version: int,
+def export_serving_model(module: tf.Module, export_dir: str, version: int,
                          overwrite: bool = False) -> str:
-  """Writes `module` with its signatures to `export_dir/<version>`; returns that path."""
+  """Writes a serving module with its signatures to `export_dir/<version>`; returns that path.
+
+  Args:
+    module: a serving module with a `serve` tf.function and `get_signatures()`
+      (AlbertServingModule, ClassifierServingModule).
+    export_dir: the base directory TF Serving polls.
+    version: the version directory name.
+    overwrite: replace an existing version instead of refusing.
+  """
 
   def write(path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.get_signatures(),
@@ -190,35 +228,28 @@ def export_savedmodel(*, albert_config_file: str, init_checkpoint: str, export_d
     ExportError: a user error; the message names the flag or file and the fix.
     AlbertConfigError: the config file is invalid.
   """
-  for name, value in (("albert_config_file", albert_config_file),
-                      ("init_checkpoint", init_checkpoint), ("export_dir", export_dir)):
-    if not value:
-      raise ExportError(f"--{name} is required")
-  if max_seq_length < 3:
-    raise ExportError(f"--max_seq_length={max_seq_length} leaves no room for "
-                               "[CLS] text [SEP]: use 3 or more")
+  check_required(albert_config_file=albert_config_file, init_checkpoint=init_checkpoint,
+                 export_dir=export_dir)
   if top_k < 1:
     raise ExportError(f"--top_k={top_k} must be at least 1")
   config = AlbertConfig.from_json_file(albert_config_file)
-  if max_seq_length > config.max_position_embeddings:
-    raise ExportError(
-        f"--max_seq_length={max_seq_length} exceeds the config's "
-        f"max_position_embeddings={config.max_position_embeddings}")
+  check_max_seq_length(max_seq_length, config)
   tokenizer = None
-  assets = {"albert_config.json": albert_config_file}
   if text_signatures:
     tokenizer = create_text_tokenizer(spm_model_file, vocab_file, do_lower_case)
-    vocab_path = spm_model_file or vocab_file
-    check_vocab_size(tokenizer, config, vocab_path)
-    assets["vocab"] = vocab_path
+    check_vocab_size(tokenizer, config, spm_model_file or vocab_file)
   version = serving_version(version, init_checkpoint)
   pretrainer = load_pretrainer(config, init_checkpoint, dtype)
-  module = AlbertServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length,
-                               top_k=top_k, assets=assets)
-  path = export_serving_model(module, export_dir, version, overwrite=overwrite)
-  logging.info("Wrote the serving SavedModel to %s", path)
-  if encoder_export_dir:
-    encoder_path = export_encoder(pretrainer, encoder_export_dir, overwrite=overwrite,
-                                           assets=assets)
-    logging.info("Wrote the reusable encoder SavedModel to %s", encoder_path)
+  with staged_config_asset(config) as config_asset:
+    assets = {CONFIG_ASSET: config_asset}
+    if tokenizer is not None:
+      assets["vocab"] = spm_model_file or vocab_file
+    module = AlbertServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length,
+                                 top_k=top_k, assets=assets)
+    path = export_serving_model(module, export_dir, version, overwrite=overwrite)
+    logging.info("Wrote the serving SavedModel to %s", path)
+    if encoder_export_dir:
+      encoder_path = export_encoder(pretrainer, encoder_export_dir, overwrite=overwrite,
+                                    assets=assets)
+      logging.info("Wrote the reusable encoder SavedModel to %s", encoder_path)
   return path

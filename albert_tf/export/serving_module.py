@@ -7,20 +7,14 @@ import tensorflow as tf
 from albert_tf.export import fill_mask
 from albert_tf.export import input_packing
 from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
+from albert_tf.export.untracked import Untracked
 from albert_tf.export.wordpiece_text_tokenizer import WordPieceTextTokenizer
 
 TextTokenizer = Union[SentencePieceTextTokenizer, WordPieceTextTokenizer]
 
-_ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
-_IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
-_TEXT_SPEC = tf.TensorSpec([None], tf.string)
-
-
-class _Untracked:
-  """Holds an object without making it a SavedModel dependency."""
-
-  def __init__(self, value: Any):
-    self.value = value
+ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
+TEXT_SPEC = tf.TensorSpec([None], tf.string)
 
 
 class AlbertServingModule(tf.Module):
@@ -62,7 +56,7 @@ class AlbertServingModule(tf.Module):
     # serialization (which traces every layer's call functions): serving needs the signatures
     # only, and the reusable encoder export keeps the Keras form.
     self.model_variables = list(pretrainer.variables)
-    self._pretrainer = _Untracked(pretrainer)
+    self._pretrainer = Untracked(pretrainer)
     self.text_tokenizer = text_tokenizer
     self.max_seq_length = max_seq_length
     self.top_k = top_k
@@ -77,20 +71,20 @@ class AlbertServingModule(tf.Module):
   @tf.function
   def serve(self, input_word_ids, input_mask, input_type_ids):
     """sequence_output and pooled_output for id inputs."""
-    inputs = dict(zip(_ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
+    inputs = dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
     outputs = self._pretrainer.value.albert(inputs, training=False)
     return {key: tf.cast(outputs[key], tf.float32) for key in ("sequence_output", "pooled_output")}
 
   @tf.function
   def serve_mlm(self, input_word_ids, input_mask, input_type_ids, masked_lm_positions):
     """MLM logits [batch, n, vocab] at `masked_lm_positions`."""
-    inputs = dict(zip(_ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
+    inputs = dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
     return {"mlm_logits": self._run(inputs, masked_lm_positions)["mlm_logits"]}
 
   @tf.function
   def serve_sop(self, input_word_ids, input_mask, input_type_ids):
     """Sentence-order logits [batch, 2] (index 1 = segments swapped, as in the original)."""
-    inputs = dict(zip(_ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
+    inputs = dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
     no_positions = tf.zeros([tf.shape(input_word_ids)[0], 1], tf.int32)
     return {"sop_logits": self._run(inputs, no_positions)["sop_logits"]}
 
@@ -133,17 +127,17 @@ class AlbertServingModule(tf.Module):
 
   def get_signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
     """Concrete functions for `tf.saved_model.save(..., signatures=...)`."""
-    ids = dict(zip(_ID_NAMES, (_IDS_SPEC,) * 3))
+    ids = dict(zip(ID_NAMES, (IDS_SPEC,) * 3))
     signatures = {
         "serving_default": self.serve.get_concrete_function(**ids),
-        "mlm": self.serve_mlm.get_concrete_function(masked_lm_positions=_IDS_SPEC, **ids),
+        "mlm": self.serve_mlm.get_concrete_function(masked_lm_positions=IDS_SPEC, **ids),
         "sop": self.serve_sop.get_concrete_function(**ids),
     }
     if self.text_tokenizer is not None:
       signatures.update({
-          "encode_text": self.encode_text.get_concrete_function(text=_TEXT_SPEC),
+          "encode_text": self.encode_text.get_concrete_function(text=TEXT_SPEC),
           "encode_text_pair": self.encode_text_pair.get_concrete_function(
-              text=_TEXT_SPEC, text_b=_TEXT_SPEC),
-          "fill_mask_text": self.fill_mask_text.get_concrete_function(text=_TEXT_SPEC),
+              text=TEXT_SPEC, text_b=TEXT_SPEC),
+          "fill_mask_text": self.fill_mask_text.get_concrete_function(text=TEXT_SPEC),
       })
     return signatures
