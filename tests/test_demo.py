@@ -24,12 +24,46 @@ def test_corpus_states_the_queried_facts():
   assert len(documents) == 1500 and all(2 <= len(d.splitlines()) <= 5 for d in documents)
 
 
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_shipped_classification_set_is_the_generated_one(language):
+  for split, rows in demo.generate_classification_set(language).items():
+    path = os.path.join(demo.shipped_classification_dir(language), f"{split}.tsv")
+    with open(path, encoding="utf-8") as f:
+      assert f.read() == demo.classification_tsv(rows)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_classification_set_is_balanced_distinct_and_new_to_the_queries(language):
+  splits = demo.generate_classification_set(language)
+  labels = sorted(demo.CLASSIFY_LABELS[language].values())
+  for split, size in demo.CLASSIFY_SPLIT_SIZES:
+    assert sorted(label for _, label in splits[split]) == sorted(labels * size)
+  sentences = [text for rows in splits.values() for text, _ in rows]
+  assert len(set(sentences)) == len(sentences) == 400
+  assert not {text for text, _ in demo.CLASSIFY_QUERIES[language]} & set(sentences)
+  assert all("\t" not in text and '"' not in text for text in sentences)
+  assert {label for _, label in demo.CLASSIFY_QUERIES[language]} == set(labels)
+
+
+def test_chinese_classification_set_uses_only_corpus_characters():
+  """The demo's WordPiece vocabulary is built from the corpus: any other character is [UNK]."""
+  with open(demo.shipped_corpus_path("zh"), encoding="utf-8") as f:
+    corpus_characters = set(f.read())
+  texts = [text for rows in demo.generate_classification_set("zh").values() for text, _ in rows]
+  texts += [text for text, _ in demo.CLASSIFY_QUERIES["zh"]]
+  assert set("".join(texts)) <= corpus_characters
+
+
 @pytest.mark.slow
 def test_reduced_pipeline_end_to_end(tmp_path, capsys):
-  """English (the README's command); the Chinese variant differs only in flags covered elsewhere."""
+  """English (the README's command); the Chinese variant differs only in flags covered elsewhere.
+
+  300 pretraining steps: after 200 or fewer, the tiny model's pooled output is still the same for
+  every sentence (cosine 1.000), and 60 fine-tuning steps then leave the queries on one label.
+  """
   language = "en"
-  answers = demo.run_pipeline(language, str(tmp_path / "demo"), num_train_steps=10,
-                              train_batch_size=8, dupe_factor=1)
+  answers = demo.run_pipeline(language, str(tmp_path / "demo"), num_train_steps=300,
+                              train_batch_size=16, dupe_factor=1, finetune_steps=60)
   queries = demo.QUERIES[language]
   assert len(answers["tokens"]) == len(queries)
   assert all(len(row) >= 1 and len(row[0]) == 3 for row in answers["tokens"])
@@ -37,6 +71,21 @@ def test_reduced_pipeline_end_to_end(tmp_path, capsys):
   assert np.all(probabilities >= 0) and np.all(probabilities <= 1)
   assert [p for p in answers["mask_positions"][0] if p >= 0]  # The query's mask was found.
   assert len(answers["pooled_output"]) == len(demo.ENCODE_QUERIES[language])
-  assert os.listdir(tmp_path / "demo" / "serving") == ["10"]
+  assert os.listdir(tmp_path / "demo" / "serving") == ["300"]
   printed = capsys.readouterr().out
   assert "fill_mask_text (top 3 per [MASK]):" in printed and queries[0] in printed
+  assert "    step 100/300: loss=" in printed  # pretraining's progress reaches the console
+
+  classifier_dir = tmp_path / "demo" / "classifier"
+  for name in ("eval_results.txt", "best_trial.txt", "model.ckpt-best.index", "label_list.txt",
+               "test_results.tsv", "submit_results.tsv"):
+    assert (classifier_dir / name).is_file(), name
+  assert (classifier_dir / "label_list.txt").read_text().split() == ["animal", "city"]
+  assert len((classifier_dir / "test_results.tsv").read_text().splitlines()) == 20
+  assert os.listdir(tmp_path / "demo" / "classifier_serving") == ["60"]
+  classify = answers["classify"]
+  assert classify["best_step"] == 60 and classify["eval_accuracy"] >= 0.95  # measured: 1.0
+  assert classify["labels"] == [label for _, label in demo.CLASSIFY_QUERIES[language]]
+  assert all(0.9 < p <= 1 for p in classify["probabilities"])  # measured: 0.998
+  assert "    step 60/60: loss=" in printed and "    Eval at step 60: eval_accuracy" in printed
+  assert f"{demo.CLASSIFY_QUERIES[language][0][0]}  ->  animal (" in printed
