@@ -132,6 +132,21 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
 
   if distribution_strategy == "tpu":
     _check_tpu_reachable(tpu)
+  return _strategy(distribution_strategy, num_gpus, tpu, tpu_zone, gcp_project)
+
+
+@functools.lru_cache(maxsize=None)
+def _strategy(distribution_strategy: str, num_gpus: int, tpu: str | None, tpu_zone: str | None,
+              gcp_project: str | None) -> tf.distribute.Strategy:
+  """One strategy per distinct request and process.
+
+  A process that runs several trainings (tests, notebooks, run_classifier after pretraining) gets
+  the same strategy again: every new collective strategy numbers its collectives from the same
+  keys, and the runtime keeps the shapes of the old ones under those keys, so a second
+  MirroredStrategy whose first all-reduce has another shape aborts ("Shape mismatch in the
+  collective instance 100").
+  """
+  if distribution_strategy == "tpu":
     return _tpu_strategy(tpu, tpu_zone, gcp_project)
   if distribution_strategy == "mirrored" and not num_gpus:
     # official's factory mirrors over CPU:0 only; use every logical CPU so distribution can be
