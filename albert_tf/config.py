@@ -14,10 +14,14 @@ truncated config silently becoming xxlarge is a classic surprise. Unknown keys (
 `gap_size`, `num_memory_blocks`, `layers_to_keep`, ...) are kept and written back.
 
 Example:
-
-  config = AlbertConfig.from_preset("albert_base_v2")
-  config = AlbertConfig.from_json_file("albert_base/albert_config.json")
-  config.to_json_file("output_dir/albert_config.json")
+  >>> config = AlbertConfig.from_preset("albert_base_v2")
+  >>> config.hidden_size, config.embedding_size, config.num_hidden_layers
+  (768, 128, 12)
+  >>> import os, tempfile
+  >>> path = os.path.join(tempfile.mkdtemp(), "albert_config.json")
+  >>> config.to_json_file(path)
+  >>> AlbertConfig.from_json_file(path) == config
+  True
 """
 
 import copy
@@ -25,10 +29,11 @@ import importlib.resources
 import json
 import os
 import pathlib
-import tempfile
 from typing import Any, Mapping, Optional
 
 from absl import logging
+
+from albert_tf import file_io
 
 # The original constructor defaults (google-research/albert modeling.py), i.e. ALBERT-xxlarge.
 ORIGINAL_DEFAULTS = {
@@ -57,7 +62,8 @@ _POSITIVE_INT_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "num_hidd
                         "type_vocab_size")
 _PROBABILITY_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob")
 
-# "gelu" is the tanh approximation (HF calls it "gelu_new"). The original also maps ""/None to linear.
+# The `hidden_act` names; albert_tf.layers.activations maps each to its function. "gelu" is the tanh
+# approximation (HF calls it "gelu_new").
 ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
 
 PRESETS_PACKAGE = "albert_tf.presets"
@@ -68,10 +74,38 @@ class AlbertConfigError(ValueError):
 
 
 def normalize_activation(hidden_act: Optional[str]) -> str:
-  """Maps a `hidden_act` value to one of ACTIVATIONS as the original's get_activation does."""
-  if not hidden_act:
-    return "linear"
-  return str(hidden_act).lower()
+  """Maps a `hidden_act` value to one of ACTIVATIONS as the original's get_activation does.
+
+  Args:
+    hidden_act: "gelu", "relu", "tanh" or "linear" in any case; "" and None mean "linear".
+
+  Returns:
+    The name in ACTIVATIONS.
+
+  Raises:
+    AlbertConfigError: any other name.
+  """
+  name = str(hidden_act).lower() if hidden_act else "linear"
+  if name not in ACTIVATIONS:
+    raise AlbertConfigError(
+        f"hidden_act {hidden_act!r} is not supported; use one of {', '.join(ACTIVATIONS)}")
+  return name
+
+
+def check_attention_heads(hidden_size: int, num_attention_heads: int) -> None:
+  """Raises AlbertConfigError unless the heads split the hidden size evenly."""
+  if hidden_size % num_attention_heads:
+    raise AlbertConfigError(
+        f"hidden_size ({hidden_size}) must be divisible by num_attention_heads "
+        f"({num_attention_heads})")
+
+
+def check_layer_groups(num_hidden_layers: int, num_hidden_groups: int) -> None:
+  """Raises AlbertConfigError when some group would never be used (G > L)."""
+  if num_hidden_groups > num_hidden_layers:
+    raise AlbertConfigError(
+        f"num_hidden_groups ({num_hidden_groups}) must not exceed num_hidden_layers "
+        f"({num_hidden_layers}): groups beyond the layer count are never used")
 
 
 def group_of_layer(layer: int, num_layers: int, num_groups: int) -> int:
@@ -89,10 +123,10 @@ class AlbertConfig:
   in `extra` and written back by `to_dict`.
 
   Example:
-
-    config = AlbertConfig(vocab_size=30000, hidden_size=768, num_attention_heads=12,
-                          intermediate_size=3072)
-    config.head_size  # 64
+    >>> config = AlbertConfig(vocab_size=30000, hidden_size=768, num_attention_heads=12,
+    ...                       intermediate_size=3072)
+    >>> config.head_size
+    64
   """
 
   def __init__(self, vocab_size: int, **kwargs: Any):
@@ -146,17 +180,9 @@ class AlbertConfig:
           f"initializer_range must be a positive number, got {self.initializer_range!r}")
     if self.hidden_act is not None and not isinstance(self.hidden_act, str):
       raise AlbertConfigError(f"hidden_act must be a string, got {self.hidden_act!r}")
-    if self.activation not in ACTIVATIONS:
-      raise AlbertConfigError(
-          f"hidden_act {self.hidden_act!r} is not supported; use one of {', '.join(ACTIVATIONS)}")
-    if self.hidden_size % self.num_attention_heads:
-      raise AlbertConfigError(
-          f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
-          f"({self.num_attention_heads})")
-    if self.num_hidden_groups > self.num_hidden_layers:
-      raise AlbertConfigError(
-          f"num_hidden_groups ({self.num_hidden_groups}) must not exceed num_hidden_layers "
-          f"({self.num_hidden_layers}): groups beyond the layer count are never used")
+    normalize_activation(self.hidden_act)
+    check_attention_heads(self.hidden_size, self.num_attention_heads)
+    check_layer_groups(self.num_hidden_layers, self.num_hidden_groups)
 
   # --- Dict / JSON ----------------------------------------------------------------------------
 
@@ -221,7 +247,7 @@ class AlbertConfig:
 
   def to_json_file(self, path: "os.PathLike[str] | str") -> None:
     """Writes the config atomically: to a temporary name first, then renamed."""
-    _write_text_atomically(os.fspath(path), self.to_json_string())
+    file_io.write_text_atomically(os.fspath(path), self.to_json_string(), make_parents=False)
 
   # --- Presets --------------------------------------------------------------------------------
 
@@ -282,23 +308,3 @@ def _read_text(path: str) -> str:
       return f.read()
   except UnicodeDecodeError as e:
     raise AlbertConfigError(f"{path}: not a UTF-8 text file ({e.reason}); pass a JSON config") from None
-
-
-def _write_text_atomically(path: str, text: str) -> None:
-  directory = os.path.dirname(path) or "."
-  if "://" in path:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(tmp, "w") as f:
-      f.write(text)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
-    return
-  fd, tmp = tempfile.mkstemp(prefix=".albert_config-", suffix=".tmp", dir=directory)
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise

@@ -31,9 +31,11 @@ MASK_TOKEN = "[MASK]"
 _SP_SPECIAL_CHARS = frozenset('!"#$%&"()*+,-./:;?@[\\]^_`{|}~')
 _SP_CONTINUATION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz") | _SP_SPECIAL_CHARS
 
-_MAX_WORDPIECE_CHARS = 200
+# BERT's WordpieceTokenizer.max_input_chars_per_word: longer words become [UNK] whole.
+MAX_WORDPIECE_CHARS = 200
 
-_CJK_RANGES = (
+# BERT `_is_chinese_char`: the CJK Unified Ideographs blocks (not Hangul, Hiragana or Katakana).
+CJK_RANGES = (
     (0x4E00, 0x9FFF),
     (0x3400, 0x4DBF),
     (0x20000, 0x2A6DF),
@@ -43,8 +45,6 @@ _CJK_RANGES = (
     (0xF900, 0xFAFF),
     (0x2F800, 0x2FA1F),
 )
-
-
 
 _COMBINING_MARKS_END = 0x20000
 
@@ -57,7 +57,7 @@ def _combining_delete_table() -> Dict[int, None]:
   per-character Python loop. Built on first use. Every such code point lies in planes 0-1 (the
   tests check this against the whole code space).
   """
-  return {cp: None for cp in range(_COMBINING_MARKS_END) if unicodedata.combining(chr(cp))}
+  return {cp: None for cp in range(_COMBINING_MARKS_END) if is_combining_mark(chr(cp))}
 
 
 def convert_to_unicode(text: Union[str, bytes]) -> str:
@@ -195,21 +195,38 @@ def load_vocab(vocab_file: str) -> Dict[str, int]:
   return vocab
 
 
-def _is_whitespace(char: str) -> bool:
+# The character classes below are the one definition of each rule: the exported in-graph
+# tokenizers turn them into regex classes (albert_tf/export/unicode_classes.py).
+
+
+def is_combining_mark(char: str) -> bool:
+  """Whether `char` has a non-zero canonical combining class (`preprocess_text` drops these)."""
+  return unicodedata.combining(char) != 0
+
+
+def is_whitespace(char: str) -> bool:
+  """BERT `_is_whitespace`: space, tab, newline, carriage return and category Zs."""
   if char in (" ", "\t", "\n", "\r"):
     return True
   return unicodedata.category(char) == "Zs"
 
 
-def _is_control(char: str) -> bool:
+def is_control(char: str) -> bool:
+  """BERT `_is_control`: categories Cc and Cf, except tab, newline and carriage return."""
   if char in ("\t", "\n", "\r"):
     return False
   return unicodedata.category(char) in ("Cc", "Cf")
 
 
-def _is_punctuation(char: str) -> bool:
+def is_removed_character(char: str) -> bool:
+  """What BERT `_clean_text` deletes: NUL, U+FFFD and control characters."""
+  return char in ("\x00", "\ufffd") or is_control(char)
+
+
+def is_punctuation(char: str) -> bool:
+  """BERT `_is_punctuation`: the four ASCII symbol ranges plus every category P* character."""
   cp = ord(char)
-  # All non-letter/number ASCII counts as punctuation, as in BERT ("^", "$", "`" are not Unicode P*).
+  # All non-letter/number ASCII counts as punctuation, as in BERT ("^", "$", "`" are not P*).
   if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
     return True
   return unicodedata.category(char).startswith("P")
@@ -218,11 +235,16 @@ def _is_punctuation(char: str) -> bool:
 def is_chinese_char(char: str) -> bool:
   """Whether `char` is in BERT's CJK Unified Ideographs ranges (each becomes its own token)."""
   cp = ord(char)
-  return any(low <= cp <= high for low, high in _CJK_RANGES)
+  return any(low <= cp <= high for low, high in CJK_RANGES)
+
+
+def is_nonspacing_mark(char: str) -> bool:
+  """Category Mn: what BERT `_run_strip_accents` drops after NFD."""
+  return unicodedata.category(char) == "Mn"
 
 
 def _strip_accents(text: str) -> str:
-  return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+  return "".join(c for c in unicodedata.normalize("NFD", text) if not is_nonspacing_mark(c))
 
 
 class BasicTokenizer:
@@ -258,10 +280,9 @@ class BasicTokenizer:
     """Cleans the text, isolates CJK characters and splits on whitespace, keeping offsets."""
     word, offsets = [], []
     for index, char in enumerate(text):
-      cp = ord(char)
-      if cp == 0 or cp == 0xFFFD or _is_control(char):
+      if is_removed_character(char):
         continue
-      if _is_whitespace(char) or char.isspace() or is_chinese_char(char):
+      if is_whitespace(char) or char.isspace() or is_chinese_char(char):
         if word:
           yield "".join(word), offsets
           word, offsets = [], []
@@ -292,7 +313,7 @@ class BasicTokenizer:
     pieces = []
     current, current_start = [], 0
     for char, offset in zip(word, offsets):
-      if _is_punctuation(char) or char.isspace():
+      if is_punctuation(char) or char.isspace():
         if current:
           pieces.append(("".join(current), current_start))
           current = []
@@ -311,7 +332,7 @@ class WordpieceTokenizer:
   """Greedy longest-match-first WordPiece with "##" continuations, as in BERT."""
 
   def __init__(self, vocab: Dict[str, int], unk_token: str = UNK_TOKEN_WP,
-               max_input_chars_per_word: int = _MAX_WORDPIECE_CHARS):
+               max_input_chars_per_word: int = MAX_WORDPIECE_CHARS):
     self.vocab = vocab
     self.unk_token = unk_token
     self.max_input_chars_per_word = max_input_chars_per_word
@@ -353,8 +374,14 @@ class FullTokenizer:
   `preprocess_text(text, lower=do_lower_case)` first, then tokenizes and maps to ids.
 
   Example:
-    >>> tokenizer = FullTokenizer(spm_model_file="30k-clean.model")
-    >>> ids = tokenizer.encode("Hello world!")
+    >>> import os, tempfile
+    >>> vocab_file = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!"]
+    >>> with open(vocab_file, "w") as f:
+    ...   _ = f.write("\\n".join(tokens))
+    >>> tokenizer = FullTokenizer(vocab_file=vocab_file, do_lower_case=True)  # or spm_model_file=
+    >>> tokenizer.encode("Hello world!")
+    [5, 6, 7]
     >>> tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id
     (2, 3, 4)
 

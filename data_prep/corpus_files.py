@@ -1,10 +1,10 @@
-"""Input files: pattern expansion, UTF-8 line streaming (counting replaced invalid bytes), and
-documents grouped into work blocks."""
+"""Input files: UTF-8 line streaming (counting replaced invalid bytes) and documents grouped into
+work blocks. `albert_tf.file_io.expand_patterns` expands the --input_file patterns."""
 
 import codecs
-import glob
-import os
 from typing import Iterator, List, NamedTuple, Sequence
+
+from albert_tf import file_io
 
 
 class CorpusError(ValueError):
@@ -40,35 +40,9 @@ class ReplacementCounter:
       return text.replace(_COUNTING_MARKER, "\ufffd")
 
 
-def expand_input_patterns(input_file: str) -> List[str]:
-  """Expands a comma-separated list of glob patterns into files, in a stable order.
-
-  Args:
-    input_file: e.g. "corpus/*.txt,extra.txt".
-
-  Returns:
-    The matched files: patterns in the given order, each pattern's matches sorted.
-
-  Raises:
-    CorpusError: a pattern matches no file.
-  """
-  files = []
-  for pattern in (p.strip() for p in input_file.split(",")):
-    if not pattern:
-      continue
-    matches = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
-    if not matches:
-      raise CorpusError(f"--input_file pattern {pattern!r} matches no file; check the path "
-                        "(quote globs so the shell does not expand them).")
-    files.extend(matches)
-  if not files:
-    raise CorpusError("--input_file is empty; pass one or more text files or glob patterns.")
-  return files
-
-
 def read_lines(path: str, counter: ReplacementCounter) -> Iterator[str]:
   """Yields the lines of `path` (split on "\\n" only) decoded as UTF-8, without the newline."""
-  with open(path, "rb") as reader:
+  with file_io.open_file(path, "rb") as reader:
     for raw in reader:
       yield counter.decode(raw.rstrip(b"\n"))
 

@@ -21,6 +21,7 @@ from typing import Iterator, Optional
 
 from absl import logging
 
+from albert_tf import file_io
 from data_prep import corpus_files
 from data_prep import sharded_writer
 from data_prep import stats as stats_lib
@@ -66,12 +67,13 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
   """Runs the whole pipeline; returns the summary (also written as JSON next to the output).
 
   Raises:
-    CorpusError: bad flags or input (one-line message); no final file is written then.
+    CorpusError, file_io.FilePatternError: bad flags or input (one-line message); no final file
+      is written then.
   """
   start_time = time.monotonic()
   validate(config)
   load_tokenizer(config)
-  input_files = corpus_files.expand_input_patterns(config.input_file)
+  input_files = file_io.expand_patterns(config.input_file)
   try:
     paths = sharded_writer.output_paths(config.output_file, config.num_output_shards)
   except ValueError as error:
@@ -83,9 +85,8 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
   counter = corpus_files.ReplacementCounter()
   total = stats_lib.DataStats()
   buffer = sharded_writer.ShuffleBuffer(config.shuffle_buffer_size, f"{config.random_seed}:buffer")
-  writer = sharded_writer.ShardedRecordWriter(paths)
   last_log = start_time
-  try:
+  with sharded_writer.ShardedRecordWriter(paths) as writer:
     blocks = corpus_files.iter_blocks(input_files, config.block_bytes, counter)
     for framed, block_stats in _map_blocks(config, blocks):
       total.merge(block_stats)
@@ -104,13 +105,9 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
     if total.instances == 0:
       raise CorpusError(f"no text found in {', '.join(input_files)}: the corpus is empty; give "
                         "files with one sentence per line and blank lines between documents.")
-    writer.commit()
-  except BaseException:
-    writer.abort()
-    raise
   result = stats_lib.summary(total, paths, writer.counts, counter.replaced_bytes, input_files,
                              time.monotonic() - start_time)
-  sharded_writer.write_json_atomically(result, stats_path)
+  stats_lib.write_summary(result, stats_path, temporary_suffix=sharded_writer.INCOMPLETE_SUFFIX)
   if counter.replaced_bytes:
     logging.warning("replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
   logging.info("wrote %d instances (%d tokens, mean length %.1f, masked fraction %.4f, "

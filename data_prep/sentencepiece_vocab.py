@@ -1,11 +1,11 @@
 """Trains a SentencePiece unigram model with the settings of the original ALBERT README."""
 
-import os
 from typing import Iterator, List, Optional, Sequence
 
 import sentencepiece as spm
 from absl import logging
 
+from albert_tf import file_io
 from albert_tf import tokenization
 from data_prep import corpus_files
 
@@ -62,14 +62,10 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
   Raises:
     corpus_files.CorpusError: the corpus is empty or too small for `vocab_size`.
   """
-  os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
-  # Trained under a temporary prefix and renamed at the end: no half-written model under the final
-  # name.
-  temp_prefix = model_prefix + ".incomplete"
   counter = corpus_files.ReplacementCounter()
   options = dict(
       sentence_iterator=preprocessed_sentences(input_files, do_lower_case, counter),
-      model_prefix=temp_prefix, vocab_size=vocab_size, model_type="unigram",
+      vocab_size=vocab_size, model_type="unigram",
       pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
       control_symbols=CONTROL_SYMBOLS, user_defined_symbols=USER_DEFINED_SYMBOLS,
       character_coverage=character_coverage, shuffle_input_sentence=True,
@@ -77,24 +73,30 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
       num_threads=num_threads, minloglevel=2)
   if seed_sentencepiece_size:
     options["seed_sentencepiece_size"] = seed_sentencepiece_size
+  # Trained under a temporary prefix and renamed at the end (the .model last): no half-written
+  # model under the final name.
+  with file_io.atomic_prefix(model_prefix, last_suffix=".model") as temp_prefix:
+    _train(options, temp_prefix, input_files)
+  if counter.replaced_bytes:
+    logging.warning("vocab: replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
+  return model_prefix + ".model"
+
+
+def _train(options: dict, model_prefix: str, input_files: Sequence[str]) -> None:
+  """Runs the SentencePiece trainer; its errors become one-line CorpusErrors."""
   try:
-    spm.SentencePieceTrainer.train(**options)
+    spm.SentencePieceTrainer.train(model_prefix=model_prefix, **options)
   except RuntimeError as error:
     message = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
     message = message.split("] ", 1)[-1]  # drop the "INTERNAL: src/file.cc(744) [check]" prefix
     if "Vocabulary size" in message or "vocab_size" in message:
       raise corpus_files.CorpusError(
-          f"the corpus is too small for --vocab_size={vocab_size} ({message}); lower --vocab_size "
-          "or pass --nohard_vocab_limit.") from None
+          f"the corpus is too small for --vocab_size={options['vocab_size']} ({message}); lower "
+          "--vocab_size or pass --nohard_vocab_limit.") from None
     if "no sentences" in message.lower() or "empty" in message.lower():
       raise corpus_files.CorpusError(
           f"no text found in {', '.join(input_files)}; give files with one sentence per line.") from None
     raise corpus_files.CorpusError(f"SentencePiece training failed: {message}") from None
-  if counter.replaced_bytes:
-    logging.warning("vocab: replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
-  for suffix in (".vocab", ".model"):
-    os.replace(temp_prefix + suffix, model_prefix + suffix)
-  return model_prefix + ".model"
 
 
 def special_layout(model_file: str) -> List[str]:

@@ -1,14 +1,16 @@
 """Shuffle buffer and atomic, round-robin sharded TFRecord output.
 
 Each shard is written as `<final name>.incomplete` and renamed to its final name only after every
-shard is complete and flushed to disk, so an interrupted run never leaves a truncated file under a
-final name; re-running the same command overwrites the leftovers.
+shard is complete and flushed to disk (`albert_tf.file_io.atomic_outputs`), so an interrupted run
+never leaves a truncated file under a final name; re-running the same command overwrites the
+leftovers.
 """
 
-import json
-import os
+import contextlib
 import random
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
+
+from albert_tf import file_io
 
 INCOMPLETE_SUFFIX = ".incomplete"
 SHARD_PLACEHOLDER = "{shard}"
@@ -42,15 +44,6 @@ def output_paths(output_file: str, num_output_shards: int) -> List[str]:
   if len(set(paths)) != len(paths):
     raise ValueError("--output_file lists the same file twice.")
   return paths
-
-
-def write_json_atomically(data: Dict[str, Any], path: str) -> None:
-  """Writes `data` as indented JSON under a temporary name, then renames it to `path`."""
-  temp_path = path + INCOMPLETE_SUFFIX
-  with open(temp_path, "w", encoding="utf-8") as writer:
-    json.dump(data, writer, indent=2, sort_keys=True)
-    writer.write("\n")
-  os.replace(temp_path, path)
 
 
 class ShuffleBuffer:
@@ -87,9 +80,10 @@ class ShardedRecordWriter:
   """Writes framed TFRecords round-robin over shards, atomically (see module docstring).
 
   Example:
-    >>> writer = ShardedRecordWriter(["a.tfrecord", "b.tfrecord"])
-    >>> writer.write(framed_record)
-    >>> writer.commit()   # renames a.tfrecord.incomplete -> a.tfrecord, ...
+
+    with ShardedRecordWriter(["a.tfrecord", "b.tfrecord"]) as writer:
+      writer.write(framed_record)
+    # a.tfrecord.incomplete -> a.tfrecord, ... once the block succeeds; deleted if it raises.
   """
 
   def __init__(self, paths: List[str]):
@@ -97,31 +91,21 @@ class ShardedRecordWriter:
     self.counts = [0] * len(self.paths)
     self._next = 0
     self._files = []
-    for path in self.paths:
-      os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-      self._files.append(open(path + INCOMPLETE_SUFFIX, "wb"))
+    self._stack = contextlib.ExitStack()
+
+  def __enter__(self) -> "ShardedRecordWriter":
+    temporaries = self._stack.enter_context(
+        file_io.atomic_outputs(self.paths, temporary_suffix=INCOMPLETE_SUFFIX))
+    self._files = [self._stack.enter_context(file_io.open_file(temporary, "wb"))
+                   for temporary in temporaries]
+    return self
+
+  def __exit__(self, *exc_info) -> bool:
+    # Closes the shards, then renames them all (or deletes them all when the block raised).
+    return self._stack.__exit__(*exc_info)
 
   def write(self, framed_record: bytes) -> None:
     """Appends one framed record to the next shard."""
     self._files[self._next].write(framed_record)
     self.counts[self._next] += 1
     self._next = (self._next + 1) % len(self._files)
-
-  def commit(self) -> None:
-    """Flushes every shard to disk, then renames each to its final name."""
-    for handle in self._files:
-      handle.flush()
-      os.fsync(handle.fileno())
-      handle.close()
-    for path in self.paths:
-      os.replace(path + INCOMPLETE_SUFFIX, path)
-    self._files = []
-
-  def abort(self) -> None:
-    """Closes and deletes the temporary files (after an error)."""
-    for handle in self._files:
-      handle.close()
-    for path in self.paths:
-      if os.path.exists(path + INCOMPLETE_SUFFIX):
-        os.remove(path + INCOMPLETE_SUFFIX)
-    self._files = []

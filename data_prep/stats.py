@@ -2,7 +2,10 @@
 
 import collections
 import dataclasses
+import json
 from typing import Any, Dict, List
+
+from albert_tf import file_io
 
 
 @dataclasses.dataclass
@@ -55,3 +58,9 @@ def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
       "seconds": seconds,
       "instances_per_second": stats.instances / max(seconds, 1e-9),
   }
+
+
+def write_summary(result: Dict[str, Any], path: str, temporary_suffix: str) -> None:
+  """Writes the summary as indented JSON to `path`, atomically (see `file_io.atomic_outputs`)."""
+  file_io.write_text_atomically(path, json.dumps(result, indent=2, sort_keys=True) + "\n",
+                                temporary_suffix=temporary_suffix)

@@ -14,6 +14,7 @@ from typing import List, Sequence
 
 from absl import logging
 
+from albert_tf import file_io
 from albert_tf import tokenization
 from data_prep import corpus_files
 
@@ -82,9 +83,4 @@ def learn_wordpiece_vocab(input_files: Sequence[str], vocab_size: int, do_lower_
 
 def write_vocab(tokens: Sequence[str], vocab_file: str) -> None:
   """Writes one token per line, atomically (temporary name, then rename)."""
-  os.makedirs(os.path.dirname(os.path.abspath(vocab_file)), exist_ok=True)
-  temp_file = vocab_file + ".incomplete"
-  with open(temp_file, "w", encoding="utf-8", newline="\n") as writer:
-    for token in tokens:
-      writer.write(token + "\n")
-  os.replace(temp_file, vocab_file)
+  file_io.write_text_atomically(vocab_file, "".join(token + "\n" for token in tokens))

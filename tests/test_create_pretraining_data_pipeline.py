@@ -266,3 +266,23 @@ def test_sentencepiece_segments_equal_the_tokenizer(sp_model):
     exact_path_lines += bool(encoder.exact_path_table[tokenizer.sp_model.encode(
         tokenization.preprocess_text(line, lower=True))].any())
   assert 0 < exact_path_lines < len(lines)  # both paths were exercised
+
+
+def test_tf_filesystem_input_and_output_give_the_local_bytes(english_run, sp_model):
+  """gs:// and other tf.io.gfile filesystems work for the input and output files (ram:// here)."""
+  _, _, out = english_run
+  with open(text_fixtures.ENGLISH_CORPUS, "rb") as reader:
+    corpus = reader.read()
+  tf.io.gfile.makedirs("ram://corpus")
+  with tf.io.gfile.GFile("ram://corpus/english.txt", "wb") as writer:
+    writer.write(corpus)
+  config = pipeline.PretrainingDataConfig(
+      input_file="ram://corpus/*.txt", output_file="ram://records/train-{shard}.tfrecord",
+      num_output_shards=3, spm_model_file=sp_model, max_seq_length=T, max_predictions_per_seq=P,
+      dupe_factor=40, num_workers=0, block_bytes=1500, shuffle_buffer_size=100)
+  pipeline.create_pretraining_data(config)
+  assert sorted(tf.io.gfile.listdir("ram://records")) == sorted(os.listdir(out))
+  for name in os.listdir(out):
+    if name.endswith(".tfrecord"):
+      with tf.io.gfile.GFile(f"ram://records/{name}", "rb") as reader:
+        assert reader.read() == (out / name).read_bytes()

@@ -4,10 +4,11 @@ import sentencepiece as spm
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from albert_tf import tokenization
 from albert_tf.export import text_normalization
 from albert_tf.export import unicode_classes
 
-_WORD_START = "\u2581"  # SentencePiece's "▁".
+_WORD_START = tokenization.SPIECE_UNDERLINE
 
 
 class SentencePieceTextTokenizer(tf.Module):
@@ -43,8 +44,10 @@ class SentencePieceTextTokenizer(tf.Module):
     self.vocab_size = processor.GetPieceSize()
     self.special_ids = {
         name: processor.PieceToId(piece)
-        for name, piece in (("pad_id", "<pad>"), ("unk_id", "<unk>"), ("cls_id", "[CLS]"),
-                            ("sep_id", "[SEP]"), ("mask_id", "[MASK]"))
+        for name, piece in (("pad_id", tokenization.PAD_TOKEN_SP),
+                            ("unk_id", tokenization.UNK_TOKEN_SP),
+                            ("cls_id", tokenization.CLS_TOKEN), ("sep_id", tokenization.SEP_TOKEN),
+                            ("mask_id", tokenization.MASK_TOKEN))
     }
     self._nul_stand_in = _unknown_stand_in_for_nul(processor)
     self._pieces = tf_text.SentencepieceTokenizer(model=model_proto, out_type=tf.string)

@@ -1,16 +1,18 @@
-"""RE2 character classes computed from Python's `unicodedata`.
+"""RE2 character classes computed from the Python tokenizer's own character rules.
 
 The Python tokenizers decide character by character with `unicodedata` (`combining()`,
 `category()`, `str.isdigit()`, `str.isspace()`). RE2's built-in `\\p{..}` tables follow a different
 Unicode version and some predicates (canonical combining class, `isdigit`) have no RE2 name at all.
-Enumerating the code points once at export time and writing them as explicit ranges makes the
-in-graph regexes decide exactly as the Python tokenizer of the exporting interpreter does.
+Enumerating the code points once at export time with the predicates of `albert_tf.tokenization` (or
+the `str` methods the Python path calls) and writing them as explicit ranges makes the in-graph
+regexes decide exactly as the Python tokenizer of the exporting interpreter does.
 """
 
 import functools
 import sys
-import unicodedata
 from typing import Callable, Iterator
+
+from albert_tf import tokenization
 
 _SURROGATES = range(0xD800, 0xE000)
 
@@ -48,7 +50,7 @@ def _format_range(start: int, end: int) -> str:
 @functools.lru_cache(maxsize=None)
 def combining_marks() -> str:
   """Characters with a non-zero canonical combining class (what preprocess_text drops)."""
-  return _ranges_to_class(_codepoints_where(lambda c: unicodedata.combining(c) != 0))
+  return _ranges_to_class(_codepoints_where(tokenization.is_combining_mark))
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,44 +67,28 @@ def python_whitespace() -> str:
 
 @functools.lru_cache(maxsize=None)
 def bert_whitespace() -> str:
-  """BERT `_is_whitespace`: space, tab, newline, carriage return and category Zs."""
-  return _ranges_to_class(
-      _codepoints_where(lambda c: c in " \t\n\r" or unicodedata.category(c) == "Zs"))
+  """BERT `_is_whitespace` (`tokenization.is_whitespace`)."""
+  return _ranges_to_class(_codepoints_where(tokenization.is_whitespace))
 
 
 @functools.lru_cache(maxsize=None)
 def bert_removed_characters() -> str:
-  """What BERT `_clean_text` deletes: NUL, U+FFFD, control characters (Cc, Cf) but tab/CR/LF."""
-  return _ranges_to_class(
-      _codepoints_where(lambda c: c in "\x00\ufffd" or (
-          c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf"))))
+  """What BERT `_clean_text` deletes (`tokenization.is_removed_character`)."""
+  return _ranges_to_class(_codepoints_where(tokenization.is_removed_character))
 
 
 @functools.lru_cache(maxsize=None)
 def bert_punctuation() -> str:
-  """BERT `_is_punctuation`: the four ASCII symbol ranges plus every category P* character."""
-
-  def is_punctuation(char: str) -> bool:
-    codepoint = ord(char)
-    if 33 <= codepoint <= 47 or 58 <= codepoint <= 64 or 91 <= codepoint <= 96 or (
-        123 <= codepoint <= 126):
-      return True
-    return unicodedata.category(char).startswith("P")
-
-  return _ranges_to_class(_codepoints_where(is_punctuation))
+  """BERT `_is_punctuation` (`tokenization.is_punctuation`)."""
+  return _ranges_to_class(_codepoints_where(tokenization.is_punctuation))
 
 
 @functools.lru_cache(maxsize=None)
 def nonspacing_marks() -> str:
-  """Category Mn (what BERT `_run_strip_accents` drops after NFD)."""
-  return _ranges_to_class(_codepoints_where(lambda c: unicodedata.category(c) == "Mn"))
-
-
-# BERT `_is_chinese_char`: the CJK Unified Ideographs blocks (not Hangul, Hiragana or Katakana).
-_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+  """Category Mn, what BERT `_run_strip_accents` drops (`tokenization.is_nonspacing_mark`)."""
+  return _ranges_to_class(_codepoints_where(tokenization.is_nonspacing_mark))
 
 
 def cjk_characters() -> str:
-  """The CJK ranges BERT's basic tokenizer surrounds with spaces."""
-  return "[" + "".join(_format_range(start, end) for start, end in _CJK_RANGES) + "]"
+  """The CJK ranges BERT's basic tokenizer surrounds with spaces (`tokenization.CJK_RANGES`)."""
+  return "[" + "".join(_format_range(start, end) for start, end in tokenization.CJK_RANGES) + "]"

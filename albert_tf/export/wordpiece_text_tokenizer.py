@@ -6,9 +6,6 @@ import tensorflow_text as tf_text
 from albert_tf import tokenization
 from albert_tf.export import text_normalization
 
-_UNKNOWN_TOKEN = "[UNK]"
-# BERT's WordpieceTokenizer.max_input_chars_per_word: longer words become [UNK] whole.
-_MAX_CHARS_PER_WORD = 200
 _MAX_UTF8_BYTES_PER_CHAR = 4
 
 
@@ -54,19 +51,20 @@ class WordPieceTextTokenizer(tf.Module):
     self._id_to_token = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
             tf.constant(all_ids, tf.int64), tf.constant(all_tokens)),
-        default_value=_UNKNOWN_TOKEN)
+        default_value=tokenization.UNK_TOKEN_WP)
     self._wordpiece = tf_text.WordpieceTokenizer(
         self._token_to_id,
         suffix_indicator="##",
-        max_bytes_per_word=_MAX_CHARS_PER_WORD * _MAX_UTF8_BYTES_PER_CHAR,
+        max_bytes_per_word=tokenization.MAX_WORDPIECE_CHARS * _MAX_UTF8_BYTES_PER_CHAR,
         token_out_type=tf.int64,
-        unknown_token=_UNKNOWN_TOKEN)
+        unknown_token=tokenization.UNK_TOKEN_WP)
 
   def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
     """Returns int32 ids [batch, (tokens)] for a string tensor [batch]."""
     words = text_normalization.bert_basic_tokenize(text, self.do_lower_case)
-    too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > _MAX_CHARS_PER_WORD
-    words = words.with_flat_values(tf.where(too_long, _UNKNOWN_TOKEN, words.flat_values))
+    lengths = tf.strings.length(words.flat_values, unit="UTF8_CHAR")
+    too_long = lengths > tokenization.MAX_WORDPIECE_CHARS
+    words = words.with_flat_values(tf.where(too_long, tokenization.UNK_TOKEN_WP, words.flat_values))
     ids = self._wordpiece.tokenize(words).merge_dims(1, 2)
     return tf.cast(ids, tf.int32)
 

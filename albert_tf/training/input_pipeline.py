@@ -14,6 +14,8 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from albert_tf import file_io
+
 # The original input_fn's constants: files read in parallel and the record shuffle buffer.
 _CYCLE_LENGTH = 4
 _RECORD_SHUFFLE_BUFFER = 100
@@ -31,24 +33,18 @@ def resolve_input_files(input_file: str) -> list[str]:
   """Expands the original's comma-separated list of globs into sorted file names.
 
   Args:
-    input_file: e.g. "records/train-*,extra/part.tfrecord".
+    input_file: e.g. "records/train-*,gs://bucket/extra/part.tfrecord".
 
   Returns:
-    The files, in pattern order, each pattern's matches sorted.
+    The files, in pattern order, each pattern's matches sorted (see `file_io.expand_patterns`).
 
   Raises:
     InputDataError: no pattern given, or a pattern that matches nothing.
   """
-  patterns = [pattern for pattern in (input_file or "").split(",") if pattern]
-  if not patterns:
-    raise InputDataError("--input_file is empty: pass TFRecord files (a glob or a comma list).")
-  files = []
-  for pattern in patterns:
-    matches = sorted(tf.io.gfile.glob(pattern))
-    if not matches:
-      raise InputDataError(f"--input_file pattern {pattern!r} matches no file: check the path.")
-    files.extend(matches)
-  return files
+  try:
+    return file_io.expand_patterns(input_file, flag="--input_file")
+  except file_io.FilePatternError as error:
+    raise InputDataError(str(error)) from None
 
 
 def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict[str, tf.io.FixedLenFeature]:
