@@ -16,17 +16,22 @@ Two layouts: Google's (google-research/albert, also Google's Chinese models and 
 projection before the H-wide position/type embeddings, one `bert/encoder/layer_shared` block, an
 H->H MLM transform), which `albert_tf.brightmart` models reproduce.
 
+Each model declares what it holds of a checkpoint with `checkpoint_table()`, a `CheckpointTable`
+(its config, its backbone's layout, its head); the checkpoint code reads and writes models through
+that table and the attribute paths alone.
+
 Example:
 
     for variable in original_variables(config):
       print(variable.name, variable.shape(config), variable.attribute_path)
     original_variable_shapes(config)["bert/pooler/dense/kernel"]   # (hidden_size, hidden_size)
     [variable.name for variable in head_variables(CLASSIFIER_HEAD)]  # output_weights, output_bias
+    pretrainer.checkpoint_table().variables()   # backbone and pretraining heads
 """
 
 import dataclasses
 import re
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Iterator, Optional, Protocol, Sequence, Union, runtime_checkable
 
 GOOGLE_LAYOUT = "google"
 BRIGHTMART_LAYOUT = "brightmart"
@@ -190,14 +195,12 @@ def _expand(rows: Sequence[_Row], scope_prefix: str = "",
 
 
 def used_groups(config: Any) -> list[int]:
-  """The groups some layer runs: layer l uses group int(l / L * G) (reference §7.4).
+  """The groups some layer runs (`AlbertConfig.group_of_layer`, reference §7.4).
 
   The original creates a group's variables when a layer first enters its scope, so with more groups
   than layers (e.g. albert_zh's *_google_fast configs) the checkpoint has only these groups.
   """
-  num_layers = int(config.num_hidden_layers)
-  num_groups = int(config.num_hidden_groups)
-  return sorted({int(layer / num_layers * num_groups) for layer in range(num_layers)})
+  return sorted({config.group_of_layer(layer) for layer in range(int(config.num_hidden_layers))})
 
 
 def original_variables(config: Any,
@@ -206,7 +209,7 @@ def original_variables(config: Any,
   """Lists the original variables of a config, in the original order.
 
   Args:
-    config: an `AlbertConfig` (anything with its attributes).
+    config: an `AlbertConfig`.
     include_heads: also list the MLM and SOP head variables (`cls/...`).
     layout: GOOGLE_LAYOUT, or BRIGHTMART_LAYOUT for brightmart/albert_zh's own checkpoints.
 
@@ -287,3 +290,51 @@ def original_variable_shapes(config: Any,
 def group0_name(name: str) -> str:
   """The name `init_from_group0` falls back to: group_g -> group_0 (reference §7.7)."""
   return GROUP_PATTERN.sub("/group_0/", name, count=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointTable:
+  """What a model holds of an original checkpoint, as the model declares it.
+
+  Attributes:
+    config: the model's AlbertConfig (the shapes, and the fields a mismatch message names).
+    layout: its backbone's layout, GOOGLE_LAYOUT or BRIGHTMART_LAYOUT.
+    head: the head the model adds to its backbone (PRETRAINING_HEADS or CLASSIFIER_HEAD), held
+      beside the backbone, which is then the model's attribute `albert`; None for a backbone.
+    head_optional: a checkpoint may lack the head, which then keeps its initialisation (a
+      classifier started from a pretraining checkpoint, as the original's run_classifier does).
+  """
+  config: Any
+  layout: str = GOOGLE_LAYOUT
+  head: Optional[str] = None
+  head_optional: bool = False
+
+  def with_head(self, head: str, optional: bool = False) -> "CheckpointTable":
+    """The table of a model that holds this backbone as `albert` and adds `head`."""
+    return dataclasses.replace(self, head=head, head_optional=optional)
+
+  def head_variables(self) -> list[OriginalVariable]:
+    """The head's variables, in the original order; empty for a backbone."""
+    return head_variables(self.head, self.layout) if self.head else []
+
+  def variables(self) -> list[OriginalVariable]:
+    """The backbone's variables, then the head's, in the original order."""
+    return (original_variables(self.config, include_heads=False, layout=self.layout) +
+            self.head_variables())
+
+  def attribute_path(self, variable: OriginalVariable) -> str:
+    """Where `variable` lives, relative to the model."""
+    return variable.attribute_path if self.head else variable.model_attribute_path()
+
+  def foreign_head_roots(self) -> frozenset[str]:
+    """Name roots of heads the model does not have: a checkpoint's variables there are ignored."""
+    own = head_roots(self.head) if self.head else frozenset()
+    return frozenset().union(*(head_roots(head) for head in heads())) - own
+
+
+@runtime_checkable
+class CheckpointedModel(Protocol):
+  """A model that `albert_tf.checkpoints` can load and write: it declares its `CheckpointTable`."""
+
+  def checkpoint_table(self) -> CheckpointTable:
+    """The model's config, layout and head."""

@@ -13,9 +13,12 @@ pretraining checkpoint keeps its head's initialisation (reported in `LoadReport.
 the original's run_classifier does. brightmart/albert_zh's own checkpoints load into the
 `albert_tf.brightmart` models, through that layout's table.
 
-What each model class holds (its backbone's layout, its head) is declared in one table below,
-`_BACKBONE_LAYOUTS` and `_MODEL_HEADS`; a new fine-tuning model is a row there and a head table in
-`checkpoint_names`.
+What a model holds (its config, its backbone's layout, its head) is what the model declares with
+`checkpoint_table()` (`checkpoint_names.CheckpointTable`); this module knows no model class. A new
+fine-tuning model declares its table, and its head is a table in `checkpoint_names`.
+
+Training checkpoints (`training_checkpoint`) record the step as the object `global_step`, which
+`recorded_step` reads back, as it reads the `global_step` variable of TF1 checkpoints.
 
 `save_original_checkpoint` writes the original TF1 names and shapes back (what the original code
 and Hugging Face's converter read, and what run_classifier restores for a classifier).
@@ -26,6 +29,7 @@ Example:
     report = albert_tf.load_checkpoint(model, "albert_base/model.ckpt-best")
     albert_tf.save_original_checkpoint(pretrainer, "export/model.ckpt", global_step=0)
 
+    from albert_tf.models.albert_classifier import AlbertClassifier
     classifier = AlbertClassifier(config, num_labels=3)
     albert_tf.load_checkpoint(classifier, "albert_base")   # backbone; head kept at its init
 """
@@ -34,8 +38,7 @@ import contextlib
 import dataclasses
 import os
 import re
-import uuid
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
 from absl import logging
 from google.protobuf import message as protobuf_message
@@ -44,11 +47,9 @@ import tensorflow as tf
 
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 from albert_tf import checkpoint_names
-from albert_tf.brightmart import models as brightmart_models
+from albert_tf import file_io
+from albert_tf.checkpoint_names import CheckpointTable
 from albert_tf.checkpoint_names import OriginalVariable
-from albert_tf.models import albert_classifier
-from albert_tf.models import albert_model
-from albert_tf.models import albert_pretrainer
 
 PathLike = Union[str, os.PathLike]
 
@@ -58,12 +59,15 @@ OBJECT_KIND = "object"
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 _VARIABLE_VALUE = "VARIABLE_VALUE"
 _HUB_PREFIX = "module/"
-_GLOBAL_STEP = "global_step"
+# The step of a checkpoint: a TF1 variable, and an object of our training checkpoints.
+GLOBAL_STEP = "global_step"
+# The checkpoint prefixes training writes: `model.ckpt-<step>`, and the best one kept apart.
+CHECKPOINT_NAME = "model.ckpt"
+BEST_CHECKPOINT_NAME = CHECKPOINT_NAME + "-best"
 _OPTIMIZER_SLOT_SUFFIXES = ("/adam_m", "/adam_v")
 _OPTIMIZER_SLOT_MARKERS = ("lamb_m", "lamb_v")
 _CHECKPOINT_FILE_SUFFIX = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
 _STEP_SUFFIX = re.compile(r"-(\d+)$")
-_BEST_CHECKPOINT = "model.ckpt-best"
 # TF-Hub modules (and SavedModels) keep their variables under this prefix of their directory.
 _MODULE_VARIABLES = os.path.join("variables", "variables")
 # Names that only one layout has, and what to say when a checkpoint of that layout meets a model of
@@ -98,29 +102,6 @@ def _num_labels_message(name: str, found_shape: str, found: int, expected: int) 
 
 # Shape mismatches of a head size that belongs to the task, not to the AlbertConfig.
 _TASK_FIELD_MESSAGES = {checkpoint_names.NUM_LABELS: _num_labels_message}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Head:
-  """A model's head table, whether a checkpoint may lack it, and the inputs it takes."""
-  name: str
-  optional: bool = False
-  extra_inputs: tuple[str, ...] = ()
-
-
-# What each model class holds of an original checkpoint; subclasses inherit their base's entry.
-# Backbones declare their layout; a model with a head holds its backbone as `albert`.
-_BACKBONE_LAYOUTS = {
-    albert_model.AlbertModel: checkpoint_names.GOOGLE_LAYOUT,
-    brightmart_models.BrightmartAlbertModel: checkpoint_names.BRIGHTMART_LAYOUT,
-}
-# A fine-tuned model may start from a pretraining checkpoint, which has no head for its task: the
-# head then keeps its initialisation, as with the original's init_from_checkpoint.
-_MODEL_HEADS = {
-    albert_pretrainer.AlbertPretrainer: _Head(checkpoint_names.PRETRAINING_HEADS,
-                                              extra_inputs=("masked_lm_positions",)),
-    albert_classifier.AlbertClassifier: _Head(checkpoint_names.CLASSIFIER_HEAD, optional=True),
-}
 
 
 class CheckpointError(Exception):
@@ -211,85 +192,88 @@ def _prefix_in_directory(directory: str) -> Optional[str]:
   if not prefixes:
     module_variables = os.path.join(directory, _MODULE_VARIABLES)
     return module_variables if tf.io.gfile.exists(module_variables + ".index") else None
-  if _BEST_CHECKPOINT in prefixes:
-    return os.path.join(directory, _BEST_CHECKPOINT)
-
-  def step(prefix: str) -> int:
-    match = _STEP_SUFFIX.search(prefix)
-    return int(match.group(1)) if match else -1
-
-  return os.path.join(directory, max(prefixes, key=step))
+  if BEST_CHECKPOINT_NAME in prefixes:
+    return os.path.join(directory, BEST_CHECKPOINT_NAME)
+  numbered = [prefix for prefix in prefixes if step_in_name(prefix) is not None]
+  return os.path.join(directory, max(numbered, key=step_in_name) if numbered else prefixes[0])
 
 
-@dataclasses.dataclass(frozen=True)
-class _ModelSpec:
-  """What a model holds of an original checkpoint, from `_BACKBONE_LAYOUTS` and `_MODEL_HEADS`.
+def step_in_name(prefix: str) -> Optional[int]:
+  """The step in a checkpoint prefix named `<name>-<step>` (`dir/model.ckpt-500`), else None.
 
-  Attributes:
-    model: the model itself.
-    backbone: its AlbertModel (or brightmart backbone): the model, or its `albert` attribute.
-    layout: the backbone's checkpoint layout.
-    head: the model's head, None for a backbone.
+  TF's CheckpointManager and the original's Estimator both name checkpoints so.
   """
-  model: Any
-  backbone: Any
-  layout: str
-  head: Optional[_Head]
-
-  @property
-  def config(self) -> Any:
-    return self.backbone.config
-
-  def variables(self) -> list[OriginalVariable]:
-    variables = checkpoint_names.original_variables(self.config, include_heads=False,
-                                                    layout=self.layout)
-    if self.head is not None:
-      variables.extend(checkpoint_names.head_variables(self.head.name, self.layout))
-    return variables
-
-  def attribute_path(self, variable: OriginalVariable) -> str:
-    if self.head is not None:
-      return variable.attribute_path
-    return variable.model_attribute_path()
-
-  def foreign_head_roots(self) -> frozenset[str]:
-    """Name roots of heads this model does not have: their checkpoint variables are ignored."""
-    own = checkpoint_names.head_roots(self.head.name) if self.head else frozenset()
-    other = [checkpoint_names.head_roots(head) for head in checkpoint_names.heads()
-             if self.head is None or head != self.head.name]
-    return frozenset().union(*other) - own
+  match = _STEP_SUFFIX.search(prefix)
+  return int(match.group(1)) if match else None
 
 
-def _declared(table: Mapping[type, Any], model: Any) -> Any:
-  """The table entry of the model's class or its nearest base class listed, else None."""
-  return next((table[cls] for cls in type(model).__mro__ if cls in table), None)
+def training_checkpoint(model: tf.Module, optimizer: tf.Module) -> tf.train.Checkpoint:
+  """The object-based checkpoint albert-tf training writes, which `load_checkpoint` and
+  `recorded_step` read.
 
+  Args:
+    model: the trained model, saved as `model` (what `load_checkpoint` loads).
+    optimizer: its optimizer (slots and `iterations`), saved as `optimizer`. Its `iterations`
+      is also saved as `global_step`, where `recorded_step` finds the step through the public
+      Checkpoint API, whatever names Keras gives the optimizer's own variables.
 
-def _model_spec(model: Any) -> _ModelSpec:
-  """Describes one of our models; raises TypeError for anything else."""
-  head = _declared(_MODEL_HEADS, model)
-  backbone = getattr(model, checkpoint_names.BACKBONE_ATTRIBUTE) if head else model
-  layout = _declared(_BACKBONE_LAYOUTS, backbone)
-  if layout is None:
-    raise TypeError(f"expected an AlbertModel or AlbertPretrainer (or an albert_tf.brightmart "
-                    f"model), got {type(model).__name__}")
-  return _ModelSpec(model=model, backbone=backbone, layout=layout, head=head)
-
-
-def _ensure_built(model: Any) -> _ModelSpec:
-  """Checks the model is one of ours, then creates its variables with a one-token call if needed.
-
-  A call, not `build()`, so that the variables get the names a first forward pass gives them.
+  Returns:
+    The checkpoint, to save and restore with its usual methods or a CheckpointManager.
   """
-  spec = _model_spec(model)
-  if model.built:
-    return spec
-  ids = tf.zeros([1, 1], tf.int32)
-  inputs = {"input_word_ids": ids, "input_mask": tf.ones_like(ids), "input_type_ids": ids}
-  if spec.head is not None:
-    inputs.update({name: ids for name in spec.head.extra_inputs})
-  model(inputs, training=False)
-  return spec
+  return tf.train.Checkpoint(model=model, optimizer=optimizer,
+                             **{GLOBAL_STEP: optimizer.iterations})
+
+
+def recorded_step(path: PathLike) -> Optional[int]:
+  """The training step a checkpoint was written at, or None when it does not say.
+
+  Read from the `global_step` variable of a TF1 checkpoint (the original's, and
+  `save_original_checkpoint`'s) or the `global_step` object of a `training_checkpoint` (so a copy
+  such as `model.ckpt-best` keeps its step), else from a `<name>-<step>` name (`step_in_name`).
+
+  Args:
+    path: a checkpoint prefix, one of its files, or a directory (see `resolve_checkpoint_prefix`).
+
+  Raises:
+    CheckpointNotFoundError: `path` names no checkpoint.
+    CheckpointReadError: the checkpoint's files are truncated or corrupt.
+  """
+  prefix = resolve_checkpoint_prefix(path)
+  files = _CheckpointFiles(prefix)
+  step = None
+  if _OBJECT_GRAPH_KEY in files.shapes:
+    global_step = tf.Variable(-1, dtype=tf.int64)
+    status = tf.train.Checkpoint(**{GLOBAL_STEP: global_step}).read(prefix).expect_partial()
+    try:
+      status.assert_existing_objects_matched()
+      step = int(global_step.numpy())
+    except AssertionError:  # Written without a global_step object.
+      pass
+  elif GLOBAL_STEP in files.shapes:
+    step = int(files.tensor(GLOBAL_STEP))
+  return step_in_name(prefix) if step is None else step
+
+
+def _checkpoint_table(model: Any) -> CheckpointTable:
+  """The table a model declares; raises TypeError for anything that declares none."""
+  if not isinstance(model, checkpoint_names.CheckpointedModel):
+    raise TypeError(f"expected an AlbertModel, AlbertPretrainer or AlbertClassifier (or an "
+                    f"albert_tf.brightmart model), got {type(model).__name__}")
+  return model.checkpoint_table()
+
+
+def _ensure_built(model: Any) -> CheckpointTable:
+  """Checks the model is one of ours, then creates its variables if needed.
+
+  Our models' `build()` creates every variable from the config alone, with the names a forward
+  pass gives them below the model; under the model's own name scope, as a first call would open,
+  the names are exactly a forward pass's.
+  """
+  table = _checkpoint_table(model)
+  if not model.built:
+    with tf.name_scope(model.name):
+      model.build()
+  return table
 
 
 def _resolve_attribute(root: Any, path: str) -> Any:
@@ -409,40 +393,41 @@ class _CheckpointFiles:
     try:
       yield
     except (tf.errors.OpError, IndexError, protobuf_message.DecodeError) as error:
-      reason = str(getattr(error, "message", error)).strip().splitlines()[0]
+      reason = (error.message if isinstance(error, tf.errors.OpError) else
+                str(error)).strip().splitlines()[0]
       raise CheckpointReadError(
           f"checkpoint {self.prefix} cannot be read ({reason}): its files are incomplete or "
           "corrupt; copy or export it again") from None
 
 
 def _is_ignored_tf1_name(name: str) -> bool:
-  return (name == _GLOBAL_STEP or name.endswith(_OPTIMIZER_SLOT_SUFFIXES) or
+  return (name == GLOBAL_STEP or name.endswith(_OPTIMIZER_SLOT_SUFFIXES) or
           any(marker in name for marker in _OPTIMIZER_SLOT_MARKERS))
 
 
-def _check_layout(names: Iterable[str], path: str, spec: _ModelSpec) -> None:
+def _check_layout(names: Iterable[str], path: str, model: Any, table: CheckpointTable) -> None:
   """Refuses a checkpoint that carries the names of the other layout than the model's."""
   for layout, markers in _LAYOUT_MARKERS.items():
     found = [marker for marker in markers if any(name.startswith(marker) for name in names)]
-    if found and layout != spec.layout:
+    if found and layout != table.layout:
       description, advice = _LAYOUT_ADVICE[layout]
       raise CheckpointLayoutError(
           f"checkpoint {path} uses {description} ({', '.join(found)} ...), which "
-          f"{type(spec.model).__name__} does not load: {advice}")
+          f"{type(model).__name__} does not load: {advice}")
 
 
 def _tf1_keys(files: _CheckpointFiles,
-              spec: _ModelSpec) -> tuple[dict[str, str], list[str]]:
+              model: Any, table: CheckpointTable) -> tuple[dict[str, str], list[str]]:
   """Maps original names to TF1 checkpoint keys; returns it with the keys to ignore."""
   keys, ignored = {}, []
-  foreign_heads = spec.foreign_head_roots()
+  foreign_heads = table.foreign_head_roots()
   for key in sorted(files.shapes):
     name = key[len(_HUB_PREFIX):] if key.startswith(_HUB_PREFIX) else key
     if _is_ignored_tf1_name(name) or name.split("/")[0] in foreign_heads:
       ignored.append(key)
     else:
       keys[name] = key
-  _check_layout(keys, files.prefix, spec)
+  _check_layout(keys, files.prefix, model, table)
   return keys, ignored
 
 
@@ -499,16 +484,15 @@ def _group0_hint(missing: list[str], keys: Mapping[str, str]) -> list[str]:
           "init_from_group0=True to initialise the other groups from group_0"]
 
 
-def _absent_optional_head(spec: _ModelSpec, keys: Mapping[str, str]) -> tuple[str, ...]:
+def _absent_optional_head(table: CheckpointTable, keys: Mapping[str, str]) -> tuple[str, ...]:
   """The names of an optional head the checkpoint has none of (they keep their initialisation)."""
-  if spec.head is None or not spec.head.optional:
+  if not table.head_optional:
     return ()
-  names = [variable.name for variable in
-           checkpoint_names.head_variables(spec.head.name, spec.layout)]
+  names = [variable.name for variable in table.head_variables()]
   return () if any(name in keys for name in names) else tuple(names)
 
 
-def _match(spec: _ModelSpec, path: str, keys: Mapping[str, str],
+def _match(model: Any, table: CheckpointTable, path: str, keys: Mapping[str, str],
            shapes: Mapping[str, list[int]], init_from_group0: bool,
            report_unexpected: bool) -> tuple[dict[str, tuple[Any, str, str]], tuple[str, ...]]:
   """Pairs each model variable with its checkpoint key, or raises listing all that does not fit.
@@ -520,8 +504,8 @@ def _match(spec: _ModelSpec, path: str, keys: Mapping[str, str],
   mismatch = _Mismatch()
   matched = {}
   used_keys = set()
-  not_found = _absent_optional_head(spec, keys)
-  variables = [variable for variable in spec.variables() if variable.name not in not_found]
+  not_found = _absent_optional_head(table, keys)
+  variables = [variable for variable in table.variables() if variable.name not in not_found]
   for variable in variables:
     source = variable.name
     if source not in keys and init_from_group0:
@@ -531,13 +515,13 @@ def _match(spec: _ModelSpec, path: str, keys: Mapping[str, str],
       continue
     key = keys[source]
     used_keys.add(key)
-    target = _resolve_attribute(spec.model, spec.attribute_path(variable))
+    target = _resolve_attribute(model, table.attribute_path(variable))
     if mismatch.check_shape(variable, key, shapes[key], target.shape.as_list()):
       matched[variable.name] = (target, key, source)
   if report_unexpected:
     mismatch.unexpected = [key for key in keys.values() if key not in used_keys]
   hints = [] if init_from_group0 else _group0_hint(mismatch.missing, keys)
-  mismatch.raise_if_any(path, spec.config, [variable.name for variable in variables],
+  mismatch.raise_if_any(path, table.config, [variable.name for variable in variables],
                         keys.values(), hints)
   return matched, not_found
 
@@ -568,15 +552,15 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
       Google's, or the other way round.
   """
   prefix = resolve_checkpoint_prefix(path)
-  spec = _ensure_built(model)
+  table = _ensure_built(model)
   files = _CheckpointFiles(prefix)
   if _OBJECT_GRAPH_KEY in files.shapes:
     kind = OBJECT_KIND
-    keys, ignored = _object_keys(files, spec.variables())
+    keys, ignored = _object_keys(files, table.variables())
   else:
     kind = TF1_KIND
-    keys, ignored = _tf1_keys(files, spec)
-  matched, not_found = _match(spec, prefix, keys, files.shapes, init_from_group0,
+    keys, ignored = _tf1_keys(files, model, table)
+  matched, not_found = _match(model, table, prefix, keys, files.shapes, init_from_group0,
                               report_unexpected=kind == TF1_KIND)
   # Everything is read before anything is assigned, so a bad file leaves the model untouched.
   values = {key: files.tensor(key) for _, key, _ in matched.values()}
@@ -600,21 +584,6 @@ def _save_v2(prefix: str, tensors: Mapping[str, tf.Tensor]) -> None:
                     tensor_names=names,
                     shape_and_slices=[""] * len(names),
                     tensors=[tensors[name] for name in names])
-
-
-def _write_atomically(prefix: str, write: Callable[[str], None]) -> None:
-  """Writes a checkpoint under a temporary prefix, then renames its files (the index last)."""
-  directory = os.path.dirname(prefix) or "."
-  tf.io.gfile.makedirs(directory)
-  temporary = f"{prefix}.tmp-{uuid.uuid4().hex}"
-  try:
-    write(temporary)
-    files = sorted(tf.io.gfile.glob(temporary + ".*"), key=lambda name: name.endswith(".index"))
-    for name in files:
-      tf.io.gfile.rename(name, prefix + name[len(temporary):], overwrite=True)
-  finally:
-    for name in tf.io.gfile.glob(temporary + ".*"):
-      tf.io.gfile.remove(name)
 
 
 def save_original_checkpoint(model: tf.Module, path: PathLike, global_step: int = 0) -> str:
@@ -641,14 +610,15 @@ def save_original_checkpoint(model: tf.Module, path: PathLike, global_step: int 
   if tf.io.gfile.isdir(prefix):
     raise ValueError(f"checkpoint path {prefix} is a directory: pass a checkpoint prefix such as "
                      f"{os.path.join(prefix, 'model.ckpt')}")
-  spec = _ensure_built(model)
+  table = _ensure_built(model)
   tensors = {
       variable.name: tf.convert_to_tensor(
-          _resolve_attribute(model, spec.attribute_path(variable)))
-      for variable in spec.variables()
+          _resolve_attribute(model, table.attribute_path(variable)))
+      for variable in table.variables()
   }
-  tensors[_GLOBAL_STEP] = tf.constant(global_step, tf.int64)
-  _write_atomically(prefix, lambda temporary: _save_v2(temporary, tensors))
+  tensors[GLOBAL_STEP] = tf.constant(global_step, tf.int64)
+  with file_io.atomic_prefix(prefix) as temporary:
+    _save_v2(temporary, tensors)
   logging.info("Wrote %d variables under their original names to %s (global_step=%d).",
                len(tensors) - 1, prefix, global_step)
   return prefix

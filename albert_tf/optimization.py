@@ -29,6 +29,12 @@ EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 OPTIMIZER_NAMES = ("lamb", "adamw")
 
 
+# Both classes override `_prepare_local`, the hook where legacy Keras optimizers (and the tf-models
+# ones built on them) compute the per-device coefficients of an update; no public method exposes
+# those coefficients, and overriding the hook keeps the tf-models update rules whole instead of
+# copying them.
+
+
 def _disable_bias_correction(coefficients: dict[str, Any], var_dtype: tf.DType) -> None:
   # Both update rules divide by (1 - beta_power); a zero power makes that division the identity.
   zero = tf.zeros([], var_dtype)
@@ -44,9 +50,10 @@ class AlbertLamb(lamb.LAMB):
   `r = |w| / |u|` (1 when either norm is 0 or the variable is excluded), `w -= r * lr * u`.
 
   Example:
-
-  >>> opt = AlbertLamb(learning_rate=1e-3, weight_decay_rate=0.01,
-  ...                  exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
+    >>> opt = AlbertLamb(learning_rate=1e-3, weight_decay_rate=0.01,
+    ...                  exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
+    >>> opt.bias_correction  # the original's update
+    False
 
   Args:
     bias_correction: divide m and v by (1 - beta^t) like the LAMB paper; the original does not.
@@ -78,19 +85,25 @@ class AlbertAdamWeightDecay(legacy_adamw.AdamWeightDecay):
   skipped for excluded variables. Clipping is left to the caller (`gradient_clip_norm` is 0).
 
   Example:
-
-  >>> opt = AlbertAdamWeightDecay(learning_rate=1e-4, weight_decay_rate=0.01, epsilon=1e-6,
-  ...                             exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
+    >>> opt = AlbertAdamWeightDecay(learning_rate=1e-4, weight_decay_rate=0.01, epsilon=1e-6,
+    ...                             exclude_from_weight_decay=list(EXCLUDE_FROM_WEIGHT_DECAY))
+    >>> opt.gradient_clip_norm  # clipping is the trainer's
+    0.0
 
   Args:
     bias_correction: scale the step by sqrt(1 - b2^t) / (1 - b1^t) like Keras Adam.
+    exclude_from_weight_decay: re.search patterns of variable names without weight decay.
     **kwargs: passed to `official.modeling.optimization.legacy_adamw.AdamWeightDecay`.
   """
 
-  def __init__(self, *, bias_correction: bool = False, name: str = "AdamWeightDecay", **kwargs):
+  def __init__(self, *, bias_correction: bool = False,
+               exclude_from_weight_decay: Sequence[str] | None = None,
+               name: str = "AdamWeightDecay", **kwargs):
     kwargs.setdefault("gradient_clip_norm", 0.0)
-    super().__init__(name=name, **kwargs)
+    super().__init__(name=name, exclude_from_weight_decay=exclude_from_weight_decay, **kwargs)
     self.bias_correction = bias_correction
+    # Kept for get_config: the base class stores it only in a private attribute.
+    self.exclude_from_weight_decay = exclude_from_weight_decay
 
   def _prepare_local(self, var_device, var_dtype, apply_state):
     super()._prepare_local(var_device, var_dtype, apply_state)
@@ -103,7 +116,7 @@ class AlbertAdamWeightDecay(legacy_adamw.AdamWeightDecay):
     config = super().get_config()
     config.update(bias_correction=self.bias_correction,
                   gradient_clip_norm=self.gradient_clip_norm,
-                  exclude_from_weight_decay=self._exclude_from_weight_decay)
+                  exclude_from_weight_decay=self.exclude_from_weight_decay)
     return config
 
 
@@ -117,10 +130,9 @@ class WarmupPolynomialDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
   `peak * (W-1)/W` to `decayed(W)` at step W.
 
   Example:
-
-  >>> schedule = WarmupPolynomialDecay(0.00176, decay_steps=125000, warmup_steps=3125)
-  >>> float(schedule(3125))  # 0.00176 * (1 - 3125/125000)
-  0.001716...
+    >>> schedule = WarmupPolynomialDecay(0.00176, decay_steps=125000, warmup_steps=3125)
+    >>> float(schedule(0)), float(schedule(3125))  # 0.00176 * (1 - 3125/125000) at step 3125
+    (0.0, 0.001716...)
 
   Args:
     peak_learning_rate: the learning rate the warmup aims at (the original's init_lr).

@@ -397,6 +397,45 @@ def test_object_based_training_checkpoint(tmp_path):
       "from group_0")
 
 
+def test_models_declare_their_checkpoint_table():
+  config = albert_config(tiny_config(ln_type="postln"))
+  google, brightmart_layout = checkpoint_names.GOOGLE_LAYOUT, checkpoint_names.BRIGHTMART_LAYOUT
+  assert albert_tf.AlbertModel(config).checkpoint_table() == checkpoint_names.CheckpointTable(
+      config, google)
+  assert albert_tf.AlbertPretrainer(config).checkpoint_table() == (
+      checkpoint_names.CheckpointTable(config, google, checkpoint_names.PRETRAINING_HEADS))
+  assert brightmart.BrightmartPretrainer(config).checkpoint_table() == (
+      checkpoint_names.CheckpointTable(config, brightmart_layout,
+                                       checkpoint_names.PRETRAINING_HEADS))
+  assert brightmart.BrightmartAlbertModel(config).checkpoint_table().layout == brightmart_layout
+
+
+def test_recorded_step(tmp_path):
+  config = tiny_config()
+  weights = numpy_albert.random_original_weights(config, np.random.default_rng(4))
+  assert checkpoints.recorded_step(fixtures.write_tf1_checkpoint(
+      tmp_path / "tf1" / "model.ckpt-best", weights, global_step=100)) == 100
+  assert checkpoints.recorded_step(fixtures.write_tf1_checkpoint(
+      tmp_path / "tf1" / "model.ckpt-12", weights)) == 12
+  assert checkpoints.recorded_step(fixtures.write_tf1_checkpoint(
+      tmp_path / "tf1" / "albert_model.ckpt", weights)) is None
+
+  pretrainer = albert_tf.AlbertPretrainer(albert_config(config))
+  pretrainer.build()
+  optimizer = tf_keras.optimizers.legacy.Adam()
+  optimizer.iterations.assign(7)
+  training = checkpoints.training_checkpoint(pretrainer, optimizer)
+  best = training.write(str(tmp_path / "run" / checkpoints.BEST_CHECKPOINT_NAME))
+  assert checkpoints.recorded_step(best) == 7  # A copy named -best keeps its step.
+  assert checkpoints.recorded_step(tmp_path / "run") == 7
+  assert albert_tf.load_checkpoint(albert_tf.AlbertPretrainer(albert_config(config)),
+                                   best).kind == checkpoints.OBJECT_KIND
+
+  without_step = tf.train.Checkpoint(model=pretrainer)
+  assert checkpoints.recorded_step(without_step.write(str(tmp_path / "model.ckpt-5"))) == 5
+  assert checkpoints.recorded_step(without_step.write(str(tmp_path / "other"))) is None
+
+
 def test_object_based_checkpoint_without_model_is_refused(tmp_path):
   prefix = tf.train.Checkpoint(encoder=tf_keras.layers.Dense(2)).write(str(tmp_path / "ckpt"))
   assert mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix) == (
@@ -458,8 +497,8 @@ def test_other_models_are_refused(tmp_path):
   prefix = write_tiny_checkpoint(tmp_path)
   with pytest.raises(TypeError) as error:
     albert_tf.load_checkpoint(tf_keras.Sequential([tf_keras.layers.Dense(2)]), prefix)
-  assert str(error.value) == ("expected an AlbertModel or AlbertPretrainer (or an "
-                              "albert_tf.brightmart model), got Sequential")
+  assert str(error.value) == ("expected an AlbertModel, AlbertPretrainer or AlbertClassifier (or "
+                              "an albert_tf.brightmart model), got Sequential")
 
 
 def test_nonexistent_path(tmp_path):

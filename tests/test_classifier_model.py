@@ -291,6 +291,16 @@ def test_a_pretrainer_does_not_load_a_fine_tuned_checkpoint(fine_tuned_checkpoin
 # --- Dropout -----------------------------------------------------------------------------------
 
 
+def test_a_saved_model_encoder_takes_no_checkpoint(fine_tuned_checkpoint):
+  model = AlbertClassifier(albert_tf.AlbertConfig(**CONFIG), num_labels=3,
+                           encoder=tf_keras.layers.Layer(name="saved_model_encoder"))
+  with pytest.raises(TypeError) as error:
+    albert_tf.load_checkpoint(model, fine_tuned_checkpoint[0])
+  assert str(error.value) == (
+      "albert_classifier's encoder is a Layer, whose weights come from its SavedModel, not from a "
+      "checkpoint: build the classifier without `encoder` to load a checkpoint into it")
+
+
 def test_head_dropout_only_in_training():
   # No backbone dropout, so any difference between calls comes from the head's dropout.
   model = classifier(num_labels=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)

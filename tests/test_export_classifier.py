@@ -13,6 +13,7 @@ import tf_keras
 from tensorflow.core.protobuf import saved_model_pb2
 
 from albert_tf import AlbertConfig
+from albert_tf import checkpoints
 from albert_tf import tokenization
 from albert_tf.export import classifier_exporter
 from albert_tf.export import exporter
@@ -74,7 +75,7 @@ def _write_run(run_dir, classifier, labels):
   """A run's output_dir: model.ckpt-best at STEP, an older model.ckpt-3, label_list.txt."""
   optimizer = tf_keras.optimizers.legacy.Adam()
   optimizer.iterations.assign(3)
-  checkpoint = tf.train.Checkpoint(model=classifier, optimizer=optimizer)
+  checkpoint = checkpoints.training_checkpoint(classifier, optimizer)
   manager = tf.train.CheckpointManager(checkpoint, str(run_dir), 2, checkpoint_name="model.ckpt")
   manager.save(checkpoint_number=3)
   optimizer.iterations.assign(STEP)

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from albert_tf import brightmart
 from albert_tf.layers import activations
 from albert_tf.layers import embeddings
 from albert_tf.layers import masked_lm_head
@@ -76,6 +77,14 @@ def test_embeddings_reject_sequences_longer_than_the_position_table():
   assert dynamic(tf.zeros([1, 4], tf.int32)).shape == (1, 4, 6)
   with pytest.raises(tf.errors.InvalidArgumentError, match="exceeds max_position_embeddings"):
     dynamic(tf.zeros([1, 5], tf.int32))
+
+
+def test_brightmart_embeddings_reject_sequences_longer_than_the_position_table():
+  layer = brightmart.BrightmartEmbeddings(hidden_size=8, vocab_size=13, embedding_size=6,
+                                          max_position_embeddings=4)
+  assert layer(tf.zeros([1, 4], tf.int32)).shape == (1, 4, 8)
+  with pytest.raises(ValueError, match=r"exceeds max_position_embeddings \(4\).*got 5"):
+    layer(tf.zeros([1, 5], tf.int32))
 
 
 def _numpy_block(block, x, mask):

@@ -22,10 +22,6 @@ _ENCODER_FIELDS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "i
 _POST_LN = "postln"
 
 
-def _fields(config: Any, names: tuple[str, ...]) -> dict:
-  return {name: getattr(config, name) for name in names}
-
-
 def validate_brightmart_config(config: Any) -> None:
   """Rejects what brightmart's released checkpoints never use.
 
@@ -60,13 +56,14 @@ class BrightmartAlbertModel(albert_model.ConfiguredModel):
     **kwargs: passed to tf_keras.Model.
 
   Example:
-
-    model = BrightmartAlbertModel(AlbertConfig.from_json_file("albert_config_tiny.json"))
-    albert_tf.load_checkpoint(model, "albert_tiny/albert_model.ckpt")
-    out = model({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types})
+    >>> from albert_tf.config import AlbertConfig
+    >>> model = BrightmartAlbertModel(AlbertConfig.from_preset("albert_tiny_test"))  # E 16, H 32
+    >>> ids = tf.constant([[2, 10, 11, 3]])
+    >>> out = model({"input_word_ids": ids, "input_mask": tf.ones_like(ids),
+    ...              "input_type_ids": tf.zeros_like(ids)})
+    >>> out["sequence_output"].shape, out["embedding_output"].shape   # both H wide
+    (TensorShape([1, 4, 32]), TensorShape([1, 4, 32]))
   """
-
-  checkpoint_layout = checkpoint_names.BRIGHTMART_LAYOUT
 
   def __init__(self, config: albert_model.ConfigLike, **kwargs):
     kwargs.setdefault("name", "albert")
@@ -74,9 +71,9 @@ class BrightmartAlbertModel(albert_model.ConfiguredModel):
     validate_brightmart_config(self.config)
     cfg = self.config
     self.embeddings = brightmart_embeddings.BrightmartEmbeddings(
-        **_fields(cfg, _EMBEDDING_FIELDS), name="embeddings")
+        **albert_model.config_fields(cfg, *_EMBEDDING_FIELDS), name="embeddings")
     self.encoder = shared_encoder.AlbertSharedEncoder(
-        **_fields(cfg, _ENCODER_FIELDS), name="encoder")
+        **albert_model.config_fields(cfg, *_ENCODER_FIELDS), name="encoder")
     self.pooler = albert_model.pooler(cfg)
 
   def build(self, input_shape=None):
@@ -106,6 +103,10 @@ class BrightmartAlbertModel(albert_model.ConfiguredModel):
         "embedding_output": embedding_output,
     }
 
+  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
+    """The original variables this backbone holds: brightmart's layout, no head."""
+    return checkpoint_names.CheckpointTable(self.config, checkpoint_names.BRIGHTMART_LAYOUT)
+
   def get_output_embedding_table(self) -> tf.Tensor:
     """The MLM output matrix [V, H] = word_embeddings · word_embeddings_2 (both tied)."""
     if not self.embeddings.built:
@@ -128,10 +129,14 @@ class BrightmartPretrainer(albert_pretrainer.AlbertPretrainer):
     **kwargs: passed to tf_keras.Model (name defaults to "brightmart_pretrainer").
 
   Example:
-
-    pretrainer = BrightmartPretrainer(AlbertConfig.from_json_file("albert_config_tiny.json"))
-    albert_tf.load_checkpoint(pretrainer, "albert_tiny/albert_model.ckpt")
-    out = pretrainer({..., "masked_lm_positions": positions})   # mlm_logits [B, P, V]
+    >>> from albert_tf.config import AlbertConfig
+    >>> pretrainer = BrightmartPretrainer(AlbertConfig.from_preset("albert_tiny_test"))
+    >>> ids = tf.constant([[2, 10, 4, 3]])
+    >>> out = pretrainer({"input_word_ids": ids, "input_mask": tf.ones_like(ids),
+    ...                   "input_type_ids": tf.zeros_like(ids),
+    ...                   "masked_lm_positions": tf.constant([[2]])})
+    >>> out["mlm_logits"].shape   # [B, P, V]
+    TensorShape([1, 1, 99])
   """
 
   backbone_class = BrightmartAlbertModel

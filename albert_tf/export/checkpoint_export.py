@@ -13,7 +13,7 @@ class ExportCheckpointError(ValueError):
 
 
 def export_checkpoint(*, export_path: str, albert_directory: Optional[str] = None,
-                      checkpoint_name: str = "model.ckpt-best",
+                      checkpoint_name: str = checkpoints.BEST_CHECKPOINT_NAME,
                       albert_config_file: Optional[str] = None,
                       init_checkpoint: Optional[str] = None) -> str:
   """Loads a checkpoint (ours or original) and writes it back with the original names.

@@ -20,7 +20,6 @@ from albert_tf.models.albert_classifier import AlbertClassifier
 from albert_tf.models.hub_encoder import CONFIG_ASSET
 from albert_tf.tasks import classifier_data
 from albert_tf.tasks.classification import LABEL_LIST_FILE
-from albert_tf.training.checkpointing import BEST_CHECKPOINT_PREFIX
 _TEXT_SIGNATURES = "classify_text, classify_text_pair"
 
 
@@ -78,7 +77,7 @@ def classifier_checkpoint_prefix(init_checkpoint: str) -> str:
   Raises:
     ExportError: nothing there is a checkpoint.
   """
-  best = os.path.join(init_checkpoint, BEST_CHECKPOINT_PREFIX)
+  best = os.path.join(init_checkpoint, checkpoints.BEST_CHECKPOINT_NAME)
   if tf.io.gfile.isdir(init_checkpoint) and tf.io.gfile.exists(best + ".index"):
     return best
   try:

@@ -6,6 +6,8 @@ from typing import Callable, Optional
 import tensorflow as tf
 import tf_keras
 
+from albert_tf import config as albert_config
+
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
 def gelu_tanh(x: tf.Tensor) -> tf.Tensor:
@@ -20,7 +22,8 @@ def gelu_tanh(x: tf.Tensor) -> tf.Tensor:
   return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
 
 
-_ACTIVATIONS = {
+# One function per name of albert_tf.config.ACTIVATIONS (None: the identity).
+_FUNCTIONS = {
     "gelu": gelu_tanh,
     "relu": tf.nn.relu,
     "tanh": tf.tanh,
@@ -38,10 +41,6 @@ def get_activation(hidden_act: Optional[str]) -> Optional[Callable[[tf.Tensor], 
     The activation function, or None for the identity.
 
   Raises:
-    ValueError: the name is not one of the above.
+    AlbertConfigError: the name is not one of the above (see `config.normalize_activation`).
   """
-  name = (hidden_act or "linear").lower()
-  if name not in _ACTIVATIONS:
-    raise ValueError(f"hidden_act {hidden_act!r} is not supported; use one of "
-                     f"{', '.join(_ACTIVATIONS)}")
-  return _ACTIVATIONS[name]
+  return _FUNCTIONS[albert_config.normalize_activation(hidden_act)]

@@ -24,9 +24,9 @@ class AlbertClassificationHead(tf_keras.layers.Layer):
     **kwargs: passed to tf_keras.layers.Layer (dtype defaults to "float32").
 
   Example:
-
-    head = AlbertClassificationHead(hidden_size=768, num_labels=3)
-    logits = head(pooled_output, training=True)   # [B, 3]
+    >>> head = AlbertClassificationHead(hidden_size=768, num_labels=3)
+    >>> head(tf.zeros([4, 768]), training=True).shape   # pooled_output [B, H] -> logits
+    TensorShape([4, 3])
   """
 
   def __init__(self, hidden_size: int, num_labels: int, dropout_rate: float = 0.1,

@@ -27,9 +27,10 @@ class AlbertEmbeddings(tf_keras.layers.Layer):
     **kwargs: passed to tf_keras.layers.Layer.
 
   Example:
-
-    embeddings = AlbertEmbeddings(vocab_size=30000, embedding_size=128)
-    x = embeddings(input_word_ids, input_type_ids)   # [B, T, 128]
+    >>> embeddings = AlbertEmbeddings(vocab_size=30000, embedding_size=128)
+    >>> ids = tf.constant([[2, 9, 3]])
+    >>> embeddings(ids, tf.zeros_like(ids)).shape   # [B, T, E]
+    TensorShape([1, 3, 128])
   """
 
   def __init__(self,
@@ -50,19 +51,35 @@ class AlbertEmbeddings(tf_keras.layers.Layer):
     self.layer_norm = normalization.albert_layer_norm("layer_norm")
     self.dropout = tf_keras.layers.Dropout(hidden_dropout_prob, name="dropout")
 
+  @property
+  def width(self) -> int:
+    """The width the type and position embeddings are added at, and the output width: E."""
+    return self.embedding_size
+
   def build(self, input_shape=None):
-    self.word_embeddings = self._table("word_embeddings", self.vocab_size)
-    self.token_type_embeddings = self._table("token_type_embeddings", self.type_vocab_size)
-    self.position_embeddings = self._table("position_embeddings", self.max_position_embeddings)
+    self.word_embeddings = self.add_table("word_embeddings", [self.vocab_size, self.embedding_size])
+    self.build_word_projection()
+    self.token_type_embeddings = self.add_table("token_type_embeddings",
+                                                [self.type_vocab_size, self.width])
+    self.position_embeddings = self.add_table("position_embeddings",
+                                              [self.max_position_embeddings, self.width])
     with tf.name_scope(self.layer_norm.name):
-      self.layer_norm.build([None, None, self.embedding_size])
+      self.layer_norm.build([None, None, self.width])
     super().build(input_shape)
 
-  def _table(self, name: str, rows: int) -> tf.Variable:
+  def build_word_projection(self) -> None:
+    """Creates the variables of `embed_words` beyond the word table: none here."""
+
+  def add_table(self, name: str, shape: list[int]) -> tf.Variable:
+    """A trainable table with the original's truncated-normal initialisation."""
     return self.add_weight(name,
-                           shape=[rows, self.embedding_size],
+                           shape=shape,
                            initializer=initializers.truncated_normal(self.initializer_range),
                            trainable=True)
+
+  def embed_words(self, input_word_ids: tf.Tensor) -> tf.Tensor:
+    """The word vectors of the ids, [B, T, width]: rows of the word table here."""
+    return tf.gather(self.word_embeddings, input_word_ids)
 
   def call(self,
            input_word_ids: tf.Tensor,
@@ -76,12 +93,16 @@ class AlbertEmbeddings(tf_keras.layers.Layer):
       training: enables dropout.
 
     Returns:
-      [B, T, E] in the layer's compute dtype.
+      [B, T, width] in the layer's compute dtype.
+
+    Raises:
+      ValueError: (InvalidArgumentError when the length is only known when it runs) T exceeds
+        max_position_embeddings.
     """
     seq_length = input_word_ids.shape[1]
     if seq_length is None:
       seq_length = tf.shape(input_word_ids)[1]
-    embeddings = tf.gather(self.word_embeddings, input_word_ids)
+    embeddings = self.embed_words(input_word_ids)
     if input_type_ids is None:
       input_type_ids = tf.zeros_like(input_word_ids)
     embeddings += tf.gather(self.token_type_embeddings, input_type_ids)

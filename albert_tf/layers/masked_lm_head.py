@@ -29,9 +29,11 @@ class AlbertMaskedLMHead(tf_keras.layers.Layer):
     **kwargs: passed to tf_keras.layers.Layer (dtype defaults to "float32").
 
   Example:
-
-    head = AlbertMaskedLMHead(vocab_size=30000, embedding_size=128)
-    logits = head(sequence_output, masked_lm_positions, model.get_embedding_table())  # [B, P, V]
+    >>> head = AlbertMaskedLMHead(vocab_size=30000, embedding_size=128)
+    >>> table = tf.Variable(tf.zeros([30000, 128]))   # the backbone's get_embedding_table()
+    >>> sequence_output, positions = tf.zeros([2, 5, 768]), tf.constant([[1, 3], [2, 0]])
+    >>> head(sequence_output, positions, table).shape   # [B, P, V]
+    TensorShape([2, 2, 30000])
   """
 
   def __init__(self,

@@ -21,9 +21,9 @@ class AlbertSentenceOrderHead(tf_keras.layers.Layer):
     **kwargs: passed to tf_keras.layers.Layer (dtype defaults to "float32").
 
   Example:
-
-    head = AlbertSentenceOrderHead(hidden_size=768)
-    logits = head(pooled_output)   # [B, 2]; class 0 = in order, 1 = swapped
+    >>> head = AlbertSentenceOrderHead(hidden_size=768)
+    >>> head(tf.zeros([4, 768])).shape   # pooled_output [B, H] -> logits; class 1 = swapped
+    TensorShape([4, 2])
   """
 
   def __init__(self, hidden_size: int, initializer_range: float = 0.02, **kwargs):

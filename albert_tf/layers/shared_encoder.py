@@ -6,7 +6,7 @@ from typing import List, Optional
 import tensorflow as tf
 import tf_keras
 
-from albert_tf.config import group_of_layer
+from albert_tf import config as albert_config
 from albert_tf.layers import transformer_block
 
 ATTENTION_MASK_VALUE = -10000.0
@@ -51,10 +51,12 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
     **kwargs: passed to tf_keras.layers.Layer.
 
   Example:
-
-    encoder = AlbertSharedEncoder(num_hidden_layers=12, num_hidden_groups=1, inner_group_num=1,
-                                  hidden_size=768, num_attention_heads=12, intermediate_size=3072)
-    outputs = encoder(hidden, input_mask)   # list of 12 tensors [B, T, 768]
+    >>> encoder = AlbertSharedEncoder(num_hidden_layers=12, num_hidden_groups=1, inner_group_num=1,
+    ...                               hidden_size=768, num_attention_heads=12,
+    ...                               intermediate_size=3072)
+    >>> outputs = encoder(tf.zeros([2, 5, 768]), tf.ones([2, 5], tf.int32))  # hidden, input_mask
+    >>> len(outputs), outputs[-1].shape   # one block's weights, run 12 times
+    (12, TensorShape([2, 5, 768]))
   """
 
   def __init__(self,
@@ -70,11 +72,7 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
                initializer_range: float = 0.02,
                **kwargs):
     super().__init__(**kwargs)
-    if not 1 <= num_hidden_groups <= num_hidden_layers:
-      raise ValueError(f"num_hidden_groups ({num_hidden_groups}) must be in [1, num_hidden_layers "
-                       f"({num_hidden_layers})]")
-    if inner_group_num < 1:
-      raise ValueError(f"inner_group_num must be >= 1, got {inner_group_num}")
+    albert_config.check_layer_groups(num_hidden_layers, num_hidden_groups)
     self.num_hidden_layers = num_hidden_layers
     self.hidden_size = hidden_size
     self.num_attention_heads = num_attention_heads
@@ -103,7 +101,7 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
   @property
   def layer_to_group(self) -> List[int]:
     """The group index used by each of the L layers."""
-    return [group_of_layer(layer, self.num_hidden_layers, self.num_hidden_groups)
+    return [albert_config.group_of_layer(layer, self.num_hidden_layers, self.num_hidden_groups)
             for layer in range(self.num_hidden_layers)]
 
   def build(self, input_shape=None):

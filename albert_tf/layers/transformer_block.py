@@ -7,6 +7,7 @@ from typing import Optional
 import tensorflow as tf
 import tf_keras
 
+from albert_tf import config as albert_config
 from albert_tf.layers import activations
 from albert_tf.layers import initializers
 from albert_tf.layers import normalization
@@ -45,9 +46,11 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
     **kwargs: passed to tf_keras.layers.Layer.
 
   Example:
-
-    block = AlbertTransformerBlock(hidden_size=768, num_attention_heads=12, intermediate_size=3072)
-    y = block(x, attention_bias)   # x [B, T, 768], attention_bias [B, 1, 1, T] -> [B, T, 768]
+    >>> block = AlbertTransformerBlock(hidden_size=768, num_attention_heads=12,
+    ...                                intermediate_size=3072)
+    >>> x, attention_bias = tf.zeros([2, 5, 768]), tf.zeros([2, 1, 1, 5])  # bias [B, 1, 1, T]
+    >>> block(x, attention_bias).shape
+    TensorShape([2, 5, 768])
   """
 
   def __init__(self,
@@ -60,9 +63,7 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
                initializer_range: float = 0.02,
                **kwargs):
     super().__init__(**kwargs)
-    if hidden_size % num_attention_heads:
-      raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_attention_heads "
-                       f"({num_attention_heads})")
+    albert_config.check_attention_heads(hidden_size, num_attention_heads)
     self.hidden_size = hidden_size
     self.num_attention_heads = num_attention_heads
     self.intermediate_size = intermediate_size

@@ -6,6 +6,7 @@ from typing import Mapping, Optional
 import tensorflow as tf
 import tf_keras
 
+from albert_tf import checkpoint_names
 from albert_tf.layers import classification_head
 from albert_tf.models import albert_model
 
@@ -27,11 +28,13 @@ class AlbertClassifier(albert_model.ConfiguredModel):
     **kwargs: passed to tf_keras.Model (e.g. name).
 
   Example:
-
-    classifier = AlbertClassifier(AlbertConfig.from_preset("albert_base_v2"), num_labels=3)
-    out = classifier({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types})
-    out["logits"]         # float32 [B, 3]
-    out["pooled_output"]  # [B, 768]
+    >>> from albert_tf.config import AlbertConfig
+    >>> classifier = AlbertClassifier(AlbertConfig.from_preset("albert_tiny_test"), num_labels=3)
+    >>> ids = tf.constant([[2, 10, 11, 3]])
+    >>> out = classifier({"input_word_ids": ids, "input_mask": tf.ones_like(ids),
+    ...                   "input_type_ids": tf.zeros_like(ids)})
+    >>> out["logits"].dtype, out["logits"].shape, out["pooled_output"].shape
+    (tf.float32, TensorShape([1, 3]), TensorShape([1, 32]))
   """
 
   def __init__(self, config: albert_model.ConfigLike, num_labels: int,
@@ -46,6 +49,19 @@ class AlbertClassifier(albert_model.ConfiguredModel):
     self.classifier = classification_head.AlbertClassificationHead(
         hidden_size=cfg.hidden_size, num_labels=num_labels, dropout_rate=dropout_rate,
         initializer_range=cfg.initializer_range, name="classifier")
+
+  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
+    """The backbone's original variables plus run_classifier's head, which a checkpoint may lack.
+
+    Raises:
+      TypeError: the encoder is a SavedModel (HubEncoder), whose weights come with it.
+    """
+    if not isinstance(self.albert, checkpoint_names.CheckpointedModel):
+      raise TypeError(f"{self.name}'s encoder is a {type(self.albert).__name__}, whose weights "
+                      "come from its SavedModel, not from a checkpoint: build the classifier "
+                      "without `encoder` to load a checkpoint into it")
+    return self.albert.checkpoint_table().with_head(checkpoint_names.CLASSIFIER_HEAD,
+                                                    optional=True)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""

@@ -6,6 +6,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 import tensorflow as tf
 import tf_keras
 
+from albert_tf import checkpoint_names
 from albert_tf import config as albert_config
 from albert_tf.layers import embeddings
 from albert_tf.layers import initializers
@@ -21,7 +22,7 @@ def as_config(config: ConfigLike) -> albert_config.AlbertConfig:
   return albert_config.AlbertConfig.from_dict(config)
 
 
-def _fields(config: albert_config.AlbertConfig, *names: str) -> dict:
+def config_fields(config: albert_config.AlbertConfig, *names: str) -> dict:
   """{name: config.name}: the layer arguments that are config fields of the same name."""
   return {name: getattr(config, name) for name in names}
 
@@ -87,11 +88,13 @@ class AlbertModel(ConfiguredModel):
     **kwargs: passed to tf_keras.Model (e.g. name).
 
   Example:
-
-    model = AlbertModel(AlbertConfig.from_preset("albert_base_v2"))
-    out = model({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types})
-    out["sequence_output"]  # [B, T, 768]
-    out["pooled_output"]    # [B, 768]
+    >>> from albert_tf.config import AlbertConfig
+    >>> model = AlbertModel(AlbertConfig.from_preset("albert_tiny_test"))  # H = 32
+    >>> ids = tf.constant([[2, 10, 11, 3, 0]])
+    >>> out = model({"input_word_ids": ids, "input_mask": tf.cast(ids > 0, tf.int32),
+    ...              "input_type_ids": tf.zeros_like(ids)})
+    >>> out["sequence_output"].shape, out["pooled_output"].shape   # [B, T, H], [B, H]
+    (TensorShape([1, 5, 32]), TensorShape([1, 32]))
   """
 
   def __init__(self, config: ConfigLike, **kwargs):
@@ -99,7 +102,7 @@ class AlbertModel(ConfiguredModel):
     super().__init__(config, **kwargs)
     cfg = self.config
     self.embeddings = embeddings.AlbertEmbeddings(
-        **_fields(cfg, "vocab_size", "embedding_size", "max_position_embeddings",
+        **config_fields(cfg, "vocab_size", "embedding_size", "max_position_embeddings",
                   "type_vocab_size", "hidden_dropout_prob", "initializer_range"),
         name="embeddings")
     self.embedding_projection = None
@@ -109,7 +112,7 @@ class AlbertModel(ConfiguredModel):
           kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
           name="embedding_projection")
     self.encoder = shared_encoder.AlbertSharedEncoder(
-        **_fields(cfg, "num_hidden_layers", "hidden_size", "num_attention_heads",
+        **config_fields(cfg, "num_hidden_layers", "hidden_size", "num_attention_heads",
                   "intermediate_size", "num_hidden_groups", "inner_group_num", "hidden_act",
                   "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
         name="encoder")
@@ -157,6 +160,10 @@ class AlbertModel(ConfiguredModel):
         "encoder_outputs": encoder_outputs,
         "embedding_output": embedding_output,
     }
+
+  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
+    """The original variables this backbone holds: Google's layout, no head."""
+    return checkpoint_names.CheckpointTable(self.config, checkpoint_names.GOOGLE_LAYOUT)
 
   def get_embedding_table(self) -> tf.Variable:
     """The word embedding table [V, E] (tied to the MLM output)."""

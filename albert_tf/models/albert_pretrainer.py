@@ -6,6 +6,7 @@ from typing import Mapping, Optional
 import tensorflow as tf
 import tf_keras
 
+from albert_tf import checkpoint_names
 from albert_tf.layers import masked_lm_head
 from albert_tf.layers import sentence_order_head
 from albert_tf.models import albert_model
@@ -29,12 +30,17 @@ class AlbertPretrainer(albert_model.ConfiguredModel):
     **kwargs: passed to tf_keras.Model (e.g. name).
 
   Example:
-
-    pretrainer = AlbertPretrainer(AlbertConfig.from_preset("albert_base_v2"))
-    out = pretrainer({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types,
-                      "masked_lm_positions": positions}, training=True)
-    out["mlm_logits"]  # [B, P, 30000]
-    out["sop_logits"]  # [B, 2]
+    >>> from albert_tf.config import AlbertConfig
+    >>> pretrainer = AlbertPretrainer(AlbertConfig.from_preset("albert_tiny_test"))  # V = 99
+    >>> ids = tf.constant([[2, 10, 4, 3, 0]])
+    >>> out = pretrainer({"input_word_ids": ids, "input_mask": tf.cast(ids > 0, tf.int32),
+    ...                   "input_type_ids": tf.zeros_like(ids),
+    ...                   "masked_lm_positions": tf.constant([[2]])}, training=True)
+    >>> out["mlm_logits"].shape, out["sop_logits"].shape   # [B, P, V], [B, 2]
+    (TensorShape([1, 1, 99]), TensorShape([1, 2]))
+    >>> table = pretrainer.albert.get_embedding_table()   # tied to the MLM output: listed once
+    >>> sum(variable is table for variable in pretrainer.trainable_variables)
+    1
   """
 
   backbone_class = albert_model.AlbertModel
@@ -61,6 +67,10 @@ class AlbertPretrainer(albert_model.ConfiguredModel):
   def masked_lm_table(self) -> tf.Tensor:
     """The [V, masked_lm_width()] matrix the MLM head scores against: the word embedding table."""
     return self.albert.get_embedding_table()
+
+  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
+    """The backbone's original variables plus the MLM and SOP heads (`cls/...`)."""
+    return self.albert.checkpoint_table().with_head(checkpoint_names.PRETRAINING_HEADS)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""

@@ -34,8 +34,13 @@ class PretrainingTask(task_lib.Task):
 
   Example:
 
+    from albert_tf.training.trainer import Trainer
     task = PretrainingTask(config, files, max_seq_length=128, max_predictions_per_seq=20)
-    trainer = Trainer(strategy, task, task.build_model(), optimizer, global_batch_size=64)
+    with strategy.scope():
+      model = task.build_model()   # an AlbertPretrainer, built
+      optimizer = albert_tf.optimization.create_optimizer(1e-4, num_train_steps=1000,
+                                                          num_warmup_steps=100)
+    trainer = Trainer(strategy, task, model, optimizer, global_batch_size=64)
   """
 
   best_metric = "masked_lm_accuracy"

@@ -1,45 +1,43 @@
 """Training checkpoints: model + optimizer + step in output_dir, data position per worker.
 
-Files: `output_dir/model.ckpt-<step>.{index,data-*}` hold `tf.train.Checkpoint(model=pretrainer,
-optimizer=optimizer)` (the optimizer carries the step as `iterations`, so the schedule resumes too);
+Files: `output_dir/model.ckpt-<step>.{index,data-*}` hold `checkpoints.training_checkpoint`: the
+model, the optimizer (its `iterations` is the step, so the schedule resumes too) and `global_step`;
 `output_dir/input_pipeline/worker-<k>/ckpt-<step>.*` hold each worker's tf.data iterator, so a
 restarted run reads on from where it stopped. Under MultiWorkerMirroredStrategy every worker takes
 part in saving; only the chief writes to output_dir, the others to a scratch directory they delete.
 """
 
 import os
-import re
 
 from absl import logging
 import tensorflow as tf
 
-CHECKPOINT_NAME = "model.ckpt"
-BEST_CHECKPOINT_PREFIX = CHECKPOINT_NAME + "-best"
-_STEP_PATTERN = re.compile(r"-(\d+)$")
+from albert_tf import checkpoints
+from albert_tf import file_io
+
 
 
 def checkpoint_step(path: str) -> int:
   """The step encoded in a checkpoint prefix such as `dir/model.ckpt-500`."""
-  match = _STEP_PATTERN.search(path)
-  if not match:
-    raise ValueError(f"{path} is not a model.ckpt-<step> checkpoint prefix.")
-  return int(match.group(1))
+  step = checkpoints.step_in_name(path)
+  if step is None:
+    raise ValueError(f"{path} is not a {checkpoints.CHECKPOINT_NAME}-<step> checkpoint prefix.")
+  return step
 
 
 class TrainingCheckpoints:
   """Saves and restores a run's state at matching steps.
 
   Example:
-
-  >>> checkpoints = TrainingCheckpoints(output_dir, pretrainer, optimizer, iterator,
-  ...                                   keep_checkpoint_max=5)
-  >>> step = checkpoints.restore_latest()   # 0 for a fresh run
-  >>> checkpoints.save(step=1000)
+    checkpoints = TrainingCheckpoints(output_dir, pretrainer, optimizer, iterator,
+                                      keep_checkpoint_max=5)
+    step = checkpoints.restore_latest()   # 0 for a fresh run
+    path = checkpoints.save(step=1000)    # output_dir/model.ckpt-1000
 
   Args:
     output_dir: the run's directory.
-    model: the AlbertPretrainer (saved as `model`, what albert_tf.load_checkpoint reads).
-    optimizer: the optimizer (slots and `iterations`).
+    model: the task's model (saved as `model`, what albert_tf.load_checkpoint reads).
+    optimizer: the optimizer (slots and `iterations`, also saved as `global_step`).
     iterator: this worker's tf.data iterator, or None when the data position is not kept.
     keep_checkpoint_max: model checkpoints kept (older ones are deleted).
     is_chief: whether this worker owns output_dir.
@@ -53,10 +51,10 @@ class TrainingCheckpoints:
     self._is_chief = is_chief
     self._write_dir = output_dir if is_chief else os.path.join(output_dir,
                                                                f".worker-{worker_index}-scratch")
-    self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    self.checkpoint = checkpoints.training_checkpoint(model, optimizer)
     self._manager = tf.train.CheckpointManager(self.checkpoint, self._write_dir,
                                                max_to_keep=keep_checkpoint_max,
-                                               checkpoint_name=CHECKPOINT_NAME)
+                                               checkpoint_name=checkpoints.CHECKPOINT_NAME)
     self._input_manager = None
     if iterator is not None:
       input_dir = os.path.join(output_dir, "input_pipeline", f"worker-{worker_index}")
@@ -101,10 +99,9 @@ class TrainingCheckpoints:
 
   def keep_as_best(self, path: str) -> None:
     """Copies the checkpoint files of `path` to model.ckpt-best.* (via temporary names)."""
-    # Data files first: the index is what makes a checkpoint prefix loadable.
-    for source in sorted(tf.io.gfile.glob(path + ".*")):
-      suffix = source[len(path):]
-      target = os.path.join(self.output_dir, BEST_CHECKPOINT_PREFIX + suffix)
-      tf.io.gfile.copy(source, target + ".tmp", overwrite=True)
-      tf.io.gfile.rename(target + ".tmp", target, overwrite=True)
-    logging.info("Kept %s as %s.", path, BEST_CHECKPOINT_PREFIX)
+    best = os.path.join(self.output_dir, checkpoints.BEST_CHECKPOINT_NAME)
+    # Renamed into place once all are copied, the index (what makes a prefix loadable) last.
+    with file_io.atomic_prefix(best) as temporary:
+      for source in tf.io.gfile.glob(path + ".*"):
+        file_io.copy_file(source, temporary + source[len(path):])
+    logging.info("Kept %s as %s.", path, checkpoints.BEST_CHECKPOINT_NAME)

@@ -69,10 +69,14 @@ class Trainer:
   Build the model and optimizer inside `strategy.scope()` first.
 
   Example:
-
-  >>> trainer = Trainer(strategy, task, model, optimizer, global_batch_size=64, jit_compile=True)
-  >>> trainer.train(iter(task.dataset("train", 64)), num_steps=100)
-  {'loss': 9.8, 'masked_lm_accuracy': 0.01, ..., 'learning_rate': 1e-4, 'examples_per_second': 250.}
+    with strategy.scope():
+      model = task.build_model()
+      optimizer = albert_tf.optimization.create_optimizer(1e-4, num_train_steps=1000,
+                                                          num_warmup_steps=100)
+    trainer = Trainer(strategy, task, model, optimizer, global_batch_size=64, jit_compile=True)
+    logs = trainer.train(iter(task.dataset("train", 64)), num_steps=100)
+    # logs: {"loss": ..., the task's metrics, "learning_rate": ..., "gradient_norm": ...,
+    #        "examples_per_second": ...}
 
   Args:
     strategy: the tf.distribute strategy the model was built under.
