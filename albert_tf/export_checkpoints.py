@@ -10,17 +10,20 @@ and no optimizer slots, so the original code and Hugging Face's converter read w
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from albert_tf import command_line
 from albert_tf.config import AlbertConfigError
 from albert_tf.export import checkpoint_export
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("albert_directory", None, "Directory with albert_config.json and the "
-                    "checkpoint (the original's layout; our training output_dir has it too).")
+_ERROR_PREFIX = "albert-export-checkpoints: error: "
+
+flags.DEFINE_string(
+    "albert_directory", None, "Directory with albert_config.json and the "
+    "checkpoint (the original's layout; our training output_dir has it too).")
 flags.DEFINE_string("checkpoint_name", "model.ckpt-best",
                     "Checkpoint name inside --albert_directory.")
 flags.DEFINE_bool("do_lower_case", True, "Accepted for compatibility; unused (as in the original).")
@@ -28,28 +31,28 @@ flags.DEFINE_string("export_path", None,
                     "Prefix of the checkpoint to write, e.g. out/model.ckpt-best.")
 flags.DEFINE_string("albert_config_file", None, "Config file (instead of "
                     "--albert_directory/albert_config.json).")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix or directory (instead of "
-                    "--albert_directory/--checkpoint_name).")
+flags.DEFINE_string(
+    "init_checkpoint", None, "Checkpoint prefix or directory (instead of "
+    "--albert_directory/--checkpoint_name).")
 
 
 def main(argv):
   del argv  # Unused.
   try:
     prefix = checkpoint_export.export_checkpoint(export_path=FLAGS.export_path,
-                               albert_directory=FLAGS.albert_directory,
-                               checkpoint_name=FLAGS.checkpoint_name,
-                               albert_config_file=FLAGS.albert_config_file,
-                               init_checkpoint=FLAGS.init_checkpoint)
+                                                 albert_directory=FLAGS.albert_directory,
+                                                 checkpoint_name=FLAGS.checkpoint_name,
+                                                 albert_config_file=FLAGS.albert_config_file,
+                                                 init_checkpoint=FLAGS.init_checkpoint)
   except (checkpoint_export.ExportCheckpointError, AlbertConfigError, FileNotFoundError) as error:
-    print(f"albert-export-checkpoints: error: {error}", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(f"{_ERROR_PREFIX}{error}")
   logging.info("Wrote %s", prefix)
   print(f"Exported {prefix}")
 
 
 def run():
   """Console-script entry point (`albert-export-checkpoints`)."""
-  app.run(main)
+  command_line.run(main, _ERROR_PREFIX)
 
 
 if __name__ == "__main__":

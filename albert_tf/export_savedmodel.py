@@ -18,47 +18,65 @@ classify_text, classify_text_pair, serving_default and the original's serialized
 import os
 import sys
 
-from absl import app
 from absl import flags
+from absl import logging
 
+from albert_tf import command_line
+from albert_tf.config import AlbertConfig
 from albert_tf.config import AlbertConfigError
 from albert_tf.export import classifier_exporter
 from albert_tf.export import exporter
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("task", "pretraining", ["pretraining", "classifier"], "What to export: the "
-                  "pretrained model (encoder, MLM, SOP) or a fine-tuned classifier.")
+_ERROR_PREFIX = "albert-export: error: "
+# --max_seq_length when none is given, unless the config has fewer positions.
+_DEFAULT_MAX_SEQ_LENGTH = 128
+
+flags.DEFINE_enum(
+    "task", "pretraining", ["pretraining", "classifier"], "What to export: the "
+    "pretrained model (encoder, MLM, SOP) or a fine-tuned classifier.")
 flags.DEFINE_string("albert_config_file", None, "The albert_config.json of the model.")
-flags.DEFINE_string("init_checkpoint", None, "A training directory or checkpoint prefix of "
-                    "ours, or an original TF1 checkpoint (e.g. albert_base/model.ckpt-best). "
-                    "--task=classifier: a fine-tuning run's output_dir means its model.ckpt-best.")
+flags.DEFINE_string(
+    "init_checkpoint", None, "A training directory or checkpoint prefix of "
+    "ours, or an original TF1 checkpoint (e.g. albert_base/model.ckpt-best). "
+    "--task=classifier: a fine-tuning run's output_dir means its model.ckpt-best.")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model of the vocabulary (English).")
-flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary (Chinese models); used when no "
-                    "--spm_model_file is given.")
+flags.DEFINE_string(
+    "vocab_file", None, "WordPiece vocabulary (Chinese models); used when no "
+    "--spm_model_file is given.")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case the text as the vocabulary was built.")
 flags.DEFINE_string("export_dir", None,
                     "Base directory; the SavedModel goes to <export_dir>/<version>.")
-flags.DEFINE_integer("version", None, "Version directory name (default: the checkpoint's global "
-                     "step; 1 when the checkpoint records none or 0).")
+flags.DEFINE_integer(
+    "version", None, "Version directory name (default: the checkpoint's global "
+    "step; 1 when the checkpoint records none or 0).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing <export_dir>/<version>.")
-flags.DEFINE_integer("max_seq_length", 128, "Length the text signatures pack and truncate to "
-                     "(and, for a classifier, the length of the tf.Example features).")
-flags.DEFINE_enum("dtype", "float32", exporter.DTYPES, "Compute dtype of the "
-                  "exported graph (bfloat16: matmuls in bfloat16, float32 weights and outputs).")
+flags.DEFINE_integer(
+    "max_seq_length", None, "Length the text signatures pack and truncate to "
+    "(and, for a classifier, the length of the tf.Example features). Default: "
+    f"{_DEFAULT_MAX_SEQ_LENGTH}, or the config's max_position_embeddings when "
+    "smaller.")
+flags.DEFINE_enum(
+    "dtype", "float32", exporter.DTYPES, "Compute dtype of the "
+    "exported graph (bfloat16: matmuls in bfloat16, float32 weights and outputs).")
 flags.DEFINE_bool("text_signatures", True, "Export the raw-text signatures (need a vocabulary).")
 # --task=pretraining only.
 flags.DEFINE_integer("top_k", 5, "Candidates per [MASK] returned by fill_mask_text.")
-flags.DEFINE_string("encoder_export_dir", None, "Also write the reusable encoder SavedModel here "
-                    "(TF-Hub style: callable on the dict inputs, with trainable variables).")
+flags.DEFINE_string(
+    "encoder_export_dir", None, "Also write the reusable encoder SavedModel here "
+    "(TF-Hub style: callable on the dict inputs, with trainable variables).")
 # --task=classifier only.
-flags.DEFINE_list("label_list", None, "The label names in label-id order, comma-separated "
-                  "(default: the label_list.txt next to the checkpoint).")
-flags.DEFINE_integer("num_labels", None, "The number of labels; names 0..num_labels-1 when "
-                     "neither --label_list nor a label_list.txt gives them.")
+flags.DEFINE_list(
+    "label_list", None, "The label names in label-id order, comma-separated "
+    "(default: the label_list.txt next to the checkpoint).")
+flags.DEFINE_integer(
+    "num_labels", None, "The number of labels; names 0..num_labels-1 when "
+    "neither --label_list nor a label_list.txt gives them.")
 flags.DEFINE_bool("is_regression", False, "The classifier outputs one score (e.g. STS-B).")
-flags.DEFINE_float("threshold_to_export", float("nan"), "A threshold the serialized_example "
-                   "signature returns as a constant `threshold` output (as the original).")
+flags.DEFINE_float(
+    "threshold_to_export", float("nan"), "A threshold the serialized_example "
+    "signature returns as a constant `threshold` output (as the original).")
 
 _SHARED_FLAGS = ("albert_config_file", "init_checkpoint", "export_dir", "spm_model_file",
                  "vocab_file", "do_lower_case", "version", "overwrite", "max_seq_length", "dtype",
@@ -70,6 +88,19 @@ _TASK_FLAGS = {
 _ARGUMENT_NAMES = {"threshold_to_export": "threshold"}
 
 
+def _max_seq_length() -> int:
+  """--max_seq_length, else the default that fits the config's position embeddings."""
+  if FLAGS.max_seq_length is not None:
+    return FLAGS.max_seq_length
+  exporter.check_required(albert_config_file=FLAGS.albert_config_file)
+  config = AlbertConfig.from_json_file(FLAGS.albert_config_file)
+  length = min(_DEFAULT_MAX_SEQ_LENGTH, config.max_position_embeddings)
+  logging.info("--max_seq_length=%d (the smaller of %d and max_position_embeddings=%d of %s)",
+               length, _DEFAULT_MAX_SEQ_LENGTH, config.max_position_embeddings,
+               FLAGS.albert_config_file)
+  return length
+
+
 def _export() -> str:
   """Runs the export of --task with its flags; returns the version directory."""
   for task, names in _TASK_FLAGS.items():
@@ -78,6 +109,7 @@ def _export() -> str:
         raise exporter.ExportError(f"--{name} applies to --task={task}, not --task={FLAGS.task}")
   names = _SHARED_FLAGS + _TASK_FLAGS[FLAGS.task]
   arguments = {_ARGUMENT_NAMES.get(name, name): FLAGS[name].value for name in names}
+  arguments["max_seq_length"] = _max_seq_length()
   if FLAGS.task == "classifier":
     return classifier_exporter.export_classifier_from_checkpoint(**arguments)
   return exporter.export_savedmodel(**arguments)
@@ -88,14 +120,13 @@ def main(argv):
   try:
     path = _export()
   except (exporter.ExportError, AlbertConfigError, FileNotFoundError) as error:
-    print(f"albert-export: error: {error}", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(f"{_ERROR_PREFIX}{error}")
   print(f"Exported {os.path.abspath(path)}")
 
 
 def run():
   """Console-script entry point (`albert-export`)."""
-  app.run(main)
+  command_line.run(main, _ERROR_PREFIX)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ precision, XLA and seed flags are run_pretraining's. Restarting the same command
 newest checkpoint in --output_dir.
 
   python -m albert_tf.run_classifier --task_name=MNLI --data_dir=glue \
-    --albert_config_file=albert_base/albert_config.json --spm_model_file=albert_base/30k-clean.model \
+    --albert_config_file=albert_base/albert_config.json \
+    --spm_model_file=albert_base/30k-clean.model \
     --init_checkpoint=albert_base/model.ckpt-best --output_dir=ft/mnli --max_seq_length=128 \
     --do_train --do_eval --do_predict --export_dir=serving/mnli
 """
@@ -14,84 +15,104 @@ newest checkpoint in --output_dir.
 import os
 import sys
 
-from absl import app
 from absl import flags
 
+from albert_tf import command_line
 from albert_tf import run_flags
+from albert_tf.training import options
 
 FLAGS = flags.FLAGS
 
+_ERROR_PREFIX = "albert-run-classifier: error: "
+_DEFAULT = options.defaults(options.ClassifierOptions)
+# ClassifierOptions fields whose flag has another name (the original's).
+_FLAG_NAMES = {"num_train_steps": "train_step", "num_warmup_steps": "warmup_step"}
+
 # The original flags (finetuning.md §1), same names and defaults.
-flags.DEFINE_string("data_dir", None, "The task's data: GLUE's data_dir/<TASK>/*.tsv, the Chinese "
-                    "task's directory, or your own train/dev/test files.")
+flags.DEFINE_string(
+    "data_dir", None, "The task's data: GLUE's data_dir/<TASK>/*.tsv, the Chinese "
+    "task's directory, or your own train/dev/test files.")
 flags.DEFINE_string("albert_config_file", None, "The albert_config.json of the pretrained model.")
-flags.DEFINE_string("task_name", None, "The task: cola, mnli, mismnli, mrpc, rte, sst-2, sts-b, qqp, "
-                    "qnli, wnli, lcqmc, afqmc, tnews, iflytek, cmnli, csl, or generic (your own "
-                    "files).")
-flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt (Chinese models), when there is no "
-                    "--spm_model_file.")
-flags.DEFINE_string("spm_model_file", None, "The SentencePiece model of the pretrained model.")
-flags.DEFINE_string("output_dir", None, "Checkpoints, eval_results.txt, best_trial.txt, "
-                    "test_results.tsv and submit_results.tsv go here; a rerun resumes from here.")
-flags.DEFINE_string("cached_dir", None, "Where the feature TFRecords are cached (default: "
-                    "--output_dir); rebuilt whenever the data, task, vocabulary or length change.")
-flags.DEFINE_string("init_checkpoint", None, "Warm start: an original TF1 pretraining or fine-tuned "
-                    "checkpoint, or an albert-tf one (ignored when --output_dir has a checkpoint).")
-flags.DEFINE_string("albert_hub_module_handle", None, "A directory with a SavedModel encoder "
-                    "(albert-export's encoder/, or a TF2 TF-Hub-style ALBERT) to fine-tune instead "
-                    "of --albert_config_file + --init_checkpoint.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the input text (uncased models).")
-flags.DEFINE_integer("max_seq_length", 512, "Tokens per example after WordPiece/SentencePiece; "
-                     "longer pairs are truncated longest-first.")
-flags.DEFINE_bool("do_train", False, "Fine-tune on the train split.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on the dev split: after each checkpoint when "
-                  "training, else every checkpoint of --output_dir as it appears.")
-flags.DEFINE_bool("do_predict", False, "Predict the test split with model.ckpt-best (else the "
-                  "newest checkpoint, else a fine-tuned --init_checkpoint).")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch (all replicas).")
-flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch.")
-flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW.")
-flags.DEFINE_integer("train_step", 1000, "Training steps.")
-flags.DEFINE_integer("warmup_step", 0, "Linear warmup steps.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Steps between checkpoints (and evaluations).")
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept (model.ckpt-best is kept apart).")
-flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "The optimizer.")
-flags.DEFINE_string("export_dir", None, "Export the best checkpoint as a TF Serving SavedModel "
-                    "(export_dir/<step>/) with classify_text, serving_default and the original's "
-                    "serialized tf.Example signature.")
-flags.DEFINE_float("threshold_to_export", float("nan"), "Adds this constant `threshold` output to "
-                   "the serialized-example signature (the original's --threshold_to_export).")
+flags.DEFINE_string(
+    "task_name", None, "The task: cola, mnli, mismnli, mrpc, rte, sst-2, sts-b, "
+    "qqp, qnli, wnli, lcqmc, afqmc, tnews, iflytek, cmnli, csl, or generic (your "
+    "own files).")
+flags.DEFINE_string("vocab_file", _DEFAULT["vocab_file"], "WordPiece vocab.txt (Chinese models), "
+                    "when there is no --spm_model_file.")
+flags.DEFINE_string("spm_model_file", _DEFAULT["spm_model_file"], "The SentencePiece model of the "
+                    "pretrained model.")
+flags.DEFINE_string(
+    "output_dir", None, "Checkpoints, eval_results.txt, best_trial.txt, "
+    "test_results.tsv and submit_results.tsv go here; a rerun resumes from here.")
+flags.DEFINE_string(
+    "cached_dir", _DEFAULT["cached_dir"], "Where the feature TFRecords are "
+    "cached (default: --output_dir); rebuilt whenever the data, task, vocabulary "
+    "or length change.")
+flags.DEFINE_string(
+    "init_checkpoint", _DEFAULT["init_checkpoint"], "Warm start: an original TF1 "
+    "pretraining or fine-tuned checkpoint, or an albert-tf one (ignored when "
+    "--output_dir has a checkpoint).")
+flags.DEFINE_string(
+    "albert_hub_module_handle", _DEFAULT["albert_hub_module_handle"], "A directory "
+    "with a SavedModel encoder (albert-export's encoder/, or a TF2 TF-Hub-style "
+    "ALBERT) to fine-tune instead of --albert_config_file + --init_checkpoint.")
+flags.DEFINE_bool("do_lower_case", _DEFAULT["do_lower_case"], "Lower-case the input text (uncased "
+                  "models).")
+flags.DEFINE_integer(
+    "max_seq_length", _DEFAULT["max_seq_length"], "Tokens per example after "
+    "WordPiece/SentencePiece; longer pairs are truncated longest-first.", lower_bound=1)
+flags.DEFINE_bool("do_train", _DEFAULT["do_train"], "Fine-tune on the train split.")
+flags.DEFINE_bool(
+    "do_eval", _DEFAULT["do_eval"], "Evaluate on the dev split: after each "
+    "checkpoint when training, else every checkpoint of --output_dir as it appears.")
+flags.DEFINE_bool(
+    "do_predict", _DEFAULT["do_predict"], "Predict the test split with "
+    "model.ckpt-best (else the newest checkpoint, else a fine-tuned "
+    "--init_checkpoint).")
+flags.DEFINE_integer("train_batch_size", _DEFAULT["train_batch_size"], "Global training batch (all "
+                     "replicas).", lower_bound=1)
+flags.DEFINE_integer("eval_batch_size", _DEFAULT["eval_batch_size"], "Global evaluation batch.",
+                     lower_bound=1)
+flags.DEFINE_integer("predict_batch_size", _DEFAULT["predict_batch_size"], "Global prediction "
+                     "batch.", lower_bound=1)
+flags.DEFINE_float("learning_rate", _DEFAULT["learning_rate"], "Peak learning rate of AdamW.")
+flags.DEFINE_integer("train_step", _DEFAULT["num_train_steps"], "Training steps.", lower_bound=1)
+flags.DEFINE_integer("warmup_step", _DEFAULT["num_warmup_steps"], "Linear warmup steps.",
+                     lower_bound=0)
+flags.DEFINE_integer("save_checkpoints_steps", _DEFAULT["save_checkpoints_steps"], "Steps between "
+                     "checkpoints (and evaluations).", lower_bound=1)
+flags.DEFINE_integer("keep_checkpoint_max", _DEFAULT["keep_checkpoint_max"], "Checkpoints kept "
+                     "(model.ckpt-best is kept apart).", lower_bound=1)
+flags.DEFINE_enum("optimizer", _DEFAULT["optimizer"], ["adamw", "lamb"], "The optimizer.")
+flags.DEFINE_string(
+    "export_dir", _DEFAULT["export_dir"], "Export the best checkpoint as a TF "
+    "Serving SavedModel (export_dir/<step>/) with classify_text, serving_default "
+    "and the original's serialized tf.Example signature.")
+flags.DEFINE_float(
+    "threshold_to_export", _DEFAULT["threshold_to_export"], "Adds this constant "
+    "`threshold` output to the serialized-example signature (the original's "
+    "--threshold_to_export).")
 
 # New flags: your own data (--task_name=generic).
 flags.DEFINE_string("text_a_column", "text_a", "generic: the column (or JSON field) of the text.")
 flags.DEFINE_string("text_b_column", None, "generic: the column of the second text of a pair.")
 flags.DEFINE_string("label_column", "label", "generic: the column of the label (or score).")
-flags.DEFINE_list("label_list", None, "generic: the labels, comma-separated, in label-id order "
-                  "(default: the training file's labels, sorted; written to label_list.txt).")
+flags.DEFINE_list(
+    "label_list", None, "generic: the labels, comma-separated, in label-id order "
+    "(default: the training file's labels, sorted; written to label_list.txt).")
 flags.DEFINE_bool("is_regression", False, "generic: predict a score (squared error, Pearson).")
 flags.DEFINE_enum("file_format", None, ["tsv", "csv", "jsonl"], "generic: the files' format "
                   "(default: from their extension).")
 
 run_flags.define_runtime_flags()
 
-
-def _check_flags() -> None:
-  for name in ("data_dir", "task_name", "output_dir"):
-    if not FLAGS[name].value:
-      raise run_flags.UserError(f"--{name} is required.")
-  if not (FLAGS.albert_config_file or FLAGS.albert_hub_module_handle):
-    raise run_flags.UserError("--albert_config_file (or --albert_hub_module_handle) is required.")
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict or FLAGS.export_dir):
-    raise run_flags.UserError("At least one of --do_train, --do_eval, --do_predict or "
-                              "--export_dir must be given.")
-  run_flags.check_positive("train_batch_size", "eval_batch_size", "predict_batch_size",
-                           "train_step", "save_checkpoints_steps", "keep_checkpoint_max",
-                           "max_seq_length")
-  if FLAGS.learning_rate <= 0:
-    raise run_flags.UserError(f"--learning_rate={FLAGS.learning_rate} must be positive.")
-  if FLAGS.warmup_step < 0:
-    raise run_flags.UserError(f"--warmup_step={FLAGS.warmup_step} must be 0 or more.")
+flags.mark_flags_as_required(["data_dir", "task_name", "output_dir"])
+run_flags.register_one_of(["albert_config_file", "albert_hub_module_handle"],
+                          "--albert_config_file (or --albert_hub_module_handle) is required.")
+run_flags.register_one_of(["do_train", "do_eval", "do_predict", "export_dir"],
+                          "at least one of --do_train, --do_eval, --do_predict or --export_dir "
+                          "must be given.")
+run_flags.register_positive("learning_rate")
 
 
 def _user_errors() -> tuple:
@@ -117,41 +138,29 @@ def _run(runtime: dict) -> None:
                                       "predict_batch_size")
   from albert_tf.tasks import classifier_data  # pylint: disable=g-import-not-at-top
   from albert_tf.training import classifier_run  # pylint: disable=g-import-not-at-top
-  generic = classifier_data.GenericTaskSpec(
-      text_a_column=FLAGS.text_a_column, text_b_column=FLAGS.text_b_column,
-      label_column=FLAGS.label_column, label_list=FLAGS.label_list,
-      regression=FLAGS.is_regression, file_format=FLAGS.file_format)
-  options = classifier_run.ClassifierOptions(
-      output_dir=FLAGS.output_dir, init_checkpoint=FLAGS.init_checkpoint,
-      do_train=FLAGS.do_train, do_eval=FLAGS.do_eval, train_batch_size=FLAGS.train_batch_size,
-      eval_batch_size=FLAGS.eval_batch_size, optimizer=FLAGS.optimizer,
-      learning_rate=FLAGS.learning_rate, poly_power=1.0, num_train_steps=FLAGS.train_step,
-      num_warmup_steps=FLAGS.warmup_step, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-      keep_checkpoint_max=FLAGS.keep_checkpoint_max, **run_flags.loop_options(runtime),
-      data_dir=FLAGS.data_dir, task_name=FLAGS.task_name,
-      albert_config_file=FLAGS.albert_config_file, vocab_file=FLAGS.vocab_file,
-      spm_model_file=FLAGS.spm_model_file, cached_dir=FLAGS.cached_dir,
-      albert_hub_module_handle=FLAGS.albert_hub_module_handle,
-      do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
-      do_predict=FLAGS.do_predict, predict_batch_size=FLAGS.predict_batch_size,
-      export_dir=FLAGS.export_dir, threshold_to_export=FLAGS.threshold_to_export,
-      generic=generic)
-  classifier_run.run(options, strategy)
+  generic = classifier_data.GenericTaskSpec(text_a_column=FLAGS.text_a_column,
+                                            text_b_column=FLAGS.text_b_column,
+                                            label_column=FLAGS.label_column,
+                                            label_list=FLAGS.label_list,
+                                            regression=FLAGS.is_regression,
+                                            file_format=FLAGS.file_format)
+  classifier_run.run(
+      run_flags.build_options(options.ClassifierOptions, runtime, _FLAG_NAMES, generic=generic),
+      strategy)
 
 
 def main(argv):
   del argv  # Unused.
   try:
-    _check_flags()
     _run(run_flags.resolve_runtime())
   except _user_errors() as error:
-    sys.exit(f"albert-run-classifier: error: {' '.join(str(error).split())}")
+    sys.exit(_ERROR_PREFIX + " ".join(str(error).split()))
 
 
 def run():
   """Console-script entry point (albert-run-classifier)."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-  app.run(main)
+  command_line.run(main, _ERROR_PREFIX)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,22 @@
 flags albert-tf adds (strategy, mixed precision, XLA, seed, clipping, data position).
 
 `define_runtime_flags()` is called once by each entry point at import (run_pretraining,
-run_classifier, ...); `resolve_runtime()` maps the original TPUEstimator flags onto the new ones and
-`build_strategy()` builds the strategy they name.
+run_classifier, ...); `resolve_runtime()` maps the original TPUEstimator flags onto the new ones,
+`build_strategy()` builds the strategy they name and `build_options()` the run's options. Flag
+defaults come from the options dataclasses (albert_tf.training.options); flag checks are absl
+validators, run when the flags are parsed.
 """
 
-from typing import Any
+import dataclasses
+from typing import Any, TypeVar
 
 from absl import flags
 
+from albert_tf.training import options as options_lib
+
 FLAGS = flags.FLAGS
+
+_Options = TypeVar("_Options", bound=options_lib.LoopOptions)
 
 
 class UserError(ValueError):
@@ -18,52 +25,72 @@ class UserError(ValueError):
 
 
 def define_runtime_flags() -> None:
-  """Defines the shared flags on absl's global FLAGS."""
+  """Defines the shared flags on absl's global FLAGS, with their validators."""
+  default = options_lib.defaults(options_lib.LoopOptions)
   # The original's TPUEstimator flags (reference §2.2, finetuning.md §1), same names and defaults.
-  flags.DEFINE_integer("iterations_per_loop", 1000,
-                       "Alias of --steps_per_loop (the TPUEstimator name).")
+  flags.DEFINE_integer("iterations_per_loop", default["steps_per_loop"],
+                       "Alias of --steps_per_loop (the TPUEstimator name).", lower_bound=1)
   flags.DEFINE_bool("use_tpu", False, "Alias: --distribution_strategy=tpu.")
   flags.DEFINE_string("tpu_name", None, "Alias of --tpu.")
   flags.DEFINE_string("tpu_zone", None, "GCE zone of the TPU (when --tpu is a name).")
   flags.DEFINE_string("gcp_project", None, "GCP project of the TPU (when --tpu is a name).")
   flags.DEFINE_string("master", None, "Alias of --tpu (a grpc:// address).")
-  flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility: the TPU strategy uses "
-                       "every core of the TPU it connects to.")
+  flags.DEFINE_integer(
+      "num_tpu_cores", 8, "Accepted for compatibility: the TPU strategy uses "
+      "every core of the TPU it connects to.")
   # New flags.
-  flags.DEFINE_enum("distribution_strategy", "auto",
-                    ["auto", "tpu", "mirrored", "multi_worker_mirrored", "one_device"],
-                    "auto: TPU when --tpu or a TPU environment is present, multi-worker when "
-                    "TF_CONFIG names several workers, else all visible GPUs, else the CPU.")
+  flags.DEFINE_enum(
+      "distribution_strategy", "auto",
+      ["auto", "tpu", "mirrored", "multi_worker_mirrored", "one_device"],
+      "auto: TPU when --tpu or a TPU environment is present, multi-worker when "
+      "TF_CONFIG names several workers, else all visible GPUs, else the CPU.")
   flags.DEFINE_string("tpu", None, "TPU name or grpc:// address.")
   flags.DEFINE_integer("num_gpus", None, "GPUs to use (default: all visible).")
-  flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into this many logical devices (to "
-                       "try mirrored training without accelerators).")
-  flags.DEFINE_enum("mixed_precision", "none", ["none", "bfloat16", "float16"],
-                    "Compute dtype; variables, logits and losses stay float32. float16 uses "
-                    "dynamic loss scaling.")
+  flags.DEFINE_integer(
+      "num_cpu_devices", 1, "Split the CPU into this many logical devices (to "
+      "try mirrored training without accelerators).", lower_bound=1)
+  flags.DEFINE_enum(
+      "mixed_precision", default["mixed_precision"], ["none", "bfloat16", "float16"],
+      "Compute dtype; variables, logits and losses stay float32. float16 uses "
+      "dynamic loss scaling.")
   flags.DEFINE_integer("steps_per_loop", None, "Steps run inside one tf.function call (default: "
-                       "--iterations_per_loop).")
-  flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA (what TPUs do anyway).")
-  flags.DEFINE_integer("log_steps", 100, "Steps between progress lines and TensorBoard summaries.")
-  flags.DEFINE_integer("seed", None, "Seed of the initialisation, dropout and data order (data "
-                       "order uses 0 when unset).")
-  flags.DEFINE_enum("gradient_clipping", "per_replica", ["per_replica", "global"],
-                    "per_replica: clip each replica's gradient at 1.0 then average (the original "
-                    "on TPU); global: clip the global-batch gradient (the original on one device).")
-  flags.DEFINE_bool("bias_correction", False, "Correct Adam's moments for their zero start (the "
-                    "original does not).")
-  flags.DEFINE_bool("checkpoint_input_pipeline", True, "Save each worker's data position with the "
-                    "checkpoints so a resumed run continues the data stream; when false the input "
-                    "goes through distribute_datasets_from_function and restarts its shuffle.")
-  flags.DEFINE_integer("eval_timeout_secs", 3600, "With --do_eval and no --do_train: fail (exit "
-                       "1) when no new checkpoint appears in --output_dir for this many seconds.")
+                       "--iterations_per_loop).", lower_bound=1)
+  flags.DEFINE_bool("jit_compile", default["jit_compile"], "Compile the train step with XLA (what "
+                    "TPUs do anyway).")
+  flags.DEFINE_integer("log_steps", default["log_steps"], "Steps between progress lines and "
+                       "TensorBoard summaries.", lower_bound=1)
+  flags.DEFINE_integer(
+      "seed", default["seed"], "Seed of the initialisation, dropout and data "
+      "order (data order uses 0 when unset).")
+  flags.DEFINE_enum(
+      "gradient_clipping", default["gradient_clipping"], ["per_replica", "global"],
+      "per_replica: clip each replica's gradient at 1.0 then average (the original "
+      "on TPU); global: clip the global-batch gradient (the original on one device).")
+  flags.DEFINE_bool("bias_correction", default["bias_correction"], "Correct Adam's moments for "
+                    "their zero start (the original does not).")
+  flags.DEFINE_bool(
+      "checkpoint_input_pipeline", default["checkpoint_input_pipeline"], "Save each "
+      "worker's data position with the checkpoints so a resumed run continues the "
+      "data stream; when false the input goes through "
+      "distribute_datasets_from_function and restarts its shuffle.")
+  flags.DEFINE_integer(
+      "eval_timeout_secs", default["eval_timeout_secs"], "With --do_eval and no "
+      "--do_train: fail (exit 1) when no new checkpoint appears in --output_dir "
+      "for this many seconds.")
+  flags.register_multi_flags_validator(
+      ["use_tpu", "distribution_strategy"],
+      lambda values: not values["use_tpu"] or values["distribution_strategy"] in ("auto", "tpu"),
+      "--use_tpu means --distribution_strategy=tpu: drop one of them.")
 
 
-def check_positive(*names: str) -> None:
-  """Raises UserError for the first of the integer flags `names` below 1."""
-  for name in names:
-    if FLAGS[name].value is not None and FLAGS[name].value < 1:
-      raise UserError(f"--{name}={FLAGS[name].value} must be a positive integer.")
+def register_positive(name: str) -> None:
+  """Validates that the float flag `name` is above 0 (absl's lower_bound admits 0)."""
+  flags.register_validator(name, lambda value: value > 0, f"--{name} must be above 0.")
+
+
+def register_one_of(names: list[str], message: str) -> None:
+  """Validates that at least one of the flags `names` is set (true, or a non-empty value)."""
+  flags.register_multi_flags_validator(names, lambda values: any(values.values()), message)
 
 
 def resolve_runtime() -> dict[str, Any]:
@@ -72,17 +99,11 @@ def resolve_runtime() -> dict[str, Any]:
   Returns:
     {"tpu", "distribution_strategy", "steps_per_loop"}.
   """
-  check_positive("num_cpu_devices", "log_steps")
-  steps_per_loop = FLAGS.steps_per_loop or FLAGS.iterations_per_loop
-  if steps_per_loop < 1:
-    raise UserError(f"--steps_per_loop={steps_per_loop} must be a positive integer.")
-  strategy = FLAGS.distribution_strategy
-  if FLAGS.use_tpu:
-    if strategy not in ("auto", "tpu"):
-      raise UserError(f"--use_tpu contradicts --distribution_strategy={strategy}.")
-    strategy = "tpu"
-  return {"tpu": FLAGS.tpu or FLAGS.tpu_name or FLAGS.master, "distribution_strategy": strategy,
-          "steps_per_loop": steps_per_loop}
+  return {
+      "tpu": FLAGS.tpu or FLAGS.tpu_name or FLAGS.master,
+      "distribution_strategy": "tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy,
+      "steps_per_loop": FLAGS.steps_per_loop or FLAGS.iterations_per_loop
+  }
 
 
 def build_strategy(runtime: dict[str, Any], *batch_flags: str) -> Any:
@@ -101,11 +122,23 @@ def build_strategy(runtime: dict[str, Any], *batch_flags: str) -> Any:
   return strategy
 
 
-def loop_options(runtime: dict[str, Any]) -> dict[str, Any]:
-  """The run_loop.LoopOptions fields that come from the shared flags."""
-  return {"steps_per_loop": runtime["steps_per_loop"], "log_steps": FLAGS.log_steps,
-          "jit_compile": FLAGS.jit_compile, "mixed_precision": FLAGS.mixed_precision,
-          "seed": FLAGS.seed, "gradient_clipping": FLAGS.gradient_clipping,
-          "bias_correction": FLAGS.bias_correction,
-          "checkpoint_input_pipeline": FLAGS.checkpoint_input_pipeline,
-          "eval_timeout_secs": FLAGS.eval_timeout_secs}
+def build_options(options_class: type[_Options], runtime: dict[str, Any],
+                  flag_names: dict[str, str] | None = None, **values: Any) -> _Options:
+  """An `options_class` from the flags named like its fields.
+
+  Args:
+    options_class: the options dataclass (a LoopOptions).
+    runtime: what resolve_runtime() returned.
+    flag_names: field -> flag name where they differ (run_classifier's train_step).
+    **values: fields no flag gives.
+
+  Returns:
+    The options.
+  """
+  flag_names = flag_names or {}
+  for field in dataclasses.fields(options_class):
+    name = flag_names.get(field.name, field.name)
+    if field.name not in values and name in FLAGS:
+      values[field.name] = FLAGS[name].value
+  values["steps_per_loop"] = runtime["steps_per_loop"]
+  return options_class(**values)

@@ -14,22 +14,23 @@ WordPiece (--wordpiece; Chinese ALBERT): [PAD] [UNK] [CLS] [SEP] [MASK], every c
   albert-build-vocab --wordpiece --input_file='zh/*.txt' --model_prefix=vocab/zh --vocab_size=21128
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from albert_tf import command_line
+from albert_tf import file_io
 from data_prep import cli
-from data_prep import corpus_files
 from data_prep import sentencepiece_vocab
 from data_prep import wordpiece_vocab
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("input_file", None, "Text files: comma-separated glob patterns.")
-flags.DEFINE_string("model_prefix", None,
-                    "Output prefix: <prefix>.model and <prefix>.vocab (SentencePiece) or "
-                    "<prefix>.txt (WordPiece).")
-flags.DEFINE_integer("vocab_size", 30000, "Vocabulary size (the maximum, for WordPiece).")
+flags.DEFINE_string(
+    "model_prefix", None, "Output prefix: <prefix>.model and <prefix>.vocab (SentencePiece) or "
+    "<prefix>.txt (WordPiece).")
+flags.DEFINE_integer("vocab_size", 30000, "Vocabulary size (the maximum, for WordPiece).",
+                     lower_bound=1)
 flags.DEFINE_bool("wordpiece", False, "Build a WordPiece vocab (Chinese) instead of SentencePiece.")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case (and strip accents from) the training text.")
 flags.DEFINE_float("character_coverage", 0.99995, "SentencePiece character coverage.")
@@ -41,37 +42,37 @@ flags.DEFINE_integer("num_threads", 1, "SentencePiece trainer threads.")
 flags.DEFINE_integer("min_count", 2, "WordPiece: lowest token count the learner may keep.")
 flags.DEFINE_integer("max_unique_chars", 20000, "WordPiece: alphabet size cap.")
 
+flags.mark_flags_as_required(["input_file", "model_prefix"])
+
 
 def build() -> str:
   """Builds the vocab the flags ask for; returns the written file."""
-  input_files = corpus_files.expand_input_patterns(FLAGS.input_file)
-  if FLAGS.vocab_size < 1:
-    raise corpus_files.CorpusError(f"--vocab_size={FLAGS.vocab_size} must be positive.")
+  input_files = file_io.expand_patterns(FLAGS.input_file)
   if FLAGS.wordpiece:
-    tokens = wordpiece_vocab.learn_wordpiece_vocab(
-        input_files, FLAGS.vocab_size, do_lower_case=FLAGS.do_lower_case,
-        min_count=FLAGS.min_count, max_unique_chars=FLAGS.max_unique_chars)
+    tokens = wordpiece_vocab.learn_wordpiece_vocab(input_files, FLAGS.vocab_size,
+                                                   do_lower_case=FLAGS.do_lower_case,
+                                                   min_count=FLAGS.min_count,
+                                                   max_unique_chars=FLAGS.max_unique_chars)
     path = FLAGS.model_prefix + ".txt"
     wordpiece_vocab.write_vocab(tokens, path)
   else:
     path = sentencepiece_vocab.train_sentencepiece(
         input_files, FLAGS.model_prefix, vocab_size=FLAGS.vocab_size,
-        do_lower_case=FLAGS.do_lower_case,
-        character_coverage=FLAGS.character_coverage,
-        input_sentence_size=FLAGS.input_sentence_size,
-        hard_vocab_limit=FLAGS.hard_vocab_limit, num_threads=FLAGS.num_threads)
+        do_lower_case=FLAGS.do_lower_case, character_coverage=FLAGS.character_coverage,
+        input_sentence_size=FLAGS.input_sentence_size, hard_vocab_limit=FLAGS.hard_vocab_limit,
+        num_threads=FLAGS.num_threads)
   return path
 
 
 def main(argv):
   del argv
-  path = cli.run_action(("input_file", "model_prefix"), build)
+  path = cli.run_action(build)
   logging.info("wrote %s", path)
 
 
 def run():
   """Console-script entry point (albert-build-vocab)."""
-  app.run(main)
+  command_line.run(main, "error: ")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,18 @@
 """What the data-preparation entry points share: required flags and one-line user errors."""
 
 import sys
-from typing import Callable, Sequence
+from typing import Callable
 
-from absl import flags
 from absl import logging
 
+from albert_tf import file_io
 from data_prep.corpus_files import CorpusError
 
 
-def run_action(required_flags: Sequence[str], action: Callable[[], object]) -> object:
-  """Checks required flags, runs `action`, turns a CorpusError into `error: ...` and exit 1."""
-  for name in required_flags:
-    if not flags.FLAGS[name].value:
-      sys.exit(f"error: --{name} is required.")
+def run_action(action: Callable[[], object]) -> object:
+  """Runs `action`, turning a user error into `error: ...` and exit 1 (absl checks the flags)."""
   try:
     return action()
-  except CorpusError as error:
+  except (CorpusError, file_io.FilePatternError) as error:
     logging.flush()
     sys.exit(f"error: {error}")

@@ -10,9 +10,9 @@ documents). Every flag of Google's original script keeps its name and default; t
 
 import os
 
-from absl import app
 from absl import flags
 
+from albert_tf import command_line
 from data_prep import cli
 from data_prep import pipeline
 
@@ -40,7 +40,8 @@ flags.DEFINE_bool("random_next_sentence", False,
 flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length, [CLS] and [SEP]s included.")
 flags.DEFINE_integer("ngram", 3, "Maximum n-gram length in words.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked-LM predictions per sequence.")
-flags.DEFINE_integer("random_seed", 12345, "Seed of every random choice (the output is reproducible).")
+flags.DEFINE_integer("random_seed", 12345,
+                     "Seed of every random choice (the output is reproducible).")
 flags.DEFINE_integer("dupe_factor", 40, "Passes over the input, each with new splits and masks.")
 flags.DEFINE_float("masked_lm_prob", 0.15, "Masked-LM probability.")
 flags.DEFINE_float("short_seq_prob", 0.1,
@@ -63,6 +64,8 @@ flags.DEFINE_bool("do_chinese_wwm", False,
 flags.DEFINE_string("stats_file", None,
                     "Summary JSON (default: <output stem>.stats.json next to the output).")
 
+flags.mark_flags_as_required(["input_file", "output_file"])
+
 
 def config_from_flags() -> pipeline.PretrainingDataConfig:
   """The pipeline configuration of the parsed flags."""
@@ -82,13 +85,12 @@ def config_from_flags() -> pipeline.PretrainingDataConfig:
 
 def main(argv):
   del argv
-  cli.run_action(("input_file", "output_file"),
-                 lambda: pipeline.create_pretraining_data(config_from_flags()))
+  cli.run_action(lambda: pipeline.create_pretraining_data(config_from_flags()))
 
 
 def run():
   """Console-script entry point (albert-create-pretraining-data)."""
-  app.run(main)
+  command_line.run(main, "error: ")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,13 @@ def test_missing_vocab_flags(tmp_path):
   assert_one_line_error(result, "--spm_model_file", "--vocab_file")
 
 
+def test_missing_required_flag():
+  result = run_cli(f"--input_file={text_fixtures.ENGLISH_CORPUS}")
+  assert result.stderr.strip() == ("error: flag --output_file=None: Flag --output_file must have a "
+                                   "value other than None.")
+  assert result.returncode == 1
+
+
 def test_invalid_utf8_is_replaced_counted_and_reported(sp_model, tmp_path):
   corpus = tmp_path / "corpus.txt"
   good = open(text_fixtures.ENGLISH_CORPUS, "rb").read()

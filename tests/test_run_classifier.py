@@ -1,10 +1,10 @@
 """run_classifier end to end on tiny generated files: GLUE layouts (MRPC, CoLA, STS-B), a Chinese
 task with WordPiece, an original fine-tuned checkpoint predicted alone, resume after a crash, the
-one-line errors of bad input, and the original's flags with their defaults.
+one-line errors of bad input and bad flags.
 
 Runs call `classifier_run.run` in-process (fast); the command line runs in subprocesses only for its
-exit status, its error lines and its flag definitions (run_classifier and run_pretraining define
-flags of the same names, so they cannot be imported into one process).
+exit status and its error lines (run_classifier and run_pretraining define flags of the same names,
+so they cannot be imported into one process).
 """
 
 import functools
@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from albert_tf import checkpoints
 from albert_tf import tokenization
 from albert_tf.config import AlbertConfig
 from albert_tf.export import exporter
@@ -353,7 +354,7 @@ def test_a_crashed_run_resumes_to_the_uninterrupted_result(workspace, tmp_path, 
   for name in names:
     np.testing.assert_allclose(resumed.get_tensor(name), straight.get_tensor(name), rtol=1e-6,
                                atol=1e-7, err_msg=name)
-  assert resumed.get_tensor("optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE") == 20
+  assert checkpoints.recorded_step(str(tmp_path / "resumed" / "model.ckpt-20")) == 20
   straight_blocks = fixtures.read_eval_blocks(tmp_path / "straight")
   assert [block["global_step"] for block in straight_blocks] == [10, 20]
   final = fixtures.read_eval_blocks(tmp_path / "resumed")[-1]
@@ -472,37 +473,27 @@ def test_bad_inputs_are_one_line_errors(workspace, bad_inputs, mnli_checkpoint):
                                      for name, case in list(cases.items())[:-1]}
 
 
-# --- Flags ----------------------------------------------------------------------------------------
-
-# reference/finetuning.md §1: every flag of the original run_classifier.py and its default.
-ORIGINAL_FLAGS = {
-    "data_dir": None, "albert_config_file": None, "task_name": None, "vocab_file": None,
-    "spm_model_file": None, "output_dir": None, "cached_dir": None, "init_checkpoint": None,
-    "albert_hub_module_handle": None, "do_lower_case": True, "max_seq_length": 512,
-    "do_train": False, "do_eval": False, "do_predict": False, "train_batch_size": 32,
-    "eval_batch_size": 8, "predict_batch_size": 8, "learning_rate": 5e-5, "train_step": 1000,
-    "warmup_step": 0, "save_checkpoints_steps": 1000, "keep_checkpoint_max": 5,
-    "iterations_per_loop": 1000, "use_tpu": False, "optimizer": "adamw", "tpu_name": None,
-    "tpu_zone": None, "gcp_project": None, "master": None, "num_tpu_cores": 8, "export_dir": None,
-}
-# run_pretraining's strategy, mixed-precision, XLA and seed flags, shared by run_classifier.
-RUNTIME_FLAGS = ("distribution_strategy", "tpu", "num_gpus", "num_cpu_devices", "mixed_precision",
-                 "jit_compile", "steps_per_loop", "seed", "log_steps", "gradient_clipping")
+# --- Flags (their types and defaults against the original's: tests/test_original_flags.py) ------
 
 
-def flag_defaults(module: str) -> dict:
-  """{name: default} of the flags `module` defines, read in a fresh process (no TensorFlow)."""
-  code = ("import json; from absl import flags; import " + module + "; "
-          "print(json.dumps({name: flags.FLAGS[name].default for name in flags.FLAGS}))")
-  result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                          timeout=120, check=True)
-  return json.loads(result.stdout.strip().split("\n")[-1])
-
-
-def test_every_original_flag_with_its_default():
-  defaults = flag_defaults("albert_tf.run_classifier")
-  assert {name: defaults.get(name, "missing") for name in ORIGINAL_FLAGS} == ORIGINAL_FLAGS
-  assert math.isnan(defaults["threshold_to_export"])
-  pretraining = flag_defaults("albert_tf.run_pretraining")
-  assert ({name: defaults.get(name, "missing") for name in RUNTIME_FLAGS} ==
-          {name: pretraining[name] for name in RUNTIME_FLAGS})
+@pytest.mark.parametrize("drop,extra,expected", [
+    ("--task_name", (), "flag --task_name=None: Flag --task_name must have a value other than "
+     "None."),
+    ("--albert_config_file", (), "flags albert_config_file=None, albert_hub_module_handle=None: "
+     "--albert_config_file (or --albert_hub_module_handle) is required."),
+    ("--do_train", (), "flags do_train=False, do_eval=False, do_predict=False, export_dir=None: at "
+     "least one of --do_train, --do_eval, --do_predict or --export_dir must be given."),
+    (None, ("--learning_rate=0",), "flag --learning_rate=0.0: --learning_rate must be above 0."),
+    (None, ("--warmup_step=-1",), "flag --warmup_step=-1: -1 is not a non-negative integer"),
+    (None, ("--train_batch_size=0",), "flag --train_batch_size=0: 0 is not a positive integer"),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, drop, extra, expected):
+  # Flags are checked before any file is read: the workspace's files need not exist.
+  files = {"config": "albert_config.json", "spm": "30k-clean.model"}
+  arguments = [argument for argument in argv(files, tmp_path, "out", extra=extra)
+               if argument.split("=")[0] != drop]
+  result = subprocess.run([sys.executable, "-m", "albert_tf.run_classifier", *arguments],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+  assert result.stderr.strip() == ERROR_PREFIX + expected
+  assert result.returncode == 1
+  assert not os.path.exists(tmp_path / "out")

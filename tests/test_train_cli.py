@@ -1,13 +1,17 @@
-"""albert-run-pretraining through its main(): --do_eval without --do_train, and user errors (one
-line, exit status 1, nothing written)."""
+"""albert-run-pretraining through its main(): --do_eval without --do_train, and flag and user
+errors (one line, exit status 1, nothing written)."""
 
 import os
 import pathlib
 
+from absl import flags
 import numpy as np
 import pytest
 
-from albert_tf import AlbertConfig, AlbertPretrainer, load_checkpoint
+from albert_tf import AlbertConfig
+from albert_tf import AlbertPretrainer
+from albert_tf import command_line
+from albert_tf import load_checkpoint
 from albert_tf.training import evaluation
 from albert_tf.training import input_pipeline
 from albert_tf.training import pretraining_run
@@ -21,10 +25,17 @@ def fixture_data(tmp_path_factory):
 
 
 def cli_error(data, output_dir, drop=(), **overrides):
+  """The error of albert-run-pretraining's flag parsing and main() in this process."""
+  from albert_tf import run_pretraining  # pylint: disable=g-import-not-at-top
   settings = support.run_settings(data, output_dir, **overrides)
   arguments = [f"--{k}={v}" for k, v in settings.items() if k not in drop]
-  with pytest.raises(SystemExit) as raised:
-    support.run_cli_in_process(arguments)
+  flags.FLAGS.unparse_flags()
+  try:
+    with pytest.raises(SystemExit) as raised:
+      run_pretraining.main(command_line.parse_flags(["albert-run-pretraining", *arguments],
+                                                    "albert-run-pretraining: error: "))
+  finally:
+    flags.FLAGS.unparse_flags()
   message = str(raised.value.code)
   assert message.startswith("albert-run-pretraining: error: ") and "\n" not in message
   assert not os.path.exists(os.path.join(str(output_dir), "model.ckpt-2.index"))
@@ -32,20 +43,27 @@ def cli_error(data, output_dir, drop=(), **overrides):
 
 
 @pytest.mark.parametrize("overrides,drop,expected", [
-    ({"masked_lm_budget": 1}, (), "--masked_lm_budget > 0 (on-the-fly masking) is not supported: it "
-     "was not implemented in the original either"),
-    ({}, ("input_file",), "--input_file is required."),
+    ({"masked_lm_budget": 1}, (), "flag --masked_lm_budget=1.0: on-the-fly masking "
+     "(--masked_lm_budget > 0) is not supported: it was not implemented in the original either"),
+    ({}, ("input_file",), "flag --input_file=None: Flag --input_file must have a value other than "
+     "None."),
     ({"input_file": "/nonexistent/train-*"}, (), "--input_file pattern '/nonexistent/train-*' "
      "matches no file"),
     ({"max_seq_length": 512}, (), "records have max_seq_length=16 (input_ids has 16 values) but "
      "--max_seq_length=512: pass --max_seq_length=16."),
     ({"max_predictions_per_seq": 20}, (), "records have max_predictions_per_seq=3"),
-    ({"train_batch_size": 0}, (), "--train_batch_size=0 must be a positive integer."),
-    ({"use_tpu": True, "distribution_strategy": "mirrored"}, (), "--use_tpu contradicts "
-     "--distribution_strategy=mirrored."),
-    ({"albert_config_file": "/nonexistent/albert_config.json"}, (), "/nonexistent/albert_config.json"),
-    ({"do_train": False, "do_eval": False}, (), "At least one of --do_train or --do_eval must be "
-     "true."),
+    ({"train_batch_size": 0}, (), "flag --train_batch_size=0: 0 is not a positive integer"),
+    ({"learning_rate": -1}, (), "flag --learning_rate=-1.0: --learning_rate must be above 0."),
+    ({"num_warmup_steps": -1}, (), "flag --num_warmup_steps=-1: -1 is not a non-negative "
+     "integer"),
+    ({"poly_power": -1}, (), "flag --poly_power=-1: -1.0 is not a non-negative number"),
+    ({"use_tpu": True, "distribution_strategy": "mirrored"}, (), "flags use_tpu=True, "
+     "distribution_strategy=mirrored: --use_tpu means --distribution_strategy=tpu: drop one of "
+     "them."),
+    ({"albert_config_file": "/nonexistent/albert_config.json"}, (),
+     "/nonexistent/albert_config.json"),
+    ({"do_train": False, "do_eval": False}, (), "flags do_train=False, do_eval=False: at least one "
+     "of --do_train or --do_eval must be true."),
     ({"do_train": False, "do_eval": True, "eval_timeout_secs": 1}, (), "for --eval_timeout_secs=1 "
      "(last evaluated step: none, --num_train_steps=4): train into this --output_dir (--do_train) "
      "or raise --eval_timeout_secs."),

@@ -7,22 +7,22 @@ model.ckpt-<step>.*, model.ckpt-best.*, eval_results.txt, best_trial.txt, test_r
 submit_results.tsv, TensorBoard events; the feature cache in `cached_dir` (default: output_dir).
 """
 
-import dataclasses
 import math
 import os
 
 from absl import logging
 import tensorflow as tf
 
-from albert_tf import tokenization
+from albert_tf import checkpoints
 from albert_tf import precision
+from albert_tf import tokenization
 from albert_tf.config import AlbertConfig
 from albert_tf.models import hub_encoder
 from albert_tf.tasks import classification
 from albert_tf.tasks import classifier_data
 from albert_tf.tasks import classifier_outputs
-from albert_tf.training import checkpointing
 from albert_tf.training import run_loop
+from albert_tf.training.options import ClassifierOptions
 
 # Our split names -> the processors' ("eval" is the dev set, "predict" the test set).
 _DATA_SPLITS = {"train": "train", "eval": "dev", "predict": "test"}
@@ -30,27 +30,6 @@ _DATA_SPLITS = {"train": "train", "eval": "dev", "predict": "test"}
 
 class NoTrainedCheckpointError(ValueError):
   """--do_predict or --export_dir found no fine-tuned checkpoint to use."""
-
-
-@dataclasses.dataclass
-class ClassifierOptions(run_loop.LoopOptions):
-  """The run's settings; field names are the run_classifier flags' (train_step is
-  num_train_steps, warmup_step num_warmup_steps)."""
-  data_dir: str = ""
-  task_name: str = ""
-  albert_config_file: str = ""
-  vocab_file: str | None = None
-  spm_model_file: str | None = None
-  cached_dir: str | None = None
-  albert_hub_module_handle: str | None = None
-  do_lower_case: bool = True
-  max_seq_length: int = 512
-  do_predict: bool = False
-  predict_batch_size: int = 8
-  export_dir: str | None = None
-  threshold_to_export: float = float("nan")
-  generic: classifier_data.GenericTaskSpec | None = None
-  train_steps_flag: str = "train_step"
 
 
 def _config(options: ClassifierOptions) -> AlbertConfig:
@@ -134,13 +113,13 @@ def trained_checkpoint(options: ClassifierOptions) -> str:
   Raises:
     NoTrainedCheckpointError: none of them exists.
   """
-  best = os.path.join(options.output_dir, checkpointing.BEST_CHECKPOINT_PREFIX)
+  best = os.path.join(options.output_dir, checkpoints.BEST_CHECKPOINT_NAME)
   if tf.io.gfile.exists(best + ".index"):
     return best
   latest = tf.train.latest_checkpoint(options.output_dir)
   if latest:
     logging.info("No %s in %s (run --do_eval to pick the best): using %s.",
-                 checkpointing.BEST_CHECKPOINT_PREFIX, options.output_dir, latest)
+                 checkpoints.BEST_CHECKPOINT_NAME, options.output_dir, latest)
     return latest
   if options.init_checkpoint:
     return options.init_checkpoint

@@ -5,27 +5,15 @@ directly. Outputs in `output_dir` (docs/architecture.md): albert_config.json, mo
 model.ckpt-best.*, eval_results.txt, TensorBoard events under train/ and eval/.
 """
 
-import dataclasses
-
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
 from albert_tf.tasks import pretraining
 from albert_tf.training import input_pipeline
 from albert_tf.training import run_loop
+from albert_tf.training.options import RunOptions
 
 EvalTimeoutError = run_loop.EvalTimeoutError
-
-
-@dataclasses.dataclass
-class RunOptions(run_loop.LoopOptions):
-  """The run's settings; field names and defaults are the run_pretraining flags'."""
-  albert_config_file: str = ""
-  input_file: str = ""
-  init_from_group0: bool = False
-  max_seq_length: int = 512
-  max_predictions_per_seq: int = 20
-  max_eval_steps: int = 100
 
 
 def build_task(options: RunOptions) -> pretraining.PretrainingTask:

@@ -7,7 +7,6 @@ eval_results.txt (plus best_trial.txt for fine-tuning tasks), input_pipeline/ (d
 TensorBoard events under train/ and eval/.
 """
 
-import dataclasses
 import os
 import time
 from typing import Any, Callable, Iterator
@@ -23,42 +22,13 @@ from albert_tf.training import checkpointing
 from albert_tf.training import evaluation
 from albert_tf.training import strategy as strategy_lib
 from albert_tf.training import trainer as trainer_lib
+from albert_tf.training.options import LoopOptions
 
 _EVAL_POLL_SECS = 1.0  # how often --do_eval alone looks for a new checkpoint
 
 
 class EvalTimeoutError(RuntimeError):
   """--do_eval alone waited --eval_timeout_secs for a checkpoint that did not come."""
-
-
-@dataclasses.dataclass
-class LoopOptions:
-  """The task-independent settings of a run (flag names of run_pretraining)."""
-  output_dir: str
-  init_checkpoint: str | None = None
-  do_train: bool = True
-  do_eval: bool = False
-  train_batch_size: int = 4096
-  eval_batch_size: int = 64
-  optimizer: str = "lamb"
-  learning_rate: float = 0.00176
-  poly_power: float = 1.0
-  num_train_steps: int = 125000
-  num_warmup_steps: int = 3125
-  start_warmup_step: int = 0
-  save_checkpoints_steps: int = 5000
-  keep_checkpoint_max: int = 5
-  steps_per_loop: int = 1000
-  log_steps: int = 100
-  jit_compile: bool = False
-  mixed_precision: str = "none"
-  seed: int | None = None
-  gradient_clipping: str = "per_replica"
-  bias_correction: bool = False
-  checkpoint_input_pipeline: bool = True
-  eval_timeout_secs: int = 3600
-  train_steps_flag: str = "num_train_steps"  # what messages call num_train_steps (run_classifier:
-                                             # train_step)
 
 
 def _num_workers(strategy: tf.distribute.Strategy) -> int:
