@@ -21,13 +21,15 @@ come from the same tables and more templates, by `generate_classification_set`.
 import functools
 import json
 import os
+import queue
 import random
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Sequence, TextIO, Tuple
 
 from absl import app
 from absl import flags
@@ -80,26 +82,26 @@ COUNTRIES = (
     ("Australia", "Canberra", "Oceania", "English", "澳大利亚", "堪培拉", "大洋洲", "英语"),
 )
 # (animal, legs) and (thing, colour), English then Chinese.
-ANIMALS = (("dog", "four", "狗", "四"), ("cat", "four", "猫", "四"), ("horse", "four", "马", "四"),
-           ("cow", "four", "牛", "四"), ("duck", "two", "鸭子", "两"), ("chicken", "two", "鸡", "两"),
-           ("spider", "eight", "蜘蛛", "八"), ("ant", "six", "蚂蚁", "六"),
-           ("bee", "six", "蜜蜂", "六"), ("octopus", "eight", "章鱼", "八"))
+ANIMALS = (("dog", "four", "狗", "四"), ("cat", "four", "猫", "四"), ("horse", "four", "马",
+                                                                  "四"), ("cow", "four", "牛", "四"),
+           ("duck", "two", "鸭子", "两"), ("chicken", "two", "鸡", "两"), ("spider", "eight", "蜘蛛", "八"),
+           ("ant", "six", "蚂蚁", "六"), ("bee", "six", "蜜蜂", "六"), ("octopus", "eight", "章鱼", "八"))
 COLOURS = (("banana", "yellow", "香蕉", "黄"), ("grass", "green", "草", "绿"),
-           ("sky", "blue", "天空", "蓝"), ("snow", "white", "雪", "白"),
-           ("coal", "black", "煤", "黑"), ("tomato", "red", "西红柿", "红"),
-           ("milk", "white", "牛奶", "白"), ("lemon", "yellow", "柠檬", "黄"),
-           ("leaf", "green", "树叶", "绿"), ("sea", "blue", "大海", "蓝"))
-NUMBERS = {"en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                  "ten"),
-           "zh": ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十")}
+           ("sky", "blue", "天空", "蓝"), ("snow", "white", "雪", "白"), ("coal", "black", "煤", "黑"),
+           ("tomato", "red", "西红柿", "红"), ("milk", "white", "牛奶", "白"),
+           ("lemon", "yellow", "柠檬", "黄"), ("leaf", "green", "树叶", "绿"), ("sea", "blue", "大海", "蓝"))
+NUMBERS = {
+    "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    "zh": ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
+}
 TEMPLATES = {
     "country": {
-        "en": ("The capital of {0} is {1}.", "{1} is the capital of {0}.",
-               "{0} is a country in {2}.", "People in {0} speak {3}.",
-               "The main language of {0} is {3}.", "{1} is a city in {0}.",
-               "Many people visit {1} every year."),
-        "zh": ("{4}的首都是{5}。", "{5}是{4}的首都。", "{4}是{6}的一个国家。", "{4}人说{7}。",
-               "{4}的主要语言是{7}。", "{5}是{4}的一个城市。", "每年有很多人去{5}旅游。"),
+        "en":
+            ("The capital of {0} is {1}.", "{1} is the capital of {0}.", "{0} is a country in {2}.",
+             "People in {0} speak {3}.", "The main language of {0} is {3}.",
+             "{1} is a city in {0}.", "Many people visit {1} every year."),
+        "zh": ("{4}的首都是{5}。", "{5}是{4}的首都。", "{4}是{6}的一个国家。", "{4}人说{7}。", "{4}的主要语言是{7}。",
+               "{5}是{4}的一个城市。", "每年有很多人去{5}旅游。"),
     },
     "animal": {
         "en": ("Each {0} has {1} legs.", "The {0} is an animal with {1} legs.",
@@ -107,8 +109,8 @@ TEMPLATES = {
         "zh": ("{2}有{3}条腿。", "{2}是有{3}条腿的动物。", "每只{2}都用{3}条腿走路。"),
     },
     "colour": {
-        "en": ("The colour of the {0} is {1}.", "The {0} is {1}.",
-               "Everyone knows the {0} is {1}."),
+        "en":
+            ("The colour of the {0} is {1}.", "The {0} is {1}.", "Everyone knows the {0} is {1}."),
         "zh": ("{2}的颜色是{3}色。", "{2}是{3}色的。", "大家都知道{2}是{3}色的。"),
     },
     # Two entities per sentence: many distinct sentences, which SentencePiece needs to learn whole
@@ -120,8 +122,7 @@ TEMPLATES = {
         "zh": ("{4}的首都是{5}，{12}的首都是{13}。", "{4}人说{7}，{12}人说{15}。", "{5}在{4}，{13}在{12}。"),
     },
     "animal_pair": {
-        "en": ("Each {0} has {1} legs, but each {4} has {5} legs.",
-               "A {0} and a {4} are animals."),
+        "en": ("Each {0} has {1} legs, but each {4} has {5} legs.", "A {0} and a {4} are animals."),
         "zh": ("{2}有{3}条腿，{6}有{7}条腿。", "{2}和{6}都是动物。"),
     },
     "sum": {
@@ -141,7 +142,6 @@ ENCODE_QUERIES = {
     "zh": ("巴黎是法国的首都。", "法国的首都是巴黎。", "狗有四条腿。"),
 }
 
-
 # The classification set: sentences about animals or about cities, labelled. Each template is
 # formatted with two distinct entities' columns concatenated (ANIMALS rows: {0}-{3} and {4}-{7};
 # COUNTRIES rows: {0}-{7} and {8}-{15}), so a template may name one or two of them. The last three
@@ -158,11 +158,10 @@ CLASSIFY_TEMPLATES = {
                "The {0} is eating, and the {4} is sleeping.",
                "A {0} is not the same animal as a {4}.", "Everyone likes the {0}.",
                "Here is a picture of a {0}.", "We talked about the {0} and the {4}."),
-        "zh": ("{2}是动物。", "{2}有{3}条腿。", "每只{2}都用{3}条腿走路。", "{2}和{6}都是动物。",
-               "{2}有{3}条腿，{6}有{7}条腿。", "大家都知道{2}是动物。", "{2}在草地里走路。",
-               "很多人都爱{2}。", "{2}在家里。", "{2}是有{3}条腿的动物。",
-               "{2}是动物，{6}也是动物。", "{2}的腿有{3}条。", "{2}和{6}在草地里走路。",
-               "大家都爱{2}。", "{2}很美。", "很多人都知道{2}和{6}。"),
+        "zh": ("{2}是动物。", "{2}有{3}条腿。", "每只{2}都用{3}条腿走路。", "{2}和{6}都是动物。", "{2}有{3}条腿，{6}有{7}条腿。",
+               "大家都知道{2}是动物。", "{2}在草地里走路。", "很多人都爱{2}。", "{2}在家里。", "{2}是有{3}条腿的动物。",
+               "{2}是动物，{6}也是动物。", "{2}的腿有{3}条。", "{2}和{6}在草地里走路。", "大家都爱{2}。", "{2}很美。",
+               "很多人都知道{2}和{6}。"),
     },
     "city": {
         "en": ("{1} is a city in {0}.", "{1} is the capital of {0}.",
@@ -171,26 +170,23 @@ CLASSIFY_TEMPLATES = {
                "The streets of {1} are full of people.", "We took a train from {1} to {9}.",
                "{1} and {9} are both cities.", "The old town of {1} is beautiful.",
                "Many people live and work in {1}.", "There are many shops in the centre of {1}.",
-               "The night trains to {1} are always full.",
-               "She moved from {1} to {9} last year.", "Everyone likes {1}.",
-               "Here is a picture of {1}.", "We talked about {1} and {9}."),
-        "zh": ("{5}是一个城市。", "{5}是{4}的首都。", "很多人去{5}旅游。", "{5}和{13}都是城市。",
-               "{5}在{6}。", "{5}人说{7}。", "{5}是一个大城市。", "每年都有很多人去{5}和{13}旅游。",
-               "{5}有很多人。", "大家都知道{5}是一个大城市。", "{5}的路很多。",
-               "{5}很美，很多人爱{5}。", "去{5}旅游的人很多。", "{5}是{6}的一个大城市。",
-               "大家都爱{5}。", "{5}很美。", "很多人都知道{5}和{13}。"),
+               "The night trains to {1} are always full.", "She moved from {1} to {9} last year.",
+               "Everyone likes {1}.", "Here is a picture of {1}.", "We talked about {1} and {9}."),
+        "zh": ("{5}是一个城市。", "{5}是{4}的首都。", "很多人去{5}旅游。", "{5}和{13}都是城市。", "{5}在{6}。", "{5}人说{7}。",
+               "{5}是一个大城市。", "每年都有很多人去{5}和{13}旅游。", "{5}有很多人。", "大家都知道{5}是一个大城市。", "{5}的路很多。",
+               "{5}很美，很多人爱{5}。", "去{5}旅游的人很多。", "{5}是{6}的一个大城市。", "大家都爱{5}。", "{5}很美。",
+               "很多人都知道{5}和{13}。"),
     },
 }
-CLASSIFY_LABELS = {"en": {"animal": "animal", "city": "city"},
-                   "zh": {"animal": "动物", "city": "城市"}}
+CLASSIFY_LABELS = {"en": {"animal": "animal", "city": "city"}, "zh": {"animal": "动物", "city": "城市"}}
 CLASSIFY_SPLIT_SIZES = (("train", 160), ("dev", 30), ("test", 10))  # sentences per label
 # classify_text queries: new sentences (in none of the splits), with the label they should get.
 CLASSIFY_QUERIES = {
     "en": (("A horse and a cow eat grass.", "animal"), ("Rome and Madrid are old cities.", "city"),
-           ("The spider waits in its web with its eight legs.", "animal"),
-           ("Tokyo is a busy city in Asia.", "city")),
-    "zh": (("马和牛都在草地里走路。", "动物"), ("很多人去北京和东京旅游。", "城市"),
-           ("蜘蛛用八条腿走路。", "动物"), ("罗马是一个很美的城市。", "城市")),
+           ("The spider waits in its web with its eight legs.",
+            "animal"), ("Tokyo is a busy city in Asia.", "city")),
+    "zh": (
+        ("马和牛都在草地里走路。", "动物"), ("很多人去北京和东京旅游。", "城市"), ("蜘蛛用八条腿走路。", "动物"), ("罗马是一个很美的城市。", "城市")),
 }
 
 
@@ -208,8 +204,10 @@ def _document(rng: random.Random, language: str) -> List[str]:
     facts = rng.choice({"country": COUNTRIES, "animal": ANIMALS, "colour": COLOURS}[kind])
   templates = TEMPLATES[kind][language]
   chosen = rng.sample(templates, k=min(len(templates), rng.randint(2, 5)))
-  return [sentence[0].upper() + sentence[1:] for sentence in
-          (template.format(*facts) for template in chosen)]
+  return [
+      sentence[0].upper() + sentence[1:]
+      for sentence in (template.format(*facts) for template in chosen)
+  ]
 
 
 def generate_corpus(language: str, num_documents: int = 1500, seed: int = 2026) -> str:
@@ -316,9 +314,15 @@ print(json.dumps({
 }))
 """
 # Log lines a step echoes on the console (absl's prefix dropped) so that a long step shows how it
-# goes: the training loop's progress and evaluations, and fine-tuning's milestones.
+# goes: the training loop's progress and evaluations, fine-tuning's milestones and the export's
+# tracing (most of its time).
 _ECHOED_LINE = re.compile(r"\] ((?:step \d+/\d+:|Eval at step \d+:|(?:train|eval|predict): \d+ "
-                          r"examples|Predicting |Exported ).*)$")
+                          r"examples|Predicting |Exported |Export: tracing |Wrote the ).*)$")
+# The longest a step stays silent on the console: after that long without a progress line, a line
+# says it is still running (startup, tracing, saving).
+HEARTBEAT_SECONDS = 15.0
+# Pretraining's --log_steps: 100 steps take up to 20 s on a busy 2-core machine.
+PRETRAIN_LOG_STEPS = 50
 FINETUNE_STEPS = 60
 FINETUNE_BATCH_SIZE = 32
 FINETUNE_LEARNING_RATE = 5e-4
@@ -329,21 +333,22 @@ def _repo_root() -> str:
 
 
 def _run_step(title: str, args: Sequence[str], log_file: str) -> None:
-  """Runs `python <args>` with its output in `log_file`, echoing its progress lines (see
-  _ECHOED_LINE); stops the demo if it fails."""
+  """Runs `python <args>` with its output in `log_file`, echoing its progress (see
+  echo_progress); stops the demo if it fails."""
   print(f"==> {title}", flush=True)
   start = time.time()
-  env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-      p for p in (_repo_root(), os.environ.get("PYTHONPATH")) if p), "TF_CPP_MIN_LOG_LEVEL": "2"}
+  env = {
+      **os.environ, "PYTHONPATH":
+          os.pathsep.join(p for p in (_repo_root(), os.environ.get("PYTHONPATH")) if p),
+      "TF_CPP_MIN_LOG_LEVEL":
+          "2"
+  }
   # Line-buffered, so that the log file can be followed as the step runs.
-  with open(log_file, "w", encoding="utf-8", buffering=1) as log, subprocess.Popen(
-      [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-      text=True, encoding="utf-8", errors="replace") as process:
-    for line in process.stdout:
-      log.write(line)
-      echoed = _ECHOED_LINE.search(line.rstrip("\n"))
-      if echoed:
-        print(f"    {echoed.group(1)}", flush=True)
+  with open(log_file, "w", encoding="utf-8",
+            buffering=1) as log, subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
+                                                  stderr=subprocess.STDOUT, env=env, text=True,
+                                                  encoding="utf-8", errors="replace") as process:
+    echo_progress(process.stdout, log, functools.partial(print, flush=True))
   if process.returncode != 0:
     with open(log_file, encoding="utf-8") as log:
       tail = log.read().splitlines()[-15:]
@@ -352,14 +357,53 @@ def _run_step(title: str, args: Sequence[str], log_file: str) -> None:
   print(f"    done in {time.time() - start:.0f} s (log: {log_file})", flush=True)
 
 
+def echo_progress(lines: Iterable[str], log: TextIO, echo: Callable[[str], None],
+                  heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
+  """Copies a step's output lines to `log` and echoes its progress lines (see _ECHOED_LINE).
+
+  When `heartbeat_seconds` pass without a progress line, echoes a line with the time so far, so
+  that the console never looks stuck.
+
+  Args:
+    lines: the step's output, e.g. its stdout pipe.
+    log: the step's log file.
+    echo: prints one console line.
+    heartbeat_seconds: the longest silence on the console.
+  """
+  received = queue.Queue()
+
+  def read() -> None:  # A thread, so that waiting for the next line can time out.
+    for line in lines:
+      received.put(line)
+    received.put(None)
+
+  threading.Thread(target=read, daemon=True).start()
+  start = last_echo = time.monotonic()
+  while True:
+    try:
+      line = received.get(timeout=max(0.0, last_echo + heartbeat_seconds - time.monotonic()))
+    except queue.Empty:
+      echo(f"    ... still running ({time.monotonic() - start:.0f} s so far)")
+      last_echo = time.monotonic()
+      continue
+    if line is None:
+      return
+    log.write(line)
+    echoed = _ECHOED_LINE.search(line.rstrip("\n"))
+    if echoed:
+      echo(f"    {echoed.group(1)}")
+      last_echo = time.monotonic()
+
+
 def _query(title: str, script: str, version_dir: str, payload: object) -> dict:
   """Runs `script` on the SavedModel in a fresh process importing only tensorflow and
   tensorflow_text, as TF Serving would; returns the JSON it prints."""
   print(f"==> {title} (a fresh process importing only tensorflow + tensorflow_text)", flush=True)
   env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
   env.pop("PYTHONPATH", None)
-  result = subprocess.run([sys.executable, "-c", script, version_dir, json.dumps(payload)],
-                          capture_output=True, text=True, env=env, check=False)
+  result = subprocess.run([sys.executable, "-c", script, version_dir,
+                           json.dumps(payload)], capture_output=True, text=True, env=env,
+                          check=False)
   if result.returncode != 0:
     sys.exit(f"demo: querying {version_dir} failed:\n{result.stderr[-2000:]}")
   return json.loads(result.stdout.strip().splitlines()[-1])
@@ -372,12 +416,21 @@ def _newest_version(export_dir: str) -> str:
 def _demo_config(vocab_size: int, language: str) -> dict:
   """A tiny ALBERT (0.2M parameters besides embeddings): learns the corpus in minutes on a CPU."""
   return {
-      "vocab_size": vocab_size, "embedding_size": 64, "hidden_size": 128,
-      "num_hidden_layers": 3, "num_hidden_groups": 1, "num_attention_heads": 4,
-      "intermediate_size": 512, "inner_group_num": 1, "down_scale_factor": 1,
-      "hidden_act": "relu" if language == "zh" else "gelu", "hidden_dropout_prob": 0.0,
-      "attention_probs_dropout_prob": 0.0, "max_position_embeddings": MAX_SEQ_LENGTH,
-      "type_vocab_size": 2, "initializer_range": 0.02,
+      "vocab_size": vocab_size,
+      "embedding_size": 64,
+      "hidden_size": 128,
+      "num_hidden_layers": 3,
+      "num_hidden_groups": 1,
+      "num_attention_heads": 4,
+      "intermediate_size": 512,
+      "inner_group_num": 1,
+      "down_scale_factor": 1,
+      "hidden_act": "relu" if language == "zh" else "gelu",
+      "hidden_dropout_prob": 0.0,
+      "attention_probs_dropout_prob": 0.0,
+      "max_position_embeddings": MAX_SEQ_LENGTH,
+      "type_vocab_size": 2,
+      "initializer_range": 0.02,
   }
 
 
@@ -398,18 +451,18 @@ def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_bat
   path = functools.partial(os.path.join, output_dir)
   total = time.time()
   vocab_path = _build_vocab(language, path)
-  vocab_flag = (f"--vocab_file={vocab_path}" if language == "zh" else
-                f"--spm_model_file={vocab_path}")
+  vocab_flag = (f"--vocab_file={vocab_path}"
+                if language == "zh" else f"--spm_model_file={vocab_path}")
   config_file = path("albert_config.json")
   with open(config_file, "w", encoding="utf-8") as f:
     json.dump(_demo_config(_vocab_size(vocab_path, language), language), f, indent=2)
-  _pretrain(language, path, vocab_flag, config_file, num_train_steps, train_batch_size,
-            dupe_factor)
+  _pretrain(language, path, vocab_flag, config_file, num_train_steps, train_batch_size, dupe_factor)
 
   _run_step("Exporting the TF Serving SavedModel", [
       "-m", "albert_tf.export_savedmodel", f"--albert_config_file={config_file}",
       f"--init_checkpoint={path('model')}", vocab_flag, f"--export_dir={path('serving')}",
-      f"--max_seq_length={MAX_SEQ_LENGTH}", "--top_k=3"], path("export_savedmodel.log"))
+      f"--max_seq_length={MAX_SEQ_LENGTH}", "--top_k=3"
+  ], path("export_savedmodel.log"))
   version_dir = _newest_version(path("serving"))
   queries = {"fill_mask": list(QUERIES[language]), "encode": list(ENCODE_QUERIES[language])}
   answers = _query("Querying the SavedModel", _QUERY_SCRIPT, version_dir, queries)
@@ -434,30 +487,41 @@ def _build_vocab(language: str, path: Callable[..., str]) -> str:
     with open(vocab_input, "w", encoding="utf-8") as f:
       f.write(text + shuffled_word_lines(text))
     vocab_flags = ["--vocab_size=1000", "--nohard_vocab_limit"]
-  _run_step("Building the vocabulary",
-            ["-m", "data_prep.build_vocab", f"--input_file={vocab_input}",
-             f"--model_prefix={path('vocab')}", *vocab_flags], path("build_vocab.log"))
+  _run_step("Building the vocabulary", [
+      "-m", "data_prep.build_vocab", f"--input_file={vocab_input}",
+      f"--model_prefix={path('vocab')}", *vocab_flags
+  ], path("build_vocab.log"))
   return path("vocab.txt") if language == "zh" else path("vocab.model")
 
 
 def _pretrain(language: str, path: Callable[..., str], vocab_flag: str, config_file: str,
               num_train_steps: int, train_batch_size: int, dupe_factor: int) -> None:
   """Writes the pretraining records and pretrains into path("model")."""
-  _run_step("Creating pretraining TFRecords", [
-      "-m", "data_prep.create_pretraining_data", f"--input_file={shipped_corpus_path(language)}",
-      f"--output_file={path('records', 'train.tfrecord')}", vocab_flag,
-      f"--max_seq_length={MAX_SEQ_LENGTH}", f"--max_predictions_per_seq={MAX_PREDICTIONS_PER_SEQ}",
-      # Single-word masks: the demo's queries ask for one word per [MASK].
-      f"--dupe_factor={dupe_factor}", "--ngram=1", "--num_workers=2",
-      *(["--do_chinese_wwm"] if language == "zh" else [])], path("create_pretraining_data.log"))
+  _run_step(
+      "Creating pretraining TFRecords",
+      [
+          "-m",
+          "data_prep.create_pretraining_data",
+          f"--input_file={shipped_corpus_path(language)}",
+          f"--output_file={path('records', 'train.tfrecord')}",
+          vocab_flag,
+          f"--max_seq_length={MAX_SEQ_LENGTH}",
+          f"--max_predictions_per_seq={MAX_PREDICTIONS_PER_SEQ}",
+          # Single-word masks: the demo's queries ask for one word per [MASK].
+          f"--dupe_factor={dupe_factor}",
+          "--ngram=1",
+          "--num_workers=2",
+          *(["--do_chinese_wwm"] if language == "zh" else [])
+      ],
+      path("create_pretraining_data.log"))
   _run_step(f"Pretraining a tiny ALBERT for {num_train_steps} steps on the CPU", [
       "-m", "albert_tf.run_pretraining", f"--albert_config_file={config_file}",
       f"--input_file={path('records', '*.tfrecord')}", f"--output_dir={path('model')}",
       f"--max_seq_length={MAX_SEQ_LENGTH}", f"--max_predictions_per_seq={MAX_PREDICTIONS_PER_SEQ}",
       f"--train_batch_size={train_batch_size}", f"--num_train_steps={num_train_steps}",
       f"--num_warmup_steps={num_train_steps // 10}", "--learning_rate=0.01", "--optimizer=lamb",
-      f"--save_checkpoints_steps={num_train_steps}", "--log_steps=100", "--seed=0"],
-            path("run_pretraining.log"))
+      f"--save_checkpoints_steps={num_train_steps}", f"--log_steps={PRETRAIN_LOG_STEPS}", "--seed=0"
+  ], path("run_pretraining.log"))
 
 
 def _fine_tune_and_classify(language: str, path: Callable[..., str], vocab_flag: str,
@@ -465,18 +529,35 @@ def _fine_tune_and_classify(language: str, path: Callable[..., str], vocab_flag:
   """Fine-tunes the pretrained model on the shipped animal/city set with run_classifier (train,
   dev evaluation, test predictions, export), then queries the exported classify_text."""
   data_dir = shipped_classification_dir(language)
-  _run_step(f"Fine-tuning a classifier (animal or city?) for {steps} steps on {data_dir}", [
-      "-m", "albert_tf.run_classifier", "--task_name=generic", f"--data_dir={data_dir}",
-      f"--albert_config_file={config_file}", f"--init_checkpoint={path('model')}", vocab_flag,
-      f"--output_dir={path('classifier')}", f"--max_seq_length={MAX_SEQ_LENGTH}", "--do_train",
-      "--do_eval", "--do_predict", f"--train_batch_size={FINETUNE_BATCH_SIZE}",
-      f"--eval_batch_size={FINETUNE_BATCH_SIZE}", f"--predict_batch_size={FINETUNE_BATCH_SIZE}",
-      f"--learning_rate={FINETUNE_LEARNING_RATE}", f"--train_step={steps}",
-      f"--warmup_step={steps // 10}",
-      # One checkpoint, at the end: model.ckpt-best keeps the first of equally accurate ones, and
-      # this easy task reaches dev accuracy 1.0 long before the model is confident.
-      f"--save_checkpoints_steps={steps}", "--log_steps=10", "--seed=0",
-      f"--export_dir={path('classifier_serving')}"], path("run_classifier.log"))
+  _run_step(
+      f"Fine-tuning a classifier (animal or city?) for {steps} steps on {data_dir}",
+      [
+          "-m",
+          "albert_tf.run_classifier",
+          "--task_name=generic",
+          f"--data_dir={data_dir}",
+          f"--albert_config_file={config_file}",
+          f"--init_checkpoint={path('model')}",
+          vocab_flag,
+          f"--output_dir={path('classifier')}",
+          f"--max_seq_length={MAX_SEQ_LENGTH}",
+          "--do_train",
+          "--do_eval",
+          "--do_predict",
+          f"--train_batch_size={FINETUNE_BATCH_SIZE}",
+          f"--eval_batch_size={FINETUNE_BATCH_SIZE}",
+          f"--predict_batch_size={FINETUNE_BATCH_SIZE}",
+          f"--learning_rate={FINETUNE_LEARNING_RATE}",
+          f"--train_step={steps}",
+          f"--warmup_step={steps // 10}",
+          # One checkpoint, at the end: model.ckpt-best keeps the first of equally accurate
+          # ones, and this easy task reaches dev accuracy 1.0 long before the model is confident.
+          f"--save_checkpoints_steps={steps}",
+          "--log_steps=10",
+          "--seed=0",
+          f"--export_dir={path('classifier_serving')}"
+      ],
+      path("run_classifier.log"))
   # The original's best_trial.txt, `<last step>:<best step>:<best eval_accuracy>`, read as a user
   # would (the evaluation module that writes it would load TensorFlow into this process).
   with open(path("classifier", "best_trial.txt"), encoding="utf-8") as f:
@@ -488,13 +569,16 @@ def _fine_tune_and_classify(language: str, path: Callable[..., str], vocab_flag:
         f"{float(accuracy):.3f}):")
   for text, label, probability in zip(texts, answers["labels"], answers["probabilities"]):
     print(f"  {text}  ->  {label} ({probability:.2f})")
-  return {**answers, "eval_accuracy": float(accuracy), "best_step": int(best_step),
-          "version_dir": version_dir}
+  return {
+      **answers, "eval_accuracy": float(accuracy),
+      "best_step": int(best_step),
+      "version_dir": version_dir
+  }
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
   dot = sum(x * y for x, y in zip(a, b))
-  norm = (sum(x * x for x in a) * sum(y * y for y in b)) ** 0.5
+  norm = (sum(x * x for x in a) * sum(y * y for y in b))**0.5
   return dot / norm if norm else 0.0
 
 
@@ -506,8 +590,8 @@ def _print_answers(queries: dict, answers: dict) -> None:
     for index, (tokens, probs) in enumerate(zip(masks, probabilities)):
       if answers["mask_positions"][queries["fill_mask"].index(text)][index] < 0:
         continue
-      candidates = ", ".join(f"{token.lstrip(chr(0x2581))} ({p:.2f})"
-                             for token, p in zip(tokens, probs))
+      candidates = ", ".join(
+          f"{token.lstrip(chr(0x2581))} ({p:.2f})" for token, p in zip(tokens, probs))
       print(f"    [MASK] {index + 1}: {candidates}")
   print("\nencode_text (pooled_output, cosine similarity between sentences):")
   texts, pooled = queries["encode"], answers["pooled_output"]

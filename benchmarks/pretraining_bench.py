@@ -12,6 +12,10 @@ bench_utils for why a square alone is not a peak.
   python benchmarks/pretraining_bench.py                               # float32
   python benchmarks/pretraining_bench.py --mixed_precision=bfloat16 --jit_compile
   python benchmarks/pretraining_bench.py --profile                      # where our step's time goes
+  python benchmarks/pretraining_bench.py --mixed_precision=float16      # dynamic loss scaling (GPU)
+
+On a machine with a GPU, ours runs on GPU:0 and the peer where TensorFlow places it (GPU:0).
+--result_file appends the figures as one row of benchmarks/gpu_check.sh's summary table.
 """
 
 import os
@@ -25,11 +29,11 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # pylint: disable=g-import-not-at-top
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
-import tf_keras  # pylint: disable=g-import-not-at-top
 from official.modeling.optimization import lamb  # pylint: disable=g-import-not-at-top
 from official.nlp.modeling import layers as official_layers  # pylint: disable=g-import-not-at-top
 from official.nlp.modeling import networks  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+import tf_keras  # pylint: disable=g-import-not-at-top
 
 from albert_tf import optimization  # pylint: disable=g-import-not-at-top
 from albert_tf import precision  # pylint: disable=g-import-not-at-top
@@ -37,14 +41,22 @@ from albert_tf.config import AlbertConfig  # pylint: disable=g-import-not-at-top
 from albert_tf.tasks.pretraining import PretrainingTask  # pylint: disable=g-import-not-at-top
 from albert_tf.training import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top
+from benchmarks import summary_table  # pylint: disable=g-import-not-at-top
 
 flags.DEFINE_integer("batch_size", 16, "Sequences per step.")
 flags.DEFINE_integer("seq_length", 128, "Sequence length.")
 flags.DEFINE_integer("max_predictions", 20, "Masked positions per sequence.")
 flags.DEFINE_integer("steps", 3, "Timed steps per round.")
 flags.DEFINE_integer("rounds", 3, "Alternating rounds (ours, peer); medians are reported.")
-flags.DEFINE_enum("mixed_precision", "none", ["none", "bfloat16"], "Our compute dtype (the peer "
-                  "stays float32).")
+flags.DEFINE_enum(
+    "mixed_precision", "none", ["none", "bfloat16", "float16"], "Our compute dtype "
+    "(float16 with dynamic loss scaling; the peer stays float32).")
+flags.DEFINE_string("config_preset", "albert_base_v2", "The model shape (an AlbertConfig preset).")
+flags.DEFINE_integer("peak_square", 4096, "Side of the square GEMM among the matmul peak's shapes.")
+flags.DEFINE_string(
+    "result_file", None, "Append the figures as a JSON row (part, variant, ours, "
+    "peer, ratio, status) to this file (benchmarks/gpu_check.sh's table).")
+flags.DEFINE_string("result_label", None, "The row's variant (default: the precision and XLA).")
 flags.DEFINE_bool("jit_compile", False, "Compile our train step with XLA.")
 flags.DEFINE_bool("profile", False, "Also time our forward, forward+backward and full step.")
 FLAGS = flags.FLAGS
@@ -57,8 +69,8 @@ def training_flops_per_sequence(config: AlbertConfig, seq: int, predictions: int
   h, e, i, v, layers = (config.hidden_size, config.embedding_size, config.intermediate_size,
                         config.vocab_size, config.num_hidden_layers)
   per_layer = 4 * 2 * seq * h * h + 2 * 2 * seq * seq * h + 2 * 2 * seq * h * i
-  forward = (2 * seq * e * h + layers * per_layer + 2 * h * h +
-             predictions * (2 * h * e + 2 * e * v) + 2 * h * 2)
+  forward = (2 * seq * e * h + layers * per_layer + 2 * h * h + predictions *
+             (2 * h * e + 2 * e * v) + 2 * h * 2)
   return 3.0 * forward
 
 
@@ -67,26 +79,35 @@ def random_batch(config: AlbertConfig) -> dict[str, tf.Tensor]:
   b, t, p = FLAGS.batch_size, FLAGS.seq_length, FLAGS.max_predictions
   positions = np.sort(np.stack([rng.choice(np.arange(1, t), p, replace=False) for _ in range(b)]))
   return {
-      "input_word_ids": tf.constant(rng.integers(5, config.vocab_size, (b, t)), tf.int32),
-      "input_mask": tf.ones([b, t], tf.int32),
-      "input_type_ids": tf.constant(np.repeat([[0] * (t // 2) + [1] * (t - t // 2)], b, 0),
-                                    tf.int32),
-      "masked_lm_positions": tf.constant(positions, tf.int32),
-      "masked_lm_ids": tf.constant(rng.integers(5, config.vocab_size, (b, p)), tf.int32),
-      "masked_lm_weights": tf.ones([b, p], tf.float32),
-      "next_sentence_labels": tf.constant(rng.integers(0, 2, (b, 1)), tf.int32),
+      "input_word_ids":
+          tf.constant(rng.integers(5, config.vocab_size, (b, t)), tf.int32),
+      "input_mask":
+          tf.ones([b, t], tf.int32),
+      "input_type_ids":
+          tf.constant(np.repeat([[0] * (t // 2) + [1] * (t - t // 2)], b, 0), tf.int32),
+      "masked_lm_positions":
+          tf.constant(positions, tf.int32),
+      "masked_lm_ids":
+          tf.constant(rng.integers(5, config.vocab_size, (b, p)), tf.int32),
+      "masked_lm_weights":
+          tf.ones([b, p], tf.float32),
+      "next_sentence_labels":
+          tf.constant(rng.integers(0, 2, (b, 1)), tf.int32),
   }
 
 
 def build_ours(config: AlbertConfig, batch: dict):
   """Our Trainer over PretrainingTask on one device; returns a function running `steps` steps."""
-  strategy = tf.distribute.OneDeviceStrategy("CPU:0")
+  strategy = tf.distribute.OneDeviceStrategy(
+      "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0")
   # Only build_model, batch_statistics, compute_losses and build_metrics are used: no record files.
   task = PretrainingTask(config, [], max_seq_length=FLAGS.seq_length,
                          max_predictions_per_seq=FLAGS.max_predictions)
   with precision.policy_scope(FLAGS.mixed_precision), strategy.scope():
     model = task.build_model()
     optimizer = optimization.create_optimizer(1e-4, 10000, 100)
+    if FLAGS.mixed_precision == "float16":  # As training does (run_loop); the Trainer unscales.
+      optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
   trainer = trainer_lib.Trainer(strategy, task, model, optimizer,
                                 global_batch_size=FLAGS.batch_size, jit_compile=FLAGS.jit_compile)
   iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
@@ -102,22 +123,24 @@ def build_peer(config: AlbertConfig, batch: dict):
       max_sequence_length=config.max_position_embeddings, type_vocab_size=config.type_vocab_size,
       intermediate_size=config.intermediate_size, dropout_rate=0.0, attention_dropout_rate=0.0,
       dict_outputs=True)
-  masked_lm = official_layers.MaskedLM(embedding_table=encoder.get_embedding_table(),
-                                       activation=lambda x: tf_keras.activations.gelu(x, approximate=True))
+  masked_lm = official_layers.MaskedLM(
+      embedding_table=encoder.get_embedding_table(),
+      activation=lambda x: tf_keras.activations.gelu(x, approximate=True))
   sop = tf_keras.layers.Dense(2)
   optimizer = lamb.LAMB(1e-4, weight_decay_rate=0.01, epsilon=1e-6,
                         exclude_from_weight_decay=_EXCLUDE)
 
   def forward(features):
-    outputs = encoder([features["input_word_ids"], features["input_mask"],
-                       features["input_type_ids"]])
+    outputs = encoder(
+        [features["input_word_ids"], features["input_mask"], features["input_type_ids"]])
     mlm_logits = masked_lm(outputs["sequence_output"], features["masked_lm_positions"])
     sop_logits = sop(outputs["pooled_output"])
     weights = features["masked_lm_weights"]
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(features["masked_lm_ids"], mlm_logits)
     mlm_loss = tf.reduce_sum(weights * nll) / (tf.reduce_sum(weights) + 1e-5)
-    sop_loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        tf.reshape(features["next_sentence_labels"], [-1]), sop_logits))
+    sop_loss = tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            tf.reshape(features["next_sentence_labels"], [-1]), sop_logits))
     return mlm_loss + sop_loss
 
   forward(batch)
@@ -171,11 +194,14 @@ def profile_ours(trainer: trainer_lib.Trainer, batch: dict) -> None:
 
 def main(argv):
   del argv  # Unused.
-  config = AlbertConfig.from_preset("albert_base_v2")
+  config = AlbertConfig.from_preset(FLAGS.config_preset)
   config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
   batch = random_batch(config)
   flops = training_flops_per_sequence(config, FLAGS.seq_length, FLAGS.max_predictions)
-  peak_dtype = tf.bfloat16 if FLAGS.mixed_precision == "bfloat16" else tf.float32
+  peak_dtype = {
+      "bfloat16": tf.bfloat16,
+      "float16": tf.float16
+  }.get(FLAGS.mixed_precision, tf.float32)
   ours, trainer = build_ours(config, batch)
   peer = build_peer(config, batch)
   ours(1)  # compile
@@ -183,7 +209,8 @@ def main(argv):
   if FLAGS.profile:
     profile_ours(trainer, batch)
   # The peak is re-measured every round and the best kept, so a busy moment does not lower it.
-  shapes = bench_utils.gemm_shapes(config, FLAGS.batch_size * FLAGS.seq_length)
+  shapes = bench_utils.gemm_shapes(config, FLAGS.batch_size * FLAGS.seq_length,
+                                   square=FLAGS.peak_square)
   ours_times, peer_times, peaks = [], [], []
   for _ in range(FLAGS.rounds):
     peaks.append(bench_utils.matmul_peak(shapes, peak_dtype))
@@ -199,6 +226,17 @@ def main(argv):
   print(f"peer (tf-models-official, float32): {peer_rate:.2f} seq/s, "
         f"MFU {peer_rate * flops / peak:.1%}")
   print(f"ratio ours/peer: {ours_rate / peer_rate:.2f}x")
+  if FLAGS.result_file:
+    label = FLAGS.result_label or f"{FLAGS.mixed_precision}, jit_compile={FLAGS.jit_compile}"
+    summary_table.append_row(
+        FLAGS.result_file, {
+            "part": "pretraining",
+            "variant": label,
+            "ours": f"{ours_rate:.2f} seq/s, MFU {ours_rate * flops / peak:.1%}",
+            "peer": f"{peer_rate:.2f} seq/s (float32)",
+            "ratio": f"{ours_rate / peer_rate:.2f}x",
+            "status": "ok"
+        })
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ Random weights give near-tied logits, so --trained_dir (a `make demo` output dir
 check that matters: that trained model exported in both dtypes, asked to fill the masked last word
 of every distinct sentence of the demo corpus (fill_mask_text) and to encode each sentence
 (encode_text).
+--config_preset picks another shape; --result_file appends one row per dtype to
+benchmarks/gpu_check.sh's summary table.
 """
 
 import json
@@ -37,8 +39,13 @@ flags.DEFINE_integer("seq_length", 128, "Sequence length.")
 flags.DEFINE_integer("throughput_batch", 32, "Batch size of the throughput measurement.")
 flags.DEFINE_string("work_dir", None, "Where to write the SavedModels (default: a temp dir).")
 flags.DEFINE_bool("timing", True, "Time the random-weight exports (--notiming: quality only).")
-flags.DEFINE_string("trained_dir", None, "A `make demo` output directory (e.g. demo_output/en): "
-                    "also compare its bfloat16 export with its float32 export on the demo corpus.")
+flags.DEFINE_string("config_preset", "albert_base_v2", "The model shape (an AlbertConfig preset).")
+flags.DEFINE_string(
+    "result_file", None, "Append one JSON row per timed dtype (part, variant, "
+    "ours, peer, ratio, status) to this file (benchmarks/gpu_check.sh's table).")
+flags.DEFINE_string(
+    "trained_dir", None, "A `make demo` output directory (e.g. demo_output/en): "
+    "also compare its bfloat16 export with its float32 export on the demo corpus.")
 
 _DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "albert_tf", "demo", "corpus_en.txt")
@@ -48,13 +55,14 @@ import json, sys, time
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  As a TF Serving process with the text ops would.
-path, seq_length, latency_calls, throughput_batch, throughput_calls = sys.argv[1:]
-seq_length, latency_calls = int(seq_length), int(latency_calls)
+path, seq_length, latency_calls, throughput_batch, throughput_calls, vocab_size = sys.argv[1:]
+seq_length, latency_calls, vocab_size = int(seq_length), int(latency_calls), int(vocab_size)
 throughput_batch, throughput_calls = int(throughput_batch), int(throughput_calls)
 serve = tf.saved_model.load(path).signatures["serving_default"]
 def inputs(batch):
   rng = np.random.default_rng(0)
-  return {"input_word_ids": tf.constant(rng.integers(5, 30000, [batch, seq_length]), tf.int32),
+  return {"input_word_ids": tf.constant(rng.integers(5, vocab_size, [batch, seq_length]),
+                                        tf.int32),
           "input_mask": tf.ones([batch, seq_length], tf.int32),
           "input_type_ids": tf.zeros([batch, seq_length], tf.int32)}
 single, batch = inputs(1), inputs(throughput_batch)
@@ -77,13 +85,14 @@ print(json.dumps({"latency_ms": 1000 * float(np.median(latencies)),
 
 def _export_ours(path: str, dtype: str, weights) -> None:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
   from albert_tf import precision  # pylint: disable=g-import-not-at-top
   from albert_tf.export import serving_module  # pylint: disable=g-import-not-at-top
   from albert_tf.models import albert_pretrainer  # pylint: disable=g-import-not-at-top
 
   with precision.policy_scope(dtype):
-    pretrainer = albert_pretrainer.AlbertPretrainer(AlbertConfig.from_preset("albert_base_v2"))
+    pretrainer = albert_pretrainer.AlbertPretrainer(AlbertConfig.from_preset(FLAGS.config_preset))
     pretrainer.build()
   if weights is None:
     weights = pretrainer.get_weights()
@@ -94,13 +103,18 @@ def _export_ours(path: str, dtype: str, weights) -> None:
 
 
 def _export_peer(path: str) -> None:
+  from official.nlp.modeling import networks  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tf_keras  # pylint: disable=g-import-not-at-top
-  from official.nlp.modeling import networks  # pylint: disable=g-import-not-at-top
 
+  from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
+
+  config = AlbertConfig.from_preset(FLAGS.config_preset)
   encoder = networks.AlbertEncoder(
-      vocab_size=30000, embedding_width=128, hidden_size=768, num_layers=12,
-      num_attention_heads=12, intermediate_size=3072, max_sequence_length=512, type_vocab_size=2,
+      vocab_size=config.vocab_size, embedding_width=config.embedding_size,
+      hidden_size=config.hidden_size, num_layers=config.num_hidden_layers,
+      num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
+      max_sequence_length=config.max_position_embeddings, type_vocab_size=config.type_vocab_size,
       activation=tf_keras.activations.gelu, dropout_rate=0.0, attention_dropout_rate=0.0,
       dict_outputs=True)
 
@@ -112,10 +126,13 @@ def _export_peer(path: str) -> None:
 
     @tf.function
     def serve(self, input_word_ids, input_mask, input_type_ids):
-      outputs = self.encoder(dict(input_word_ids=input_word_ids, input_mask=input_mask,
-                                  input_type_ids=input_type_ids), training=False)
-      return {"sequence_output": outputs["sequence_output"],
-              "pooled_output": outputs["pooled_output"]}
+      outputs = self.encoder(
+          dict(input_word_ids=input_word_ids, input_mask=input_mask, input_type_ids=input_type_ids),
+          training=False)
+      return {
+          "sequence_output": outputs["sequence_output"],
+          "pooled_output": outputs["pooled_output"]
+      }
 
   module = PeerModule()
   spec = tf.TensorSpec([None, None], tf.int32)
@@ -123,13 +140,17 @@ def _export_peer(path: str) -> None:
   tf.saved_model.save(module, path, signatures={"serving_default": signature})
 
 
-def _time(path: str) -> dict:
+def _time(path: str, vocab_size: int) -> dict:
   env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
   env.pop("PYTHONPATH", None)
-  result = subprocess.run(
-      [sys.executable, "-c", _TIMING_SCRIPT, path, str(FLAGS.seq_length), str(FLAGS.latency_calls),
-       str(FLAGS.throughput_batch), str(FLAGS.throughput_calls)],
-      capture_output=True, text=True, env=env, check=False)
+  result = subprocess.run([
+      sys.executable, "-c", _TIMING_SCRIPT, path,
+      str(FLAGS.seq_length),
+      str(FLAGS.latency_calls),
+      str(FLAGS.throughput_batch),
+      str(FLAGS.throughput_calls),
+      str(vocab_size)
+  ], capture_output=True, text=True, env=env, check=False)
   if result.returncode != 0:
     raise RuntimeError(f"timing {path} failed:\n{result.stderr[-3000:]}")
   return json.loads(result.stdout.strip().splitlines()[-1])
@@ -145,10 +166,11 @@ def _quality(float32_path: str, bfloat16_path: str) -> dict:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(1)
   batch, positions = 8, 20
-  inputs = {"input_word_ids": tf.constant(rng.integers(5, 30000, [batch, FLAGS.seq_length]),
-                                          tf.int32),
-            "input_mask": tf.ones([batch, FLAGS.seq_length], tf.int32),
-            "input_type_ids": tf.zeros([batch, FLAGS.seq_length], tf.int32)}
+  inputs = {
+      "input_word_ids": tf.constant(rng.integers(5, 30000, [batch, FLAGS.seq_length]), tf.int32),
+      "input_mask": tf.ones([batch, FLAGS.seq_length], tf.int32),
+      "input_type_ids": tf.zeros([batch, FLAGS.seq_length], tf.int32)
+  }
   masked = tf.constant(rng.integers(1, FLAGS.seq_length, [batch, positions]), tf.int32)
   results = []
   for path in (float32_path, bfloat16_path):
@@ -158,8 +180,10 @@ def _quality(float32_path: str, bfloat16_path: str) -> dict:
     results.append((pooled, logits.argmax(-1)))
   (pooled32, top32), (pooled16, top16) = results
   cosine = _row_cosines(pooled32, pooled16)
-  return {"min_pooled_cosine": float(cosine.min()),
-          "mlm_top1_agreement": float(np.mean(top32 == top16))}
+  return {
+      "min_pooled_cosine": float(cosine.min()),
+      "mlm_top1_agreement": float(np.mean(top32 == top16))
+  }
 
 
 def _masked_last_words() -> tuple[list[str], list[str]]:
@@ -172,6 +196,7 @@ def _masked_last_words() -> tuple[list[str], list[str]]:
 def _trained_quality(trained_dir: str, work_dir: str) -> dict:
   """The bfloat16 export of a trained demo model against its float32 export, on the demo corpus."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   from albert_tf.export import exporter  # pylint: disable=g-import-not-at-top
 
   sentences, masked = _masked_last_words()
@@ -180,12 +205,11 @@ def _trained_quality(trained_dir: str, work_dir: str) -> dict:
     max_seq_length = json.load(f)["max_position_embeddings"]
   results = {}
   for dtype in ("float32", "bfloat16"):
-    path = exporter.export_savedmodel(
-        albert_config_file=config_file, max_seq_length=max_seq_length,
-        init_checkpoint=os.path.join(trained_dir, "model"),
-        spm_model_file=os.path.join(trained_dir, "vocab.model"),
-        export_dir=os.path.join(work_dir, f"trained_{dtype}"), version=1, overwrite=True,
-        dtype=dtype)
+    path = exporter.export_savedmodel(albert_config_file=config_file, max_seq_length=max_seq_length,
+                                      init_checkpoint=os.path.join(trained_dir, "model"),
+                                      spm_model_file=os.path.join(trained_dir, "vocab.model"),
+                                      export_dir=os.path.join(work_dir, f"trained_{dtype}"),
+                                      version=1, overwrite=True, dtype=dtype)
     signatures = tf.saved_model.load(path).signatures
     top1, margin, pooled = [], [], []
     for start in range(0, len(sentences), 64):
@@ -199,12 +223,15 @@ def _trained_quality(trained_dir: str, work_dir: str) -> dict:
   (top32, margin32, pooled32), (top16, _, pooled16) = results["float32"], results["bfloat16"]
   cosine = _row_cosines(pooled32, pooled16)
   disagree = top32 != top16
-  return {"sentences": len(sentences), "min_pooled_cosine": float(cosine.min()),
-          "mean_pooled_cosine": float(cosine.mean()),
-          "fill_mask_top1_agreement": float(np.mean(~disagree)),
-          "fill_mask_top1_disagreements": int(np.sum(disagree)),
-          # How decided float32 itself was where the two differ: p(top1) - p(top2) under float32.
-          "max_float32_margin_where_they_differ": float(margin32[disagree].max(initial=0.0))}
+  return {
+      "sentences": len(sentences),
+      "min_pooled_cosine": float(cosine.min()),
+      "mean_pooled_cosine": float(cosine.mean()),
+      "fill_mask_top1_agreement": float(np.mean(~disagree)),
+      "fill_mask_top1_disagreements": int(np.sum(disagree)),
+      # How decided float32 itself was where the two differ: p(top1) - p(top2) under float32.
+      "max_float32_margin_where_they_differ": float(margin32[disagree].max(initial=0.0))
+  }
 
 
 def _time_exports(work_dir: str) -> None:
@@ -217,14 +244,17 @@ def _time_exports(work_dir: str) -> None:
     paths[dtype] = os.path.join(work_dir, f"ours_{dtype}")
     weights = _export_ours(paths[dtype], dtype, weights)
 
+  from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
+  vocab_size = AlbertConfig.from_preset(FLAGS.config_preset).vocab_size
   rows = {}
   for name in ["peer"] + [d for d in FLAGS.dtypes]:
     start = time.time()
-    rows[name] = _time(paths[name])
+    rows[name] = _time(paths[name], vocab_size)
     print(f"  timed {name} in {time.time() - start:.0f} s: {rows[name]}", flush=True)
 
   peer = rows["peer"]
-  print(f"\nalbert_base_v2 shape, seq {FLAGS.seq_length}, SavedModels loaded in fresh processes")
+  print(f"\n{FLAGS.config_preset} shape, seq {FLAGS.seq_length}, SavedModels loaded in fresh "
+        "processes")
   print(f"{'model':<22}{'latency b=1 (ms)':>18}{'latency ratio':>15}"
         f"{f'throughput b={FLAGS.throughput_batch} (seq/s)':>26}{'throughput ratio':>18}")
   for name, row in rows.items():
@@ -232,9 +262,33 @@ def _time_exports(work_dir: str) -> None:
     # Latency ratio: ours/peer (lower is better); throughput ratio: ours/peer (higher is better).
     print(f"{label:<22}{row['latency_ms']:>18.1f}{row['latency_ms'] / peer['latency_ms']:>15.2f}"
           f"{row['throughput']:>26.2f}{row['throughput'] / peer['throughput']:>18.2f}")
+  if FLAGS.result_file:
+    _append_rows(rows)
   if "bfloat16" in paths:
     print(f"\nbfloat16 vs float32 export (random weights): "
           f"{_quality(paths['float32'], paths['bfloat16'])}")
+
+
+def _append_rows(rows: dict) -> None:
+  """One summary-table row per dtype of ours, against the peer."""
+  from benchmarks import summary_table  # pylint: disable=g-import-not-at-top
+
+  def figures(row):
+    return (f"{row['latency_ms']:.1f} ms b=1, {row['throughput']:.1f} seq/s "
+            f"b={FLAGS.throughput_batch}")
+
+  peer = rows["peer"]
+  for name in FLAGS.dtypes:
+    summary_table.append_row(
+        FLAGS.result_file, {
+            "part": "serving",
+            "variant": name,
+            "ours": figures(rows[name]),
+            "peer": figures(peer),
+            "ratio": f"latency {rows[name]['latency_ms'] / peer['latency_ms']:.2f}x, throughput "
+                     f"{rows[name]['throughput'] / peer['throughput']:.2f}x",
+            "status": "ok"
+        })
 
 
 def main(argv):

@@ -1,6 +1,8 @@
 """The demo: the shipped corpora are the generator's output, and the pipeline runs end to end."""
 
+import io
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -54,6 +56,33 @@ def test_chinese_classification_set_uses_only_corpus_characters():
   assert set("".join(texts)) <= corpus_characters
 
 
+def test_echo_progress_logs_everything_and_never_stays_silent():
+  """Progress lines reach the console; a silence longer than the heartbeat gets a line of its own.
+
+  The step's output waits, after its first progress line, until the console has shown a heartbeat.
+  """
+  console, heartbeat_shown = [], threading.Event()
+
+  def echo(line):
+    console.append(line)
+    if "still running" in line:
+      heartbeat_shown.set()
+
+  def step_output():
+    yield "I1203 02:07:10.528226 1 run_loop.py:263] step 50/100: loss=5.6220 time left 0:00:09\n"
+    yield "some other log line\n"
+    heartbeat_shown.wait(timeout=60)  # Synchronisation: the assertions below say if it came.
+    yield "I1203 02:07:20.528226 1 api.py:460] Export: tracing the mlm signature\n"
+
+  log = io.StringIO()
+  demo.echo_progress(step_output(), log, echo, heartbeat_seconds=0.01)
+  assert log.getvalue().count("\n") == 3 and "some other log line" in log.getvalue()
+  assert console[0] == "    step 50/100: loss=5.6220 time left 0:00:09"
+  assert console[-1] == "    Export: tracing the mlm signature"
+  assert all(line.startswith("    ... still running (") for line in console[1:-1])
+  assert len(console) >= 3
+
+
 @pytest.mark.slow
 def test_reduced_pipeline_end_to_end(tmp_path, capsys):
   """English (the README's command); the Chinese variant differs only in flags covered elsewhere.
@@ -75,6 +104,8 @@ def test_reduced_pipeline_end_to_end(tmp_path, capsys):
   printed = capsys.readouterr().out
   assert "fill_mask_text (top 3 per [MASK]):" in printed and queries[0] in printed
   assert "    step 100/300: loss=" in printed  # pretraining's progress reaches the console
+  assert "    step 50/300: loss=" in printed  # every 50 steps (demo.PRETRAIN_LOG_STEPS)
+  assert "    Export: tracing the fill_mask_text signature" in printed  # so does the export's
 
   classifier_dir = tmp_path / "demo" / "classifier"
   for name in ("eval_results.txt", "best_trial.txt", "model.ckpt-best.index", "label_list.txt",

@@ -348,19 +348,31 @@ def test_version_from_object_checkpoint_and_flag(export, tmp_path):
   assert exporter.serving_version(None, unnumbered) == 1
 
 
-def test_cli_reports_one_line_and_exits_nonzero(export, tmp_path):
+def test_cli_defaults_max_seq_length_to_the_config_and_reports_one_line_errors(tmp_path):
+  # Both runs stop at a user error before the checkpoint is read: it need not exist.
+  config = _tiny_config(text_fixtures.SENTENCEPIECE_VOCAB_SIZE)
+  assert config.max_position_embeddings == 64
+  config_file = str(tmp_path / "albert_config.json")
+  config.to_json_file(config_file)
   repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  env = {**os.environ, "PYTHONPATH": repo_root}
-  result = subprocess.run(
-      [sys.executable, "-m", "albert_tf.export_savedmodel",
-       f"--albert_config_file={export['config_file']}",
-       f"--init_checkpoint={export['checkpoint']}", f"--export_dir={tmp_path / 'out'}",
-       f"--max_seq_length={SEQ_LENGTH}"],
-      env=env, capture_output=True, text=True, timeout=300, check=False)
-  assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1] == (
+  command = [sys.executable, "-m", "albert_tf.export_savedmodel",
+             f"--albert_config_file={config_file}",
+             f"--init_checkpoint={tmp_path / 'model.ckpt-1'}", f"--export_dir={tmp_path / 'out'}"]
+  processes = [subprocess.Popen(command + extra, env={**os.environ, "PYTHONPATH": repo_root},
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+               for extra in ([], ["--max_seq_length=65"])]
+  default, too_long = [process.communicate(timeout=300)[1] for process in processes]
+  default_code, too_long_code = [process.returncode for process in processes]
+  # No --max_seq_length: 64 (not 128) and on to the next check, the missing vocabulary.
+  assert default_code == 1
+  assert (f"--max_seq_length=64 (the smaller of 128 and max_position_embeddings=64 of "
+          f"{config_file})") in default
+  assert default.strip().splitlines()[-1] == (
       "albert-export: error: the text signatures (encode_text, fill_mask_text) need a vocabulary: "
       "pass --spm_model_file or --vocab_file, or --notext_signatures for id inputs only")
+  assert too_long_code == 1
+  assert too_long.strip().splitlines()[-1].startswith(
+      "albert-export: error: --max_seq_length=65 exceeds the config's max_position_embeddings=64")
   assert not os.path.exists(tmp_path / "out")
 
 

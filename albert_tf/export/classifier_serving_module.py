@@ -11,6 +11,8 @@ from albert_tf.export.serving_module import ID_NAMES
 from albert_tf.export.serving_module import IDS_SPEC
 from albert_tf.export.serving_module import TEXT_SPEC
 from albert_tf.export.serving_module import TextTokenizer
+from albert_tf.export.serving_module import logged_function
+from albert_tf.export.serving_module import tokenize_function
 from albert_tf.export.untracked import Untracked
 
 # The original run_classifier's `_serving_input_receiver_fn`: its int64 features, in our order.
@@ -36,15 +38,16 @@ class ClassifierServingModule(tf.Module):
 
   Example:
 
+    from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
     module = ClassifierServingModule(classifier, SentencePieceTextTokenizer("30k-clean.model"),
                                      labels=["negative", "positive"])
     tf.saved_model.save(module, "export/1", signatures=module.get_signatures())
   """
 
   def __init__(self, classifier: tf_keras.Model, text_tokenizer: Optional[TextTokenizer] = None,
-               max_seq_length: int = 128, labels: Sequence[str] = (),
-               is_regression: bool = False, threshold: Optional[float] = None,
-               assets: Optional[Dict[str, str]] = None, name: str = "albert_classifier_serving"):
+               max_seq_length: int = 128, labels: Sequence[str] = (), is_regression: bool = False,
+               threshold: Optional[float] = None, assets: Optional[Dict[str, str]] = None,
+               name: str = "albert_classifier_serving"):
     """Initializes the module.
 
     Args:
@@ -63,6 +66,7 @@ class ClassifierServingModule(tf.Module):
     self.model_variables = list(classifier.variables)
     self._classifier = Untracked(classifier)
     self.text_tokenizer = text_tokenizer
+    self._tokenize = tokenize_function(text_tokenizer)
     self.max_seq_length = max_seq_length
     self._labels = tuple(labels)
     self.is_regression = is_regression
@@ -76,9 +80,7 @@ class ClassifierServingModule(tf.Module):
     # The original takes the argmax of the probabilities, not of the logits.
     return tf.argmax(probabilities, axis=-1, output_type=tf.int32)
 
-  # Fixed input signatures let `get_signatures` hand over the functions untraced, so that they
-  # are traced once, inside tf.saved_model.save (which retraces functions traced outside it).
-  @tf.function(input_signature=[IDS_SPEC] * 3)
+  @logged_function("the serving_default signature", [IDS_SPEC] * 3)
   def serve(self, input_word_ids, input_mask, input_type_ids):
     """Logits and probabilities (regression: predictions) for id inputs."""
     logits = self._logits(dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids))))
@@ -86,13 +88,15 @@ class ClassifierServingModule(tf.Module):
       return {"predictions": logits[:, 0]}
     return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
 
-  @tf.function(input_signature=[_EXAMPLES_SPEC])
+  @logged_function("the serialized_example signature", [_EXAMPLES_SPEC])
   def serve_examples(self, serialized_examples):
     """The original's outputs for serialized tf.Examples (its `_serving_input_receiver_fn`)."""
     spec = tf.io.FixedLenFeature([self.max_seq_length], tf.int64)
     features = tf.io.parse_example(serialized_examples, {name: spec for name in EXAMPLE_FEATURES})
-    logits = self._logits({ours: tf.cast(features[theirs], tf.int32)
-                           for ours, theirs in zip(ID_NAMES, EXAMPLE_FEATURES)})
+    logits = self._logits({
+        ours: tf.cast(features[theirs], tf.int32)
+        for ours, theirs in zip(ID_NAMES, EXAMPLE_FEATURES)
+    })
     if self.is_regression:
       outputs = {"probabilities": logits, "predictions": logits[:, 0]}
     else:
@@ -108,32 +112,35 @@ class ClassifierServingModule(tf.Module):
       return {"predictions": logits[:, 0]}
     probabilities = tf.nn.softmax(logits, axis=-1)
     label_ids = self._label_ids(probabilities)
-    return {"probabilities": probabilities, "label_ids": label_ids,
-            "labels": tf.gather(tf.constant(self._labels), label_ids)}
+    return {
+        "probabilities": probabilities,
+        "label_ids": label_ids,
+        "labels": tf.gather(tf.constant(self._labels), label_ids)
+    }
 
   def classify_text(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Tokenizes and packs `[CLS] text [SEP]`, then classifies."""
-    return self._classify(input_packing.pack_inputs(
-        self.text_tokenizer.tokenize(text), None, self.max_seq_length,
-        self.text_tokenizer.special_ids))
+    return self._classify(
+        input_packing.pack_inputs(self._tokenize.value(text), None, self.max_seq_length,
+                                  self.text_tokenizer.special_ids))
 
   def classify_text_pair(self, text: tf.Tensor, text_b: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Tokenizes and packs `[CLS] text [SEP] text_b [SEP]` (longest-first truncation)."""
-    return self._classify(input_packing.pack_inputs(
-        self.text_tokenizer.tokenize(text), self.text_tokenizer.tokenize(text_b),
-        self.max_seq_length, self.text_tokenizer.special_ids))
+    return self._classify(
+        input_packing.pack_inputs(self._tokenize.value(text), self._tokenize.value(text_b),
+                                  self.max_seq_length, self.text_tokenizer.special_ids))
 
   def get_signatures(self) -> Dict[str, tf.types.experimental.PolymorphicFunction]:
     """The functions for `tf.saved_model.save(..., signatures=...)`, traced there once each.
 
-    The text functions become signatures only (not attributes the saver would trace again), and
-    only when there is a tokenizer.
+    The text functions become signatures only (not attributes, which the saver would trace
+    without a tokenizer too), and only when there is a tokenizer.
     """
     signatures = {"serving_default": self.serve, "serialized_example": self.serve_examples}
     if self.text_tokenizer is not None:
       signatures.update({
-          "classify_text": tf.function(self.classify_text, input_signature=[TEXT_SPEC]),
-          "classify_text_pair": tf.function(self.classify_text_pair,
-                                            input_signature=[TEXT_SPEC] * 2),
+          name: logged_function(f"the {name} signature", [TEXT_SPEC] * arity)(function)
+          for name, function, arity in (("classify_text", self.classify_text, 1),
+                                        ("classify_text_pair", self.classify_text_pair, 2))
       })
     return signatures

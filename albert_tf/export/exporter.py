@@ -2,10 +2,7 @@
 
 import contextlib
 import os
-import re
-import shutil
 import tempfile
-import uuid
 from typing import Callable, Dict, Iterator, Optional
 
 from absl import logging
@@ -13,6 +10,7 @@ import tensorflow as tf
 import tf_keras
 
 from albert_tf import checkpoints
+from albert_tf import file_io
 from albert_tf import precision
 from albert_tf.config import AlbertConfig
 from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
@@ -23,9 +21,6 @@ from albert_tf.models.albert_pretrainer import AlbertPretrainer
 from albert_tf.models.hub_encoder import CONFIG_ASSET
 
 DTYPES = ("bfloat16", "float32")  # compute dtypes an export can be built in
-_STEP_SUFFIX = re.compile(r"-(\d+)$")
-# Where a step counter lives in the checkpoints this project and the original write.
-_STEP_KEYS = ("global_step", "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE")
 
 
 class ExportError(ValueError):
@@ -83,7 +78,8 @@ def check_max_seq_length(max_seq_length: int, config: AlbertConfig) -> None:
   if max_seq_length > config.max_position_embeddings:
     raise ExportError(
         f"--max_seq_length={max_seq_length} exceeds the config's "
-        f"max_position_embeddings={config.max_position_embeddings}")
+        f"max_position_embeddings={config.max_position_embeddings}: pass "
+        f"--max_seq_length<={config.max_position_embeddings}, or omit it")
 
 
 @contextlib.contextmanager
@@ -114,24 +110,20 @@ def load_pretrainer(config: AlbertConfig, init_checkpoint: str, dtype: str) -> A
   return pretrainer
 
 
-def checkpoint_global_step(init_checkpoint: str) -> Optional[int]:
-  """The training step a checkpoint was written at, or None when it does not say."""
-  prefix = checkpoints.resolve_checkpoint_prefix(init_checkpoint)
-  reader = tf.train.load_checkpoint(prefix)
-  for key in _STEP_KEYS:
-    if reader.has_tensor(key):
-      return int(reader.get_tensor(key))
-  match = _STEP_SUFFIX.search(prefix)
-  return int(match.group(1)) if match else None
-
-
 def serving_version(version: Optional[int], init_checkpoint: str) -> int:
-  """The version directory: `version` if given, else the checkpoint's step (1 if 0 or unknown)."""
+  """The version directory: `version` if given, else the checkpoint's step (1 if 0 or unknown).
+
+  Raises:
+    ExportError: a negative version, or a checkpoint that does not exist or cannot be read.
+  """
   if version is not None:
     if version < 0:
       raise ExportError(f"--version={version} is negative: TF Serving versions are integers >= 0")
     return version
-  step = checkpoint_global_step(init_checkpoint)
+  try:
+    step = checkpoints.recorded_step(init_checkpoint)
+  except checkpoints.CheckpointError as error:
+    raise ExportError(" ".join(str(error).split())) from error
   if not step:
     logging.info("Checkpoint %s records no training step; exporting as version 1.",
                  init_checkpoint)
@@ -148,25 +140,9 @@ def write_atomically(final_dir: str, overwrite: bool, write: Callable[[str], Non
   final_dir = final_dir.rstrip("/")
   if tf.io.gfile.exists(final_dir) and not overwrite:
     raise ExportError(f"{final_dir} already exists: pass another --version, or --overwrite")
-  parent = os.path.dirname(final_dir) or "."
-  tf.io.gfile.makedirs(parent)
-  temporary = os.path.join(parent, f".tmp-{os.path.basename(final_dir)}-{uuid.uuid4().hex}")
-  try:
+  with file_io.atomic_directory(final_dir) as temporary:
     write(temporary)
-    if tf.io.gfile.exists(final_dir):
-      _remove(final_dir)
-    tf.io.gfile.rename(temporary, final_dir)
-  finally:
-    if tf.io.gfile.exists(temporary):
-      _remove(temporary)
   return final_dir
-
-
-def _remove(path: str) -> None:
-  if os.path.isdir(path):
-    shutil.rmtree(path)
-  else:
-    tf.io.gfile.rmtree(path)
 
 
 def export_serving_model(module: tf.Module, export_dir: str, version: int,

@@ -1,7 +1,9 @@
 """The TF Serving module: an AlbertPretrainer behind id and raw-text signatures (DESIGN §3.5)."""
 
-from typing import Any, Dict, Optional, Union
+import functools
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
+from absl import logging
 import tensorflow as tf
 
 from albert_tf.export import fill_mask
@@ -15,6 +17,52 @@ TextTokenizer = Union[SentencePieceTextTokenizer, WordPieceTextTokenizer]
 ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 IDS_SPEC = tf.TensorSpec([None, None], tf.int32)
 TEXT_SPEC = tf.TensorSpec([None], tf.string)
+
+
+def logged_function(name: str, input_signature: Sequence[tf.TensorSpec]) -> Callable:
+  """Makes a serving function a tf.function of fixed `input_signature` that logs its tracing.
+
+  A fixed signature lets `get_signatures` hand the function over untraced, so that
+  `tf.saved_model.save` traces it once (it retraces functions traced before it is called), and
+  lets the other functions call it without a trace of their own. Tracing is most of an export's
+  time: the log lines show its progress.
+
+  Args:
+    name: what the function computes, for the log line.
+    input_signature: the specs of the function's arguments (after `self` for a method).
+
+  Returns:
+    A decorator of functions and methods.
+  """
+
+  def decorate(method: Callable) -> Callable:
+
+    @functools.wraps(method)
+    def logged(*args, **kwargs):
+      # Python code in a tf.function runs while tracing only: this logs once per trace.
+      logging.info("Export: tracing %s", name)
+      return method(*args, **kwargs)
+
+    return tf.function(logged, input_signature=input_signature)
+
+  return decorate
+
+
+def tokenize_function(text_tokenizer: Optional[TextTokenizer]) -> Optional[Untracked]:
+  """The tokenizer as one tf.function for every text signature of a module to call, or None.
+
+  Traced once per export instead of once per call site; held untracked, so that it is no
+  attribute of the SavedModel (its concrete function goes into the graphs that call it).
+
+  Args:
+    text_tokenizer: the module's in-graph tokenizer, or None for no text signatures.
+
+  Returns:
+    An `Untracked` holding the function (string [batch] -> int32 ids [batch, (tokens)]), or None.
+  """
+  if text_tokenizer is None:
+    return None
+  return Untracked(logged_function("the tokenizer", [TEXT_SPEC])(text_tokenizer.tokenize))
 
 
 class AlbertServingModule(tf.Module):
@@ -39,8 +87,8 @@ class AlbertServingModule(tf.Module):
   """
 
   def __init__(self, pretrainer: tf.Module, text_tokenizer: Optional[TextTokenizer] = None,
-               max_seq_length: int = 128, top_k: int = 5,
-               assets: Optional[Dict[str, str]] = None, name: str = "albert_serving"):
+               max_seq_length: int = 128, top_k: int = 5, assets: Optional[Dict[str, str]] = None,
+               name: str = "albert_serving"):
     """Initializes the module.
 
     Args:
@@ -58,30 +106,35 @@ class AlbertServingModule(tf.Module):
     self.model_variables = list(pretrainer.variables)
     self._pretrainer = Untracked(pretrainer)
     self.text_tokenizer = text_tokenizer
+    self._tokenize = tokenize_function(text_tokenizer)
     self.max_seq_length = max_seq_length
     self.top_k = top_k
     self.assets = {key: tf.saved_model.Asset(path) for key, path in (assets or {}).items()}
 
   def _run(self, inputs: Dict[str, tf.Tensor], masked_lm_positions: tf.Tensor) -> Dict[str, Any]:
-    outputs = self._pretrainer.value({**inputs, "masked_lm_positions": masked_lm_positions},
-                              training=False)
-    return {key: tf.cast(value, tf.float32) for key, value in outputs.items()
-            if key in ("sequence_output", "pooled_output", "mlm_logits", "sop_logits")}
+    outputs = self._pretrainer.value({
+        **inputs, "masked_lm_positions": masked_lm_positions
+    }, training=False)
+    return {
+        key: tf.cast(value, tf.float32)
+        for key, value in outputs.items()
+        if key in ("sequence_output", "pooled_output", "mlm_logits", "sop_logits")
+    }
 
-  @tf.function
+  @logged_function("the serving_default signature", [IDS_SPEC] * 3)
   def serve(self, input_word_ids, input_mask, input_type_ids):
     """sequence_output and pooled_output for id inputs."""
     inputs = dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
     outputs = self._pretrainer.value.albert(inputs, training=False)
     return {key: tf.cast(outputs[key], tf.float32) for key in ("sequence_output", "pooled_output")}
 
-  @tf.function
+  @logged_function("the mlm signature", [IDS_SPEC] * 4)
   def serve_mlm(self, input_word_ids, input_mask, input_type_ids, masked_lm_positions):
     """MLM logits [batch, n, vocab] at `masked_lm_positions`."""
     inputs = dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
     return {"mlm_logits": self._run(inputs, masked_lm_positions)["mlm_logits"]}
 
-  @tf.function
+  @logged_function("the sop signature", [IDS_SPEC] * 3)
   def serve_sop(self, input_word_ids, input_mask, input_type_ids):
     """Sentence-order logits [batch, 2] (index 1 = segments swapped, as in the original)."""
     inputs = dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
@@ -92,27 +145,22 @@ class AlbertServingModule(tf.Module):
     outputs = self.serve(**inputs)
     return {**inputs, **outputs}
 
-  @tf.function
-  def encode_text(self, text):
+  def encode_text(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Tokenizes and packs `[CLS] text [SEP]`, then runs the encoder."""
-    ids = self.text_tokenizer.tokenize(text)
-    return self._encode(input_packing.pack_inputs(ids, None, self.max_seq_length,
-                                                  self.text_tokenizer.special_ids))
+    return self._encode(
+        input_packing.pack_inputs(self._tokenize.value(text), None, self.max_seq_length,
+                                  self.text_tokenizer.special_ids))
 
-  @tf.function
-  def encode_text_pair(self, text, text_b):
+  def encode_text_pair(self, text: tf.Tensor, text_b: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Tokenizes and packs `[CLS] text [SEP] text_b [SEP]`, then runs the encoder."""
-    inputs = input_packing.pack_inputs(self.text_tokenizer.tokenize(text),
-                                       self.text_tokenizer.tokenize(text_b), self.max_seq_length,
-                                       self.text_tokenizer.special_ids)
-    return self._encode(inputs)
+    return self._encode(
+        input_packing.pack_inputs(self._tokenize.value(text), self._tokenize.value(text_b),
+                                  self.max_seq_length, self.text_tokenizer.special_ids))
 
-  @tf.function
-  def fill_mask_text(self, text):
+  def fill_mask_text(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Top-k tokens and probabilities for every "[MASK]" in the text."""
     special_ids = self.text_tokenizer.special_ids
-    ids = fill_mask.tokenize_with_masks(text, self.text_tokenizer.tokenize,
-                                        special_ids["mask_id"])
+    ids = fill_mask.tokenize_with_masks(text, self._tokenize.value, special_ids["mask_id"])
     inputs = input_packing.pack_inputs(ids, None, self.max_seq_length, special_ids)
     positions = fill_mask.mask_positions(inputs["input_word_ids"], special_ids["mask_id"])
     logits = self.serve_mlm(masked_lm_positions=tf.maximum(positions, 0), **inputs)["mlm_logits"]
@@ -125,19 +173,18 @@ class AlbertServingModule(tf.Module):
         "mask_positions": positions,
     }
 
-  def get_signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
-    """Concrete functions for `tf.saved_model.save(..., signatures=...)`."""
-    ids = dict(zip(ID_NAMES, (IDS_SPEC,) * 3))
-    signatures = {
-        "serving_default": self.serve.get_concrete_function(**ids),
-        "mlm": self.serve_mlm.get_concrete_function(masked_lm_positions=IDS_SPEC, **ids),
-        "sop": self.serve_sop.get_concrete_function(**ids),
-    }
+  def get_signatures(self) -> Dict[str, tf.types.experimental.PolymorphicFunction]:
+    """The functions for `tf.saved_model.save(..., signatures=...)`, traced there once each.
+
+    The text functions become signatures only (not attributes, which the saver would trace
+    without a tokenizer too), and only when there is a tokenizer.
+    """
+    signatures = {"serving_default": self.serve, "mlm": self.serve_mlm, "sop": self.serve_sop}
     if self.text_tokenizer is not None:
       signatures.update({
-          "encode_text": self.encode_text.get_concrete_function(text=TEXT_SPEC),
-          "encode_text_pair": self.encode_text_pair.get_concrete_function(
-              text=TEXT_SPEC, text_b=TEXT_SPEC),
-          "fill_mask_text": self.fill_mask_text.get_concrete_function(text=TEXT_SPEC),
+          name: logged_function(f"the {name} signature", [TEXT_SPEC] * arity)(function)
+          for name, function, arity in (("encode_text", self.encode_text,
+                                         1), ("encode_text_pair", self.encode_text_pair, 2),
+                                        ("fill_mask_text", self.fill_mask_text, 1))
       })
     return signatures

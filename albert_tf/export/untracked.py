@@ -1,4 +1,4 @@
-"""A holder that keeps a Keras model out of a serving module's SavedModel object graph."""
+"""A holder that keeps an object out of a serving module's SavedModel object graph."""
 
 from typing import Any
 
@@ -8,7 +8,9 @@ class Untracked:
 
   Serving modules track the model's weights as a plain list and call the model through this
   holder, so that saving writes the signatures only instead of running the Keras SavedModel
-  serialization (which traces every layer's call functions).
+  serialization (which traces every layer's call functions). They hold their shared tokenizer
+  tf.function the same way: the signatures that call it carry its graph, and the SavedModel gets no
+  attribute the saver would trace on its own.
 
   Example:
 
