@@ -1,17 +1,17 @@
 """Classification data: local task files -> examples -> cached TFRecord features -> tf.data.
 
 Example:
-  >>> from albert_tf.tasks import classifier_data as cd
-  >>> processor = cd.get_processor("mrpc", use_spm=True, do_lower_case=True)
-  >>> examples = processor.get_examples("glue", "train")
-  >>> path, count = cd.cached_features(
-  ...     cached_dir="ft/mrpc", task_name="mrpc", split="train", examples=examples,
-  ...     label_list=processor.get_labels(), max_seq_length=128, tokenizer=tokenizer,
-  ...     vocab_fingerprint=cd.vocab_fingerprint(spm_model_file="30k-clean.model",
-  ...                                            vocab_file=None, do_lower_case=True),
-  ...     is_regression=processor.is_regression)
-  >>> dataset = cd.classifier_dataset(path, batch_size=32, max_seq_length=128, is_training=True,
-  ...                                 is_regression=processor.is_regression)
+  from albert_tf.tasks import classifier_data as cd
+  processor = cd.get_processor("mrpc", use_spm=True, do_lower_case=True)
+  examples = processor.get_examples("glue", "train")
+  path, count = cd.cached_features(
+      cached_dir="ft/mrpc", task_name="mrpc", split="train", examples=examples,
+      label_list=processor.get_labels(), max_seq_length=128, tokenizer=tokenizer,
+      vocab_fingerprint=cd.vocab_fingerprint(spm_model_file="30k-clean.model",
+                                             vocab_file=None, do_lower_case=True),
+      is_regression=processor.is_regression)
+  dataset = cd.classifier_dataset(path, batch_size=32, max_seq_length=128, is_training=True,
+                                  is_regression=processor.is_regression)
 """
 
 from official.nlp.data.classifier_data_lib import InputExample

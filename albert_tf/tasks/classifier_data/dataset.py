@@ -47,9 +47,9 @@ def classifier_dataset(path: str, *, batch_size: int, max_seq_length: int, is_tr
   """Batches of classifier features for one input pipeline (one worker).
 
   Example:
-    >>> dataset = classifier_dataset("ft/mrpc/mrpc_eval.tf_record", batch_size=8,
-    ...                              max_seq_length=128, is_training=False, is_regression=False)
-    >>> batch = next(iter(dataset))   # batch["input_word_ids"].shape == [8, 128]
+    dataset = classifier_dataset("ft/mrpc/mrpc_eval.tf_record", batch_size=8,
+                                 max_seq_length=128, is_training=False, is_regression=False)
+    batch = next(iter(dataset))   # batch["input_word_ids"].shape == [8, 128]
 
   Args:
     path: a record file of `cached_features`.

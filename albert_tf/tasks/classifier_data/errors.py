@@ -9,4 +9,6 @@ class ClassifierDataError(ValueError):
 
   Example:
     >>> raise ClassifierDataError("glue/MRPC/train.tsv not found: pass --data_dir=<GLUE root>")
+    Traceback (most recent call last):
+    albert_tf...ClassifierDataError: glue/MRPC/train.tsv not found: pass --data_dir=<GLUE root>
   """

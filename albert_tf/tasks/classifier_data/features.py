@@ -46,8 +46,15 @@ def vocab_fingerprint(*, spm_model_file: Optional[str], vocab_file: Optional[str
   and the casing.
 
   Example:
-    >>> vocab_fingerprint(spm_model_file="30k-clean.model", vocab_file=None, do_lower_case=True)
-    '5b1f...'
+    >>> import os, tempfile
+    >>> vocab_file = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> with open(vocab_file, "w") as f:
+    ...   _ = f.write("[PAD]")
+    >>> fingerprint = vocab_fingerprint(spm_model_file=None, vocab_file=vocab_file,
+    ...                                 do_lower_case=True)
+    >>> len(fingerprint), fingerprint == vocab_fingerprint(
+    ...     spm_model_file=None, vocab_file=vocab_file, do_lower_case=False)
+    (64, False)
 
   Raises:
     ClassifierDataError: no vocabulary given, or the file does not exist.
@@ -79,10 +86,10 @@ def cached_features(*, cached_dir: str, task_name: str, split: str,
   """Writes the features of `examples` to the cache, or reuses an up-to-date cache.
 
   Example:
-    >>> path, count = cached_features(
-    ...     cached_dir="ft/mrpc", task_name="mrpc", split="train", examples=examples,
-    ...     label_list=["0", "1"], max_seq_length=128, tokenizer=tokenizer,
-    ...     vocab_fingerprint=fingerprint, is_regression=False)
+    path, count = cached_features(
+        cached_dir="ft/mrpc", task_name="mrpc", split="train", examples=examples,
+        label_list=["0", "1"], max_seq_length=128, tokenizer=tokenizer,
+        vocab_fingerprint=fingerprint, is_regression=False)
 
   Args:
     cached_dir: the cache directory (local or gs://).

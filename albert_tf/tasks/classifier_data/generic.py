@@ -42,8 +42,11 @@ class GenericTaskSpec:
   """How to read your own data (see the module docstring).
 
   Example:
+    >>> from albert_tf.tasks.classifier_data import get_processor
     >>> spec = GenericTaskSpec(text_a_column="review", label_column="stars", file_format="csv")
     >>> processor = get_processor("generic", use_spm=True, do_lower_case=True, generic=spec)
+    >>> processor.is_regression
+    False
 
   Attributes:
     text_a_column: the column (or JSON field) of the first text.

@@ -24,10 +24,12 @@ class ClassifierProcessor(abc.ABC):
   Regression tasks have float labels and the label list `[]` (the model has one output).
 
   Example:
+    >>> from albert_tf.tasks.classifier_data import get_processor
     >>> processor = get_processor("mrpc", use_spm=True, do_lower_case=True)
-    >>> processor.split_path("glue", "train")
+    >>> processor.split_path("glue", "train")   # get_examples("glue", "train") reads it
     'glue/MRPC/train.tsv'
-    >>> examples = processor.get_examples("glue", "train")
+    >>> processor.get_labels()
+    ['0', '1']
 
   Args:
     name: the registered task name.
