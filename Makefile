@@ -4,17 +4,28 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo demo-zh clean
+.PHONY: install lint format test test-fast demo demo-zh clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): setup.py constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench,lint]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Style: yapf (Google style, 100 columns, .style.yapf) must leave every file unchanged, and ruff
+# (ruff.toml) must find nothing. `make format` rewrites the files and applies ruff's safe fixes.
+LINTED := albert_tf data_prep benchmarks tests setup.py
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/yapf --diff --recursive --parallel $(LINTED) --exclude 'tests/data/*'
+
+format: $(STAMP)
+	$(BIN)/yapf --in-place --recursive --parallel $(LINTED) --exclude 'tests/data/*'
+	$(BIN)/ruff check --fix $(LINTED)
 
 # Unit tests run on 2 pytest processes; the multi-process, kill/resume and convergence tests (-m slow)
 # then run one at a time, since they start processes of their own.

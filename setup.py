@@ -1,4 +1,4 @@
-"""albert-tf: ALBERT (A Lite BERT) for TensorFlow 2 / tf_keras, faithful to Google's original release."""
+"""albert-tf: ALBERT (A Lite BERT) for TensorFlow 2 / tf_keras, faithful to the original release."""
 
 import setuptools
 
@@ -17,22 +17,27 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     "test": ["pytest>=8", "pytest-xdist>=3.5", "tensorflow-serving-api~=2.20.0"],
     "bench": ["psutil>=5.9"],
+    "lint": ["ruff>=0.17", "yapf>=0.43"],
 }
 
 setuptools.setup(
     name="albert-tf",
     version="0.1.0",
-    description="ALBERT for TensorFlow 2 / tf_keras: original checkpoints, data, TPU/GPU pretraining, TF Serving export.",
+    description=("ALBERT for TensorFlow 2 / tf_keras: original checkpoints, data, TPU/GPU "
+                 "pretraining, fine-tuning, TF Serving export."),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.13",
-    # configs/ stays at the top of the repo (where users look for it) and installs as albert_tf.presets,
-    # so AlbertConfig.from_preset() works from a wheel as well as from a checkout.
-    packages=setuptools.find_packages(include=["albert_tf", "albert_tf.*", "data_prep", "data_prep.*"])
-    + ["albert_tf.presets"],
+    # configs/ stays at the top of the repo (where users look for it) and installs as
+    # albert_tf.presets, so AlbertConfig.from_preset() works from a wheel as from a checkout.
+    packages=setuptools.find_packages(
+        include=["albert_tf", "albert_tf.*", "data_prep", "data_prep.*"]) + ["albert_tf.presets"],
     package_dir={"albert_tf.presets": "configs"},
-    package_data={"albert_tf.presets": ["*.json"], "albert_tf": ["demo/*.txt", "demo/*/*.tsv"]},
+    package_data={
+        "albert_tf.presets": ["*.json"],
+        "albert_tf": ["demo/*.txt", "demo/*/*.tsv"]
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={

@@ -61,10 +61,8 @@ class _Row:
 
 
 # Only present when embedding_size != hidden_size.
-_PROJECTION_ROWS = (
-    _Row("bert/encoder/embedding_hidden_mapping_in", "embedding_projection", _DENSE,
-         ("embedding_size", "hidden_size")),
-)
+_PROJECTION_ROWS = (_Row("bert/encoder/embedding_hidden_mapping_in", "embedding_projection", _DENSE,
+                         ("embedding_size", "hidden_size")),)
 
 
 def _embedding_rows(width: str, projection: tuple[_Row, ...] = ()) -> tuple[_Row, ...]:
@@ -83,10 +81,13 @@ def _embedding_rows(width: str, projection: tuple[_Row, ...] = ()) -> tuple[_Row
 
 # brightmart projects right after the lookup (no bias) and adds position/type embeddings at width H.
 _EMBEDDING_ROWS = {
-    GOOGLE_LAYOUT: _embedding_rows("embedding_size"),
-    BRIGHTMART_LAYOUT: _embedding_rows(
-        "hidden_size", (_Row("bert/embeddings/word_embeddings_2", "embeddings.word_embeddings_2",
-                             _VARIABLE, ("embedding_size", "hidden_size")),)),
+    GOOGLE_LAYOUT:
+        _embedding_rows("embedding_size"),
+    BRIGHTMART_LAYOUT:
+        _embedding_rows(
+            "hidden_size",
+            (_Row("bert/embeddings/word_embeddings_2", "embeddings.word_embeddings_2", _VARIABLE,
+                  ("embedding_size", "hidden_size")),)),
 }
 
 # One transformer block: (attribute, kind, dims, Google scope, brightmart scope). The scopes are
@@ -109,18 +110,20 @@ _BLOCK_TABLE = (
     ("output_layer_norm", _LAYER_NORM, ("hidden_size",), "LayerNorm_1", "output/LayerNorm"),
 )
 _BLOCK_ROWS = {
-    GOOGLE_LAYOUT: tuple(_Row(google, attribute, kind, dims)
-                         for attribute, kind, dims, google, _ in _BLOCK_TABLE),
-    BRIGHTMART_LAYOUT: tuple(_Row(brightmart, attribute, kind, dims)
-                             for attribute, kind, dims, _, brightmart in _BLOCK_TABLE),
+    GOOGLE_LAYOUT:
+        tuple(
+            _Row(google, attribute, kind, dims) for attribute, kind, dims, google, _ in _BLOCK_TABLE
+        ),
+    BRIGHTMART_LAYOUT:
+        tuple(
+            _Row(brightmart, attribute, kind, dims)
+            for attribute, kind, dims, _, brightmart in _BLOCK_TABLE),
 }
 _BLOCK_SCOPE = "bert/encoder/transformer/group_{g}/inner_group_{k}/"
 _BRIGHTMART_BLOCK_SCOPE = "bert/encoder/layer_shared/"
 _BLOCK_ATTRIBUTE = "encoder.groups[{g}][{k}]."
 
-_POOLER_ROWS = (
-    _Row("bert/pooler/dense", "pooler", _DENSE, ("hidden_size", "hidden_size")),
-)
+_POOLER_ROWS = (_Row("bert/pooler/dense", "pooler", _DENSE, ("hidden_size", "hidden_size")),)
 
 # The heads, relative to the pretrainer itself. brightmart's MLM transform is H->H.
 _MLM_ROWS = {
@@ -142,9 +145,12 @@ _CLASSIFIER_ROWS = (
     _Row("output_bias", "classifier.output_bias", _VARIABLE, (NUM_LABELS,)),
 )
 _HEAD_ROWS = {
-    PRETRAINING_HEADS: {layout: _MLM_ROWS[layout] + _SOP_ROWS
-                        for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)},
-    CLASSIFIER_HEAD: {layout: _CLASSIFIER_ROWS for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)},
+    PRETRAINING_HEADS: {
+        layout: _MLM_ROWS[layout] + _SOP_ROWS for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)
+    },
+    CLASSIFIER_HEAD: {
+        layout: _CLASSIFIER_ROWS for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)
+    },
 }
 
 # What each kind of row stands for: (name suffix, attribute suffix, which dims give its shape).
@@ -203,8 +209,7 @@ def used_groups(config: Any) -> list[int]:
   return sorted({config.group_of_layer(layer) for layer in range(int(config.num_hidden_layers))})
 
 
-def original_variables(config: Any,
-                       include_heads: bool = True,
+def original_variables(config: Any, include_heads: bool = True,
                        layout: str = GOOGLE_LAYOUT) -> list[OriginalVariable]:
   """Lists the original variables of a config, in the original order.
 
@@ -270,8 +275,7 @@ def heads() -> tuple[str, ...]:
   return tuple(_HEAD_ROWS)
 
 
-def original_variable_shapes(config: Any,
-                             include_heads: bool = True,
+def original_variable_shapes(config: Any, include_heads: bool = True,
                              layout: str = GOOGLE_LAYOUT) -> dict[str, tuple[int, ...]]:
   """{original TF1 name: shape} for a config, e.g. for writing or checking an exported checkpoint.
 
@@ -283,8 +287,10 @@ def original_variable_shapes(config: Any,
   Returns:
     An ordered dict of names to shapes, without `global_step` (int64 scalar when written).
   """
-  return {variable.name: variable.shape(config)
-          for variable in original_variables(config, include_heads, layout)}
+  return {
+      variable.name: variable.shape(config)
+      for variable in original_variables(config, include_heads, layout)
+  }
 
 
 def group0_name(name: str) -> str:

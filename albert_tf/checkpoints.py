@@ -44,8 +44,8 @@ from absl import logging
 from google.protobuf import message as protobuf_message
 import numpy as np
 import tensorflow as tf
-
 from tensorflow.core.protobuf import trackable_object_graph_pb2
+
 from albert_tf import checkpoint_names
 from albert_tf import file_io
 from albert_tf.checkpoint_names import CheckpointTable
@@ -75,21 +75,21 @@ _MODULE_VARIABLES = os.path.join("variables", "variables")
 _BERT_LAYOUT = "bert"
 _LAYOUT_MARKERS = {
     _BERT_LAYOUT: ("bert/encoder/layer_0/",),
-    checkpoint_names.BRIGHTMART_LAYOUT: ("bert/embeddings/word_embeddings_2",
-                                         "bert/encoder/layer_shared/"),
-    checkpoint_names.GOOGLE_LAYOUT: ("bert/encoder/embedding_hidden_mapping_in/",
-                                     "bert/encoder/transformer/"),
+    checkpoint_names.BRIGHTMART_LAYOUT:
+        ("bert/embeddings/word_embeddings_2", "bert/encoder/layer_shared/"),
+    checkpoint_names.GOOGLE_LAYOUT:
+        ("bert/encoder/embedding_hidden_mapping_in/", "bert/encoder/transformer/"),
 }
 _LAYOUT_ADVICE = {
     _BERT_LAYOUT: ("the BERT layout", "it is a BERT checkpoint, not an ALBERT one; use the ALBERT "
                    "checkpoint that came with this albert_config.json"),
-    checkpoint_names.BRIGHTMART_LAYOUT: (
-        "the brightmart/albert_zh layout", "AlbertModel and AlbertPretrainer take the Google "
-        "layout (Google's albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints, brightmart's "
-        "albert_tiny_zh_google / albert_small_zh_google); load brightmart's own checkpoints into "
-        "albert_tf.brightmart.BrightmartAlbertModel or BrightmartPretrainer"),
-    checkpoint_names.GOOGLE_LAYOUT: (
-        "the Google ALBERT layout", "load it into albert_tf.AlbertModel or AlbertPretrainer"),
+    checkpoint_names.BRIGHTMART_LAYOUT:
+        ("the brightmart/albert_zh layout", "AlbertModel and AlbertPretrainer take the Google "
+         "layout (Google's albert_{base,large,xlarge,xxlarge}_{v1,v2,zh} checkpoints, brightmart's "
+         "albert_tiny_zh_google / albert_small_zh_google); load brightmart's own checkpoints into "
+         "albert_tf.brightmart.BrightmartAlbertModel or BrightmartPretrainer"),
+    checkpoint_names.GOOGLE_LAYOUT:
+        ("the Google ALBERT layout", "load it into albert_tf.AlbertModel or AlbertPretrainer"),
 }
 _ATTRIBUTE_TOKEN = re.compile(r"\w+")
 
@@ -186,9 +186,8 @@ def resolve_checkpoint_prefix(path: PathLike) -> str:
 
 
 def _prefix_in_directory(directory: str) -> Optional[str]:
-  prefixes = sorted(name[:-len(".index")]
-                    for name in tf.io.gfile.listdir(directory)
-                    if name.endswith(".index"))
+  prefixes = sorted(
+      name[:-len(".index")] for name in tf.io.gfile.listdir(directory) if name.endswith(".index"))
   if not prefixes:
     module_variables = os.path.join(directory, _MODULE_VARIABLES)
     return module_variables if tf.io.gfile.exists(module_variables + ".index") else None
@@ -328,8 +327,8 @@ class _Mismatch:
         if found_size == expected_size or not isinstance(dim, str):
           continue
         if dim in _TASK_FIELD_MESSAGES:
-          self.task_fields.setdefault(dim, _TASK_FIELD_MESSAGES[dim](
-              key, _format_shape(found), found_size, expected_size))
+          self.task_fields.setdefault(
+              dim, _TASK_FIELD_MESSAGES[dim](key, _format_shape(found), found_size, expected_size))
           return False
         fields.append(dim)
         self.field_values.setdefault(dim, set()).add(int(found_size))
@@ -393,8 +392,8 @@ class _CheckpointFiles:
     try:
       yield
     except (tf.errors.OpError, IndexError, protobuf_message.DecodeError) as error:
-      reason = (error.message if isinstance(error, tf.errors.OpError) else
-                str(error)).strip().splitlines()[0]
+      reason = (error.message
+                if isinstance(error, tf.errors.OpError) else str(error)).strip().splitlines()[0]
       raise CheckpointReadError(
           f"checkpoint {self.prefix} cannot be read ({reason}): its files are incomplete or "
           "corrupt; copy or export it again") from None
@@ -416,8 +415,8 @@ def _check_layout(names: Iterable[str], path: str, model: Any, table: Checkpoint
           f"{type(model).__name__} does not load: {advice}")
 
 
-def _tf1_keys(files: _CheckpointFiles,
-              model: Any, table: CheckpointTable) -> tuple[dict[str, str], list[str]]:
+def _tf1_keys(files: _CheckpointFiles, model: Any,
+              table: CheckpointTable) -> tuple[dict[str, str], list[str]]:
   """Maps original names to TF1 checkpoint keys; returns it with the keys to ignore."""
   keys, ignored = {}, []
   foreign_heads = table.foreign_head_roots()
@@ -469,8 +468,7 @@ def _object_keys(files: _CheckpointFiles,
     for attribute in graph.nodes[node].attributes:
       if attribute.name == _VARIABLE_VALUE:
         keys[variable.name] = attribute.checkpoint_key
-  ignored = sorted(set(files.shapes) - set(keys.values()) -
-                   {_OBJECT_GRAPH_KEY})
+  ignored = sorted(set(files.shapes) - set(keys.values()) - {_OBJECT_GRAPH_KEY})
   return keys, ignored
 
 
@@ -480,8 +478,10 @@ def _group0_hint(missing: list[str], keys: Mapping[str, str]) -> list[str]:
       checkpoint_names.GROUP_PATTERN.search(name) and checkpoint_names.group0_name(name) in keys
       for name in missing):
     return []
-  return ["the checkpoint has fewer layer groups than num_hidden_groups: pass "
-          "init_from_group0=True to initialise the other groups from group_0"]
+  return [
+      "the checkpoint has fewer layer groups than num_hidden_groups: pass "
+      "init_from_group0=True to initialise the other groups from group_0"
+  ]
 
 
 def _absent_optional_head(table: CheckpointTable, keys: Mapping[str, str]) -> tuple[str, ...]:
@@ -566,23 +566,19 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
   values = {key: files.tensor(key) for _, key, _ in matched.values()}
   for target, key, _ in matched.values():
     target.assign(np.asarray(values[key], dtype=target.dtype.as_numpy_dtype))
-  report = LoadReport(path=prefix,
-                      kind=kind,
-                      loaded={name: key for name, (_, key, _) in matched.items()},
-                      from_group0={
-                          name: source for name, (_, _, source) in matched.items() if source != name
-                      },
-                      ignored=tuple(ignored),
-                      not_found=not_found)
+  report = LoadReport(
+      path=prefix, kind=kind, loaded={
+          name: key for name, (_, key, _) in matched.items()
+      }, from_group0={
+          name: source for name, (_, _, source) in matched.items() if source != name
+      }, ignored=tuple(ignored), not_found=not_found)
   logging.info("%s: %s.", type(model).__name__, report)
   return report
 
 
 def _save_v2(prefix: str, tensors: Mapping[str, tf.Tensor]) -> None:
   names = list(tensors)
-  tf.raw_ops.SaveV2(prefix=prefix,
-                    tensor_names=names,
-                    shape_and_slices=[""] * len(names),
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
                     tensors=[tensors[name] for name in names])
 
 
@@ -612,8 +608,7 @@ def save_original_checkpoint(model: tf.Module, path: PathLike, global_step: int 
                      f"{os.path.join(prefix, 'model.ckpt')}")
   table = _ensure_built(model)
   tensors = {
-      variable.name: tf.convert_to_tensor(
-          _resolve_attribute(model, table.attribute_path(variable)))
+      variable.name: tf.convert_to_tensor(_resolve_attribute(model, table.attribute_path(variable)))
       for variable in table.variables()
   }
   tensors[GLOBAL_STEP] = tf.constant(global_step, tf.int64)

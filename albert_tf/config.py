@@ -10,8 +10,9 @@ differ on purpose:
 
 Every other missing key falls back to the original constructor default, which is the ALBERT-xxlarge
 architecture (H=4096, 64 heads, I=16384). A warning lists the keys that fell back, because a
-truncated config silently becoming xxlarge is a classic surprise. Unknown keys (`net_structure_type`,
-`gap_size`, `num_memory_blocks`, `layers_to_keep`, ...) are kept and written back.
+truncated config silently becoming xxlarge is a classic surprise. Unknown keys
+(`net_structure_type`, `gap_size`, `num_memory_blocks`, `layers_to_keep`, ...) are kept and
+written back.
 
 Example:
   >>> config = AlbertConfig.from_preset("albert_base_v2")
@@ -95,9 +96,8 @@ def normalize_activation(hidden_act: Optional[str]) -> str:
 def check_attention_heads(hidden_size: int, num_attention_heads: int) -> None:
   """Raises AlbertConfigError unless the heads split the hidden size evenly."""
   if hidden_size % num_attention_heads:
-    raise AlbertConfigError(
-        f"hidden_size ({hidden_size}) must be divisible by num_attention_heads "
-        f"({num_attention_heads})")
+    raise AlbertConfigError(f"hidden_size ({hidden_size}) must be divisible by num_attention_heads "
+                            f"({num_attention_heads})")
 
 
 def check_layer_groups(num_hidden_layers: int, num_hidden_groups: int) -> None:
@@ -109,7 +109,7 @@ def check_layer_groups(num_hidden_layers: int, num_hidden_groups: int) -> None:
 
 
 def group_of_layer(layer: int, num_layers: int, num_groups: int) -> int:
-  """Returns the parameter group of layer `layer`: int(l / L * G), the original's float arithmetic."""
+  """The parameter group of layer `layer`: int(l / L * G), the original's float arithmetic."""
   return int(layer / num_layers * num_groups)
 
 
@@ -207,13 +207,13 @@ class AlbertConfig:
           f"{prefix}an ALBERT config must be a JSON object, got {type(values).__name__}")
     missing_required = [field for field in REQUIRED_FIELDS if field not in values]
     if missing_required:
-      raise AlbertConfigError(
-          f"{prefix}missing required field {missing_required[0]}; add it (e.g. "
-          f'"vocab_size": 30000 for the English SentencePiece models)')
+      raise AlbertConfigError(f"{prefix}missing required field {missing_required[0]}; add it (e.g. "
+                              f'"vocab_size": 30000 for the English SentencePiece models)')
     defaulted = [field for field in ORIGINAL_DEFAULTS if field not in values]
     if defaulted:
-      logging.warning("%sfields missing from the ALBERT config take the original (xxlarge) "
-                      "defaults: %s", prefix, ", ".join(defaulted))
+      logging.warning(
+          "%sfields missing from the ALBERT config take the original (xxlarge) "
+          "defaults: %s", prefix, ", ".join(defaulted))
     try:
       return cls(**dict(values))
     except AlbertConfigError as e:
@@ -276,7 +276,6 @@ class AlbertConfig:
     return f"AlbertConfig({fields})"
 
 
-
 def list_presets() -> list[str]:
   """Names of the bundled configs (file names without `.json`), sorted."""
   return sorted(entry.name[:-len(".json")]
@@ -298,13 +297,16 @@ def _read_text(path: str) -> str:
   if "://" in path:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top  (keeps `import config` light)
     if not tf.io.gfile.exists(path):
-      raise AlbertConfigError(f"{path}: config file not found; pass the path of an albert_config.json")
+      raise AlbertConfigError(
+          f"{path}: config file not found; pass the path of an albert_config.json")
     with tf.io.gfile.GFile(path, "r") as f:
       return f.read()
   if not os.path.isfile(path):
-    raise AlbertConfigError(f"{path}: config file not found; pass the path of an albert_config.json")
+    raise AlbertConfigError(
+        f"{path}: config file not found; pass the path of an albert_config.json")
   try:
     with open(path, encoding="utf-8") as f:
       return f.read()
   except UnicodeDecodeError as e:
-    raise AlbertConfigError(f"{path}: not a UTF-8 text file ({e.reason}); pass a JSON config") from None
+    raise AlbertConfigError(
+        f"{path}: not a UTF-8 text file ({e.reason}); pass a JSON config") from None

@@ -14,8 +14,8 @@ import contextlib
 import glob
 import os
 import shutil
-import uuid
 from typing import IO, Iterator, List, Optional, Sequence
+import uuid
 
 
 class FilePatternError(ValueError):
@@ -204,8 +204,7 @@ def write_text_atomically(path: str, text: str, temporary_suffix: Optional[str] 
 def _files_with_prefix(prefix: str) -> List[str]:
   """The files named `<prefix>.<anything>`."""
   directory, stem = os.path.split(prefix)
-  names = (_gfile().listdir(directory) if _is_remote(prefix)
-           else os.listdir(directory or "."))
+  names = (_gfile().listdir(directory) if _is_remote(prefix) else os.listdir(directory or "."))
   return [os.path.join(directory, name) for name in names if name.startswith(stem + ".")]
 
 

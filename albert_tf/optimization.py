@@ -10,24 +10,24 @@ The original `create_optimizer` (reference/original_albert.md §8) differs from 
 * LayerNorm parameters and every bias are excluded from weight decay and from LAMB's trust ratio.
 
 Gradient clipping is done by the train step (albert_tf.training), not by the optimizer, so that the
-clipped norm can be logged and the clipping point relative to the cross-replica reduction is explicit.
+clipped norm can be logged and the clipping point relative to the cross-replica reduction is
+explicit.
 """
 
 from typing import Any, Mapping, Sequence
 
-import tensorflow as tf
-import tf_keras
 from official.modeling.optimization import lamb
 from official.modeling.optimization import legacy_adamw
+import tensorflow as tf
+import tf_keras
 
-# re.search patterns of the original (LayerNorm, layer_norm, bias). Our Keras variable names carry the
-# layer names of docs/architecture.md: every LayerNormalization layer is called `layer_norm` or
+# re.search patterns of the original (LayerNorm, layer_norm, bias). Our Keras variable names carry
+# the layer names of docs/architecture.md: every LayerNormalization layer is called `layer_norm` or
 # `*_layer_norm` (variables `.../layer_norm/gamma:0`), every bias ends in `bias` (`.../bias:0`,
 # `output_bias:0`), so the original patterns select exactly the same parameters.
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 OPTIMIZER_NAMES = ("lamb", "adamw")
-
 
 # Both classes override `_prepare_local`, the hook where legacy Keras optimizers (and the tf-models
 # ones built on them) compute the per-device coefficients of an update; no public method exposes
@@ -114,8 +114,7 @@ class AlbertAdamWeightDecay(legacy_adamw.AdamWeightDecay):
 
   def get_config(self) -> dict[str, Any]:
     config = super().get_config()
-    config.update(bias_correction=self.bias_correction,
-                  gradient_clip_norm=self.gradient_clip_norm,
+    config.update(bias_correction=self.bias_correction, gradient_clip_norm=self.gradient_clip_norm,
                   exclude_from_weight_decay=self.exclude_from_weight_decay)
     return config
 
@@ -144,8 +143,7 @@ class WarmupPolynomialDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
   """
 
   def __init__(self, peak_learning_rate: float, decay_steps: int, warmup_steps: int = 0,
-               start_warmup_step: int = 0, power: float = 1.0,
-               name: str = "WarmupPolynomialDecay"):
+               start_warmup_step: int = 0, power: float = 1.0, name: str = "WarmupPolynomialDecay"):
     super().__init__()
     self.peak_learning_rate = peak_learning_rate
     self.decay_steps = decay_steps
@@ -153,8 +151,9 @@ class WarmupPolynomialDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
     self.start_warmup_step = start_warmup_step
     self.power = power
     self.name = name
-    self._decay = tf_keras.optimizers.schedules.PolynomialDecay(
-        peak_learning_rate, decay_steps, end_learning_rate=0.0, power=power, cycle=False)
+    self._decay = tf_keras.optimizers.schedules.PolynomialDecay(peak_learning_rate, decay_steps,
+                                                                end_learning_rate=0.0, power=power,
+                                                                cycle=False)
 
   def __call__(self, step):
     with tf.name_scope(self.name):
@@ -209,11 +208,10 @@ def create_optimizer(
   """
   schedule = WarmupPolynomialDecay(learning_rate, num_train_steps, num_warmup_steps,
                                    start_warmup_step=start_warmup_step, power=poly_power)
-  common: Mapping[str, Any] = dict(
-      learning_rate=schedule, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
-      weight_decay_rate=weight_decay_rate,
-      exclude_from_weight_decay=list(exclude_from_weight_decay),
-      bias_correction=bias_correction)
+  common: Mapping[str, Any] = dict(learning_rate=schedule, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+                                   weight_decay_rate=weight_decay_rate,
+                                   exclude_from_weight_decay=list(exclude_from_weight_decay),
+                                   bias_correction=bias_correction)
   if optimizer == "lamb":
     return AlbertLamb(**common)
   if optimizer == "adamw":

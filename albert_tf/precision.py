@@ -9,8 +9,12 @@ from typing import Iterator
 
 import tf_keras
 
-KERAS_POLICIES = {"none": "float32", "float32": "float32", "bfloat16": "mixed_bfloat16",
-                  "float16": "mixed_float16"}
+KERAS_POLICIES = {
+    "none": "float32",
+    "float32": "float32",
+    "bfloat16": "mixed_bfloat16",
+    "float16": "mixed_float16"
+}
 
 
 @contextlib.contextmanager

@@ -11,8 +11,8 @@ strips the "▁" (it compares `str` with `bytes`); see docs/data.md.
 
 import collections
 import functools
-import unicodedata
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+import unicodedata
 
 import sentencepiece as spm
 
@@ -67,7 +67,8 @@ def convert_to_unicode(text: Union[str, bytes]) -> str:
   return text
 
 
-def preprocess_text(inputs: Union[str, bytes], remove_space: bool = True, lower: bool = False) -> str:
+def preprocess_text(inputs: Union[str, bytes], remove_space: bool = True,
+                    lower: bool = False) -> str:
   """Normalizes text exactly like the original before SentencePiece encoding.
 
   Collapses whitespace (when `remove_space`), applies NFKD and removes combining marks (accents),
@@ -96,7 +97,8 @@ def needs_digit_comma_split(piece: str) -> bool:
   return len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()
 
 
-def encode_pieces(sp_model: spm.SentencePieceProcessor, text: str, sample: bool = False) -> List[str]:
+def encode_pieces(sp_model: spm.SentencePieceProcessor, text: str,
+                  sample: bool = False) -> List[str]:
   """SentencePiece pieces of `text` with the original's digit-comma re-split rule.
 
   A piece such as "▁1990," is re-encoded without its comma and the comma becomes its own piece. If
@@ -338,7 +340,7 @@ class WordpieceTokenizer:
     self.max_input_chars_per_word = max_input_chars_per_word
 
   def tokenize(self, text: str) -> List[str]:
-    """Splits each whitespace-separated word of `text` into WordPiece tokens ([UNK] if impossible)."""
+    """Splits each whitespace-separated word of `text` into WordPiece tokens ([UNK] if none fit)."""
     output_tokens = []
     for word in text.split():
       output_tokens.extend(self.tokenize_word(word))
@@ -415,11 +417,13 @@ class FullTokenizer:
       source = vocab_file
     else:
       raise ValueError("FullTokenizer needs a vocab: pass spm_model_file or vocab_file.")
-    missing = [t for t in (pad_token, unk_token, CLS_TOKEN, SEP_TOKEN, MASK_TOKEN)
-               if t not in self.vocab]
+    missing = [
+        t for t in (pad_token, unk_token, CLS_TOKEN, SEP_TOKEN, MASK_TOKEN) if t not in self.vocab
+    ]
     if missing:
-      raise ValueError(f"vocab {source} lacks the special token(s) {', '.join(missing)}; rebuild it "
-                       "with albert-build-vocab, which reserves them.")
+      raise ValueError(
+          f"vocab {source} lacks the special token(s) {', '.join(missing)}; rebuild it "
+          "with albert-build-vocab, which reserves them.")
     self.pad_id = self.vocab[pad_token]
     self.unk_id = self.vocab[unk_token]
     self.cls_id = self.vocab[CLS_TOKEN]
@@ -432,12 +436,13 @@ class FullTokenizer:
     return self.sp_model is not None
 
   def tokenize(self, text: str) -> List[str]:
-    """Tokens of `text` exactly as the original FullTokenizer.tokenize (no SentencePiece preprocessing)."""
+    """Tokens of `text` as the original FullTokenizer.tokenize (no SentencePiece preprocessing)."""
     if self.sp_model is not None:
       return encode_pieces(self.sp_model, convert_to_unicode(text))
-    return [sub_token
-            for token in self.basic_tokenizer.tokenize(text)
-            for sub_token in self.wordpiece_tokenizer.tokenize_word(token)]
+    return [
+        sub_token for token in self.basic_tokenizer.tokenize(text)
+        for sub_token in self.wordpiece_tokenizer.tokenize_word(token)
+    ]
 
   def encode(self, text: str) -> List[int]:
     """Token ids of raw user text: preprocess_text (SentencePiece mode), tokenize, map to ids."""

@@ -22,7 +22,7 @@ def gemm_shapes(config: AlbertConfig, rows: int, square: int = 4096) -> list[Sha
 
 def matmul_peak(shapes: list[Shape], dtype: tf.DType = tf.float32,
                 repeats: int = 3) -> tuple[float, Shape]:
-  """The best FLOP/s of tf.matmul in `dtype` over `shapes` (best of `repeats` each), and its shape."""
+  """The best FLOP/s of tf.matmul in `dtype` over `shapes` (best of `repeats` each), and where."""
   best_rate, best_shape = 0.0, shapes[0]
   matmul = tf.function(tf.matmul)
   for m, k, n in shapes:

@@ -17,10 +17,10 @@ import subprocess
 import sys
 import time
 
-import psutil
 from absl import app
 from absl import flags
 from absl import logging
+import psutil
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Corpus (one sentence per line, blank line between docs).")
@@ -73,10 +73,15 @@ def run_measured(command, log_path):
 
 
 def _result(seconds, cpu_seconds, peak, instances, code):
-  return {"seconds": seconds, "cpu_seconds": cpu_seconds, "instances": instances,
-          "instances_per_second": instances / seconds,
-          "instances_per_cpu_second": instances / max(cpu_seconds, 1e-9),
-          "peak_rss_mb": peak / 2**20, "returncode": code}
+  return {
+      "seconds": seconds,
+      "cpu_seconds": cpu_seconds,
+      "instances": instances,
+      "instances_per_second": instances / seconds,
+      "instances_per_cpu_second": instances / max(cpu_seconds, 1e-9),
+      "peak_rss_mb": peak / 2**20,
+      "returncode": code
+  }
 
 
 def _print(name, result):
@@ -109,23 +114,33 @@ def main(argv):
   model = FLAGS.spm_model_file
   if not model:
     prefix = os.path.join(FLAGS.output_dir, "bench_spm")
-    subprocess.run([sys.executable, "-m", "data_prep.build_vocab", f"--input_file={FLAGS.input_file}",
-                    f"--model_prefix={prefix}", "--vocab_size=30000"], cwd=_REPO_ROOT, check=True)
+    subprocess.run([
+        sys.executable, "-m", "data_prep.build_vocab", f"--input_file={FLAGS.input_file}",
+        f"--model_prefix={prefix}", "--vocab_size=30000"
+    ], cwd=_REPO_ROOT, check=True)
     model = prefix + ".model"
   corpus_mb = os.path.getsize(FLAGS.input_file) / 1e6
-  common = [f"--input_file={FLAGS.input_file}", f"--max_seq_length={FLAGS.max_seq_length}",
-            "--max_predictions_per_seq=20", f"--dupe_factor={FLAGS.dupe_factor}"]
-  results = {"corpus_mb": corpus_mb, "dupe_factor": FLAGS.dupe_factor,
-             "max_seq_length": FLAGS.max_seq_length, "cpu_count": os.cpu_count()}
+  common = [
+      f"--input_file={FLAGS.input_file}", f"--max_seq_length={FLAGS.max_seq_length}",
+      "--max_predictions_per_seq=20", f"--dupe_factor={FLAGS.dupe_factor}"
+  ]
+  results = {
+      "corpus_mb": corpus_mb,
+      "dupe_factor": FLAGS.dupe_factor,
+      "max_seq_length": FLAGS.max_seq_length,
+      "cpu_count": os.cpu_count()
+  }
 
   ours_out = os.path.join(FLAGS.output_dir, "ours-{shard}.tfrecord")
-  seconds, cpu_seconds, peak, code = run_measured(
-      [sys.executable, "-m", "data_prep.create_pretraining_data", *common,
-       f"--output_file={ours_out}", f"--num_output_shards={FLAGS.num_output_shards}",
-       f"--spm_model_file={model}", f"--num_workers={FLAGS.num_workers}"],
-      os.path.join(FLAGS.output_dir, "ours.log"))
-  ours_files = [ours_out.replace("{shard}", f"{i:05d}-of-{FLAGS.num_output_shards:05d}")
-                for i in range(FLAGS.num_output_shards)]
+  seconds, cpu_seconds, peak, code = run_measured([
+      sys.executable, "-m", "data_prep.create_pretraining_data", *common,
+      f"--output_file={ours_out}", f"--num_output_shards={FLAGS.num_output_shards}",
+      f"--spm_model_file={model}", f"--num_workers={FLAGS.num_workers}"
+  ], os.path.join(FLAGS.output_dir, "ours.log"))
+  ours_files = [
+      ours_out.replace("{shard}", f"{i:05d}-of-{FLAGS.num_output_shards:05d}")
+      for i in range(FLAGS.num_output_shards)
+  ]
   instances = count_tfrecords(ours_files) if code == 0 else 0
   results["ours"] = _result(seconds, cpu_seconds, peak, instances, code)
   results["ours"]["num_workers"] = FLAGS.num_workers
@@ -133,11 +148,11 @@ def main(argv):
 
   if FLAGS.run_peer:
     peer_out = os.path.join(FLAGS.output_dir, "peer.tfrecord")
-    seconds, cpu_seconds, peak, code = run_measured(
-        [sys.executable, "-m", "official.nlp.data.create_pretraining_data", *common,
-         f"--output_file={peer_out}", "--tokenization=SentencePiece", f"--sp_model_file={model}",
-         "--do_whole_word_mask", "--max_ngram_size=3"],
-        os.path.join(FLAGS.output_dir, "peer.log"))
+    seconds, cpu_seconds, peak, code = run_measured([
+        sys.executable, "-m", "official.nlp.data.create_pretraining_data", *common,
+        f"--output_file={peer_out}", "--tokenization=SentencePiece", f"--sp_model_file={model}",
+        "--do_whole_word_mask", "--max_ngram_size=3"
+    ], os.path.join(FLAGS.output_dir, "peer.log"))
     instances = count_tfrecords([peer_out]) if code == 0 else 0
     results["peer"] = _result(seconds, cpu_seconds, peak, instances, code)
     _print("peer (tf-models-official)", results["peer"])

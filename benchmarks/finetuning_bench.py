@@ -35,10 +35,10 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # pylint: disable=g-import-not-at-top
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
-import tf_keras  # pylint: disable=g-import-not-at-top
 from official.nlp.modeling import models as official_models  # pylint: disable=g-import-not-at-top
 from official.nlp.modeling import networks  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+import tf_keras  # pylint: disable=g-import-not-at-top
 
 from albert_tf import optimization  # pylint: disable=g-import-not-at-top
 from albert_tf.config import AlbertConfig  # pylint: disable=g-import-not-at-top
@@ -54,8 +54,9 @@ flags.DEFINE_integer("steps", 1, "Timed steps per window (a base step: 13-40 s o
 flags.DEFINE_integer("rounds", 3, "Rounds of one window per model; the median window is reported.")
 flags.DEFINE_bool("jit_compile", False, "Also time our trainer with XLA (a second row).")
 flags.DEFINE_bool("profile", False, "Also time forward and forward+backward of both models.")
-flags.DEFINE_bool("quick", False, "Smoke test: configs/albert_tiny_test.json, batch 4, "
-                  "sequence 16, 5 steps per window, 2 rounds (overrides those flags).")
+flags.DEFINE_bool(
+    "quick", False, "Smoke test: configs/albert_tiny_test.json, batch 4, "
+    "sequence 16, 5 steps per window, 2 rounds (overrides those flags).")
 FLAGS = flags.FLAGS
 
 _CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
@@ -82,13 +83,17 @@ def synthetic_batch(config: AlbertConfig, batch_size: int, seq_length: int,
   rng = np.random.default_rng(0)
   first = seq_length // 2
   return {
-      "input_word_ids": tf.constant(rng.integers(5, config.vocab_size, (batch_size, seq_length)),
-                                    tf.int32),
-      "input_mask": tf.ones([batch_size, seq_length], tf.int32),
-      "input_type_ids": tf.constant(
-          np.repeat([[0] * first + [1] * (seq_length - first)], batch_size, 0), tf.int32),
-      "label_ids": tf.constant(rng.integers(0, num_labels, batch_size), tf.int32),
-      "is_real_example": tf.ones([batch_size], tf.int32),
+      "input_word_ids":
+          tf.constant(rng.integers(5, config.vocab_size, (batch_size, seq_length)), tf.int32),
+      "input_mask":
+          tf.ones([batch_size, seq_length], tf.int32),
+      "input_type_ids":
+          tf.constant(np.repeat([[0] * first + [1] * (seq_length - first)], batch_size, 0),
+                      tf.int32),
+      "label_ids":
+          tf.constant(rng.integers(0, num_labels, batch_size), tf.int32),
+      "is_real_example":
+          tf.ones([batch_size], tf.int32),
   }
 
 
@@ -186,8 +191,8 @@ def profile(forward: Callable[[Batch], tf.Tensor], variables: list[tf.Variable],
     return [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
 
   results = {}
-  for name, fn in (("forward", tf.function(forward)),
-                   ("forward+backward", tf.function(forward_backward))):
+  for name, fn in (("forward", tf.function(forward)), ("forward+backward",
+                                                       tf.function(forward_backward))):
     tf.nest.map_structure(lambda t: t.numpy(), fn(batch))
     start = time.perf_counter()
     for _ in range(steps):
@@ -200,10 +205,12 @@ def print_profile(trainer: trainer_lib.Trainer, peer: tf_keras.Model, batch: Bat
                   timings: Timings) -> None:
   """Prints the forward, forward+backward and full-step seconds of both models."""
   pieces = {
-      "ours": profile(lambda f: trainer.model(f, training=True)["logits"],
-                      trainer.trainable_variables, batch, FLAGS.steps),
-      "peer": profile(lambda f: peer(peer_inputs(f), training=True), peer.trainable_variables,
-                      batch, FLAGS.steps),
+      "ours":
+          profile(lambda f: trainer.model(f, training=True)["logits"], trainer.trainable_variables,
+                  batch, FLAGS.steps),
+      "peer":
+          profile(lambda f: peer(peer_inputs(f), training=True), peer.trainable_variables, batch,
+                  FLAGS.steps),
   }
   for name, times in pieces.items():
     step = statistics.median(timings[name]["wall"])
@@ -225,11 +232,16 @@ def report(shape_name: str, config: AlbertConfig, timings: Timings, peaks: list,
         f"{FLAGS.rounds} rounds x {FLAGS.steps} step(s), median window")
   print(f"matmul float32 peak: {peak / 1e9:.1f} GFLOP/s ([{m}, {k}]x[{k}, {n}]); "
         f"{flops / 1e9:.4g} GFLOP per training sequence")
-  labels = {"ours": "ours (Trainer + ClassificationTask, jit_compile=False)",
-            "ours_xla": "ours (Trainer + ClassificationTask, jit_compile=True)",
-            "peer": "peer (tf-models-official BertClassifier + AlbertEncoder)"}
-  rates = {name: {clock: FLAGS.batch_size / statistics.median(seconds)
-                  for clock, seconds in timing.items()} for name, timing in timings.items()}
+  labels = {
+      "ours": "ours (Trainer + ClassificationTask, jit_compile=False)",
+      "ours_xla": "ours (Trainer + ClassificationTask, jit_compile=True)",
+      "peer": "peer (tf-models-official BertClassifier + AlbertEncoder)"
+  }
+  rates = {
+      name: {
+          clock: FLAGS.batch_size / statistics.median(seconds) for clock, seconds in timing.items()
+      } for name, timing in timings.items()
+  }
   for name, rate in rates.items():
     windows = ", ".join(f"{FLAGS.batch_size / s:.2f}" for s in timings[name]["wall"])
     print(f"{labels[name]}: {rate['wall']:.2f} seq/s, MFU {rate['wall'] * flops / peak:.1%}, "
@@ -260,7 +272,8 @@ def main(argv):
   runners["peer"], peer_model = build_peer(config, batch, FLAGS.num_labels)
   first_losses = {name: run(FLAGS.warmup_steps) for name, run in runners.items()}
   # --quick: a 512 square, since a 4096 one alone takes seconds on 2 cores.
-  shapes = bench_utils.gemm_shapes(config, FLAGS.batch_size * FLAGS.seq_length, 512 if FLAGS.quick else 4096)
+  shapes = bench_utils.gemm_shapes(config, FLAGS.batch_size * FLAGS.seq_length,
+                                   512 if FLAGS.quick else 4096)
   timings, peaks = timed_windows(runners, FLAGS.rounds, FLAGS.steps, shapes)
   report(shape_name, config, timings, peaks, first_losses)
   if FLAGS.profile:

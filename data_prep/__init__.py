@@ -1,1 +1,1 @@
-"""Corpus -> vocabulary -> pretraining TFRecords, compatible with Google's original ALBERT scripts."""
+"""Corpus -> vocabulary -> pretraining TFRecords, compatible with the original ALBERT scripts."""

@@ -12,9 +12,10 @@ from data_prep import masking
 from data_prep import stats as stats_lib
 from data_prep.chinese_words import ChineseWholeWordSegmentEncoder
 from data_prep.corpus_files import Block
-from data_prep.pretraining_data_config import PretrainingDataConfig, load_tokenizer
-from data_prep.segment_encoding import SentencePieceSegmentEncoder, WordPieceSegmentEncoder
-
+from data_prep.pretraining_data_config import PretrainingDataConfig
+from data_prep.pretraining_data_config import load_tokenizer
+from data_prep.segment_encoding import SentencePieceSegmentEncoder
+from data_prep.segment_encoding import WordPieceSegmentEncoder
 
 # Masked instances are serialized in batches of about this many, which bounds a worker's memory to
 # the block's serialized records plus one batch.
@@ -62,14 +63,14 @@ class BlockProcessor:
     for pass_index in range(config.dupe_factor):
       for local_index, (document_index, _) in enumerate(indexed):
         rng = random.Random(f"{config.random_seed}:{pass_index}:{document_index}")
-        pairs = instances.create_sentence_pairs(
-            documents, local_index, config.max_seq_length, config.short_seq_prob,
-            config.random_next_sentence, rng)
+        pairs = instances.create_sentence_pairs(documents, local_index, config.max_seq_length,
+                                                config.short_seq_prob, config.random_next_sentence,
+                                                rng)
         for pair in pairs:
           batch.add(self._mask_pair(pair, rng), len(pair.tokens_a.ids), pair.is_random_next)
         if len(batch.masked) >= _SERIALIZE_EVERY:
-          records.extend(batch.serialize_into(block_stats, config.max_seq_length,
-                                              self.num_predictions))
+          records.extend(
+              batch.serialize_into(block_stats, config.max_seq_length, self.num_predictions))
           batch = _InstanceBatch()
     records.extend(batch.serialize_into(block_stats, config.max_seq_length, self.num_predictions))
     random.Random(f"{config.random_seed}:block:{block.index}").shuffle(records)
@@ -79,8 +80,8 @@ class BlockProcessor:
     ids = np.concatenate(([self.cls_id], pair.tokens_a.ids, [self.sep_id], pair.tokens_b.ids,
                           [self.sep_id])).astype(np.int32)
     starts = np.concatenate(([True], pair.tokens_a.starts, [True], pair.tokens_b.starts, [True]))
-    return masking.mask_sequence(ids, starts, len(pair.tokens_a.ids), self.options,
-                                 self.cumulative, rng)
+    return masking.mask_sequence(ids, starts, len(pair.tokens_a.ids), self.options, self.cumulative,
+                                 rng)
 
 
 class _InstanceBatch:

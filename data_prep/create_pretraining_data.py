@@ -20,23 +20,26 @@ FLAGS = flags.FLAGS
 
 # The original's flags (reference §2.1), same names and defaults.
 flags.DEFINE_string("input_file", None, "Input raw text file(s): comma-separated glob patterns.")
-flags.DEFINE_string("output_file", None,
-                    "Output TFRecord file(s): a comma-separated list, or one pattern containing "
-                    "{shard} (see --num_output_shards). Instances go to the files round-robin.")
+flags.DEFINE_string(
+    "output_file", None,
+    "Output TFRecord file(s): a comma-separated list, or one pattern containing "
+    "{shard} (see --num_output_shards). Instances go to the files round-robin.")
 flags.DEFINE_string("vocab_file", None,
                     "WordPiece vocab (one token per line). Not needed with --spm_model_file.")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model; if set, SentencePiece is used.")
-flags.DEFINE_string("input_file_mode", "r",
-                    "Accepted for compatibility; input is always read as UTF-8, invalid bytes are "
-                    "replaced with U+FFFD and counted.")
+flags.DEFINE_string(
+    "input_file_mode", "r",
+    "Accepted for compatibility; input is always read as UTF-8, invalid bytes are "
+    "replaced with U+FFFD and counted.")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case the input text.")
 flags.DEFINE_bool("do_whole_word_mask", True, "Mask whole words rather than single pieces.")
 flags.DEFINE_bool("do_permutation", False,
                   "Add permutation targets (experimental; doubles the masked-LM feature length).")
 flags.DEFINE_bool("favor_shorter_ngram", True, "p(n) ∝ 1/n for n-gram spans (else reversed).")
-flags.DEFINE_bool("random_next_sentence", False,
-                  "False: sentence-order prediction (swap A and B). True: BERT's next-sentence "
-                  "prediction (B from a random document).")
+flags.DEFINE_bool(
+    "random_next_sentence", False,
+    "False: sentence-order prediction (swap A and B). True: BERT's next-sentence "
+    "prediction (B from a random document).")
 flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length, [CLS] and [SEP]s included.")
 flags.DEFINE_integer("ngram", 3, "Maximum n-gram length in words.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked-LM predictions per sequence.")
@@ -48,19 +51,24 @@ flags.DEFINE_float("short_seq_prob", 0.1,
                    "Probability of a shorter target length for a document pass.")
 
 # Additions.
-flags.DEFINE_integer("num_workers", os.cpu_count() or 1,
-                     "Worker processes (0 or 1: work in this process). The output does not depend "
-                     "on it.")
+flags.DEFINE_integer(
+    "num_workers",
+    os.cpu_count() or 1,
+    "Worker processes (0 or 1: work in this process). The output does not depend "
+    "on it.")
 flags.DEFINE_integer("num_output_shards", 1, "Shards when --output_file contains {shard}.")
-flags.DEFINE_integer("shuffle_buffer_size", 100_000,
-                     "Instances held by the output shuffle buffer; bounds memory together with "
-                     "--block_bytes (0 disables it).")
-flags.DEFINE_integer("block_bytes", 256 * 1024,
-                     "Text per work block. Instances of a block (all passes) are shuffled together "
-                     "and random-next segments are drawn from its documents.")
-flags.DEFINE_bool("do_chinese_wwm", False,
-                  "Chinese whole-word masking: group characters by jieba words (needs a WordPiece "
-                  "--vocab_file).")
+flags.DEFINE_integer(
+    "shuffle_buffer_size", 100_000,
+    "Instances held by the output shuffle buffer; bounds memory together with "
+    "--block_bytes (0 disables it).")
+flags.DEFINE_integer(
+    "block_bytes", 256 * 1024,
+    "Text per work block. Instances of a block (all passes) are shuffled together "
+    "and random-next segments are drawn from its documents.")
+flags.DEFINE_bool(
+    "do_chinese_wwm", False,
+    "Chinese whole-word masking: group characters by jieba words (needs a WordPiece "
+    "--vocab_file).")
 flags.DEFINE_string("stats_file", None,
                     "Summary JSON (default: <output stem>.stats.json next to the output).")
 

@@ -16,9 +16,10 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 # Wire-format tags: (field number << 3) | wire type 2 (length-delimited).
-_TAG_FIELD1 = b"\x0a"      # Example.features, Features.feature map entry, entry key, Int64List/FloatList.value
-_TAG_FIELD2 = b"\x12"      # map entry value, Feature.float_list
-_TAG_FIELD3 = b"\x1a"      # Feature.int64_list
+# Field 1: Example.features, Features.feature map entry, entry key, Int64List/FloatList.value.
+_TAG_FIELD1 = b"\x0a"
+_TAG_FIELD2 = b"\x12"  # map entry value, Feature.float_list
+_TAG_FIELD3 = b"\x1a"  # Feature.int64_list
 
 _CRC32C_POLYNOMIAL = 0x82F63B78
 _CRC_MASK_DELTA = 0xA282EAD8
@@ -168,5 +169,7 @@ def frame_tfrecords(records: Sequence[bytes]) -> List[bytes]:
   headers = [struct.pack("<Q", len(r)) for r in records]
   header_crcs = masked_crc32c_batch(headers)
   data_crcs = masked_crc32c_batch(records)
-  return [header + struct.pack("<I", int(header_crc)) + record + struct.pack("<I", int(data_crc))
-          for header, header_crc, record, data_crc in zip(headers, header_crcs, records, data_crcs)]
+  return [
+      header + struct.pack("<I", int(header_crc)) + record + struct.pack("<I", int(data_crc))
+      for header, header_crc, record, data_crc in zip(headers, header_crcs, records, data_crcs)
+  ]

@@ -104,8 +104,8 @@ def create_sentence_pairs(documents: Sequence[Sequence[Segment]], document_index
         tokens_b = _concatenate(current_chunk[a_end:])
       bounds_a, bounds_b = truncate_seq_pair(len(tokens_a.ids), len(tokens_b.ids), max_num_tokens,
                                              rng)
-      pairs.append(SentencePair(_slice(tokens_a, bounds_a), _slice(tokens_b, bounds_b),
-                                is_random_next))
+      pairs.append(
+          SentencePair(_slice(tokens_a, bounds_a), _slice(tokens_b, bounds_b), is_random_next))
       current_chunk = []
       current_length = 0
     i += 1

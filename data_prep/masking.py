@@ -40,12 +40,12 @@ class MaskingOptions(NamedTuple):
 
 class MaskedSequence(NamedTuple):
   """Masking output for one assembled [CLS] A [SEP] B [SEP] sequence."""
-  ids: np.ndarray             # int32, after [MASK]/random/keep replacement (and permutation)
+  ids: np.ndarray  # int32, after [MASK]/random/keep replacement (and permutation)
   token_boundary: np.ndarray  # int32, 1 for [CLS]/[SEP] and word-start tokens
-  positions: List[int]        # sorted ascending
-  labels: List[int]           # the original ids at `positions`
-  replacement_counts: tuple   # (masked, kept, random) over the MLM targets
-  span_words: List[int]       # words per selected MLM span
+  positions: List[int]  # sorted ascending
+  labels: List[int]  # the original ids at `positions`
+  replacement_counts: tuple  # (masked, kept, random) over the MLM targets
+  span_words: List[int]  # words per selected MLM span
 
 
 def cumulative_ngram_probabilities(ngram: int, favor_shorter_ngram: bool) -> List[float]:
@@ -60,7 +60,7 @@ def cumulative_ngram_probabilities(ngram: int, favor_shorter_ngram: bool) -> Lis
 
 
 def prediction_budget(num_tokens: int, masked_lm_prob: float, max_predictions_per_seq: int) -> int:
-  """min(cap, max(1, round(num_tokens × prob))) with Python 3 (banker's) rounding, as the original."""
+  """min(cap, max(1, round(num_tokens × prob))), Python 3 (banker's) rounding, as the original."""
   return min(max_predictions_per_seq, max(1, int(round(num_tokens * masked_lm_prob))))
 
 

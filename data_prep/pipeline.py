@@ -26,12 +26,14 @@ from data_prep import corpus_files
 from data_prep import sharded_writer
 from data_prep import stats as stats_lib
 from data_prep.block_processing import BlockProcessor
-from data_prep.corpus_files import Block, CorpusError
-from data_prep.pretraining_data_config import (PretrainingDataConfig, default_stats_path,
-                                               load_tokenizer, validate)
+from data_prep.corpus_files import Block
+from data_prep.corpus_files import CorpusError
+from data_prep.pretraining_data_config import PretrainingDataConfig
+from data_prep.pretraining_data_config import default_stats_path
+from data_prep.pretraining_data_config import load_tokenizer
+from data_prep.pretraining_data_config import validate
 
 _PROGRESS_SECONDS = 10.0
-
 
 _worker_processor: Optional[BlockProcessor] = None
 
@@ -79,8 +81,8 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
   except ValueError as error:
     raise CorpusError(str(error)) from None
   stats_path = config.stats_file or default_stats_path(config.output_file)
-  logging.info("create_pretraining_data: %d input files -> %d shards, %d workers",
-               len(input_files), len(paths), max(config.num_workers, 1))
+  logging.info("create_pretraining_data: %d input files -> %d shards, %d workers", len(input_files),
+               len(paths), max(config.num_workers, 1))
 
   counter = corpus_files.ReplacementCounter()
   total = stats_lib.DataStats()
@@ -110,9 +112,9 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
   stats_lib.write_summary(result, stats_path, temporary_suffix=sharded_writer.INCOMPLETE_SUFFIX)
   if counter.replaced_bytes:
     logging.warning("replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
-  logging.info("wrote %d instances (%d tokens, mean length %.1f, masked fraction %.4f, "
-               "sentence-order label 1: %.3f) to %d shards in %.1f s; summary: %s",
-               result["instances"], result["tokens"], result["mean_length"],
-               result["masked_fraction"], result["sentence_order_label_1_fraction"], len(paths),
-               result["seconds"], stats_path)
+  logging.info(
+      "wrote %d instances (%d tokens, mean length %.1f, masked fraction %.4f, "
+      "sentence-order label 1: %.3f) to %d shards in %.1f s; summary: %s", result["instances"],
+      result["tokens"], result["mean_length"], result["masked_fraction"],
+      result["sentence_order_label_1_fraction"], len(paths), result["seconds"], stats_path)
   return result

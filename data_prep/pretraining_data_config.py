@@ -36,7 +36,6 @@ class PretrainingDataConfig:
   stats_file: Optional[str] = None
 
 
-
 def validate(config: PretrainingDataConfig) -> None:
   """Rejects impossible option values with one line naming the flag.
 
@@ -46,14 +45,17 @@ def validate(config: PretrainingDataConfig) -> None:
   if not config.spm_model_file and not config.vocab_file:
     raise CorpusError("give --spm_model_file (SentencePiece) or --vocab_file (WordPiece).")
   if config.do_chinese_wwm and config.spm_model_file:
-    raise CorpusError("--do_chinese_wwm works with a WordPiece --vocab_file; drop --spm_model_file.")
+    raise CorpusError(
+        "--do_chinese_wwm works with a WordPiece --vocab_file; drop --spm_model_file.")
   if config.max_seq_length < 5:
-    raise CorpusError(f"--max_seq_length={config.max_seq_length} is too small: [CLS] A [SEP] B [SEP] "
-                      "needs at least 5 positions.")
+    raise CorpusError(
+        f"--max_seq_length={config.max_seq_length} is too small: [CLS] A [SEP] B [SEP] "
+        "needs at least 5 positions.")
   max_targets = config.max_seq_length - 3
   if not 1 <= config.max_predictions_per_seq <= max_targets:
-    raise CorpusError(f"--max_predictions_per_seq={config.max_predictions_per_seq} is impossible with "
-                      f"--max_seq_length={config.max_seq_length}: use 1 to {max_targets}.")
+    raise CorpusError(
+        f"--max_predictions_per_seq={config.max_predictions_per_seq} is impossible with "
+        f"--max_seq_length={config.max_seq_length}: use 1 to {max_targets}.")
   checks = [
       (0.0 <= config.masked_lm_prob <= 1.0, "--masked_lm_prob must be in [0, 1]"),
       (0.0 <= config.short_seq_prob <= 1.0, "--short_seq_prob must be in [0, 1]"),

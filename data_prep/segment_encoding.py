@@ -35,13 +35,16 @@ class SentencePieceSegmentEncoder:
     self.sp_model = tokenizer.sp_model
     pieces = [self.sp_model.IdToPiece(i) for i in range(self.sp_model.GetPieceSize())]
     self.start_table = np.array([tokenization.is_start_piece_sp(p) for p in pieces], dtype=bool)
-    needs_exact_path = np.array([tokenization.needs_digit_comma_split(p) for p in pieces], dtype=bool)
+    needs_exact_path = np.array([tokenization.needs_digit_comma_split(p) for p in pieces],
+                                dtype=bool)
     needs_exact_path[tokenizer.unk_id] = True
     self.exact_path_table = needs_exact_path
 
   def encode_lines(self, lines: Sequence[str]) -> List[Segment]:
     """Segments of the non-empty lines (after preprocessing) in order."""
-    texts = [tokenization.preprocess_text(line, lower=self.tokenizer.do_lower_case) for line in lines]
+    texts = [
+        tokenization.preprocess_text(line, lower=self.tokenizer.do_lower_case) for line in lines
+    ]
     texts = [text for text in texts if text]
     segments = []
     for text, ids in zip(texts, self.sp_model.encode(texts, out_type=int)):
@@ -50,8 +53,9 @@ class SentencePieceSegmentEncoder:
       ids = np.asarray(ids, dtype=np.int32)
       if self.exact_path_table[ids].any():
         pieces = tokenization.encode_pieces(self.sp_model, text)
-        segments.append(_segment([self.sp_model.PieceToId(p) for p in pieces],
-                                 [tokenization.is_start_piece_sp(p) for p in pieces]))
+        segments.append(
+            _segment([self.sp_model.PieceToId(p) for p in pieces],
+                     [tokenization.is_start_piece_sp(p) for p in pieces]))
       else:
         segments.append(Segment(ids, self.start_table[ids]))
     return segments
@@ -69,6 +73,7 @@ class WordPieceSegmentEncoder:
     for line in lines:
       tokens = self.tokenizer.tokenize(line.strip())
       if tokens:
-        segments.append(_segment(self.tokenizer.convert_tokens_to_ids(tokens),
-                                 [tokenization.is_start_piece_wordpiece(t) for t in tokens]))
+        segments.append(
+            _segment(self.tokenizer.convert_tokens_to_ids(tokens),
+                     [tokenization.is_start_piece_wordpiece(t) for t in tokens]))
     return segments

@@ -2,8 +2,8 @@
 
 from typing import Iterator, List, Optional, Sequence
 
-import sentencepiece as spm
 from absl import logging
+import sentencepiece as spm
 
 from albert_tf import file_io
 from albert_tf import tokenization
@@ -63,14 +63,12 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
     corpus_files.CorpusError: the corpus is empty or too small for `vocab_size`.
   """
   counter = corpus_files.ReplacementCounter()
-  options = dict(
-      sentence_iterator=preprocessed_sentences(input_files, do_lower_case, counter),
-      vocab_size=vocab_size, model_type="unigram",
-      pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
-      control_symbols=CONTROL_SYMBOLS, user_defined_symbols=USER_DEFINED_SYMBOLS,
-      character_coverage=character_coverage, shuffle_input_sentence=True,
-      input_sentence_size=input_sentence_size, hard_vocab_limit=hard_vocab_limit,
-      num_threads=num_threads, minloglevel=2)
+  options = dict(sentence_iterator=preprocessed_sentences(input_files, do_lower_case, counter),
+                 vocab_size=vocab_size, model_type="unigram", pad_id=0, unk_id=1, bos_id=-1,
+                 eos_id=-1, control_symbols=CONTROL_SYMBOLS,
+                 user_defined_symbols=USER_DEFINED_SYMBOLS, character_coverage=character_coverage,
+                 shuffle_input_sentence=True, input_sentence_size=input_sentence_size,
+                 hard_vocab_limit=hard_vocab_limit, num_threads=num_threads, minloglevel=2)
   if seed_sentencepiece_size:
     options["seed_sentencepiece_size"] = seed_sentencepiece_size
   # Trained under a temporary prefix and renamed at the end (the .model last): no half-written
@@ -95,11 +93,12 @@ def _train(options: dict, model_prefix: str, input_files: Sequence[str]) -> None
           "--vocab_size or pass --nohard_vocab_limit.") from None
     if "no sentences" in message.lower() or "empty" in message.lower():
       raise corpus_files.CorpusError(
-          f"no text found in {', '.join(input_files)}; give files with one sentence per line.") from None
+          f"no text found in {', '.join(input_files)}; give files with one sentence per line."
+      ) from None
     raise corpus_files.CorpusError(f"SentencePiece training failed: {message}") from None
 
 
 def special_layout(model_file: str) -> List[str]:
-  """The first 13 pieces of a model (for checks: <pad> <unk> [CLS] [SEP] [MASK] and user symbols)."""
+  """The first 13 pieces of a model (to check: <pad> <unk> [CLS] [SEP] [MASK], user symbols)."""
   processor = spm.SentencePieceProcessor(model_file=model_file)
   return [processor.IdToPiece(i) for i in range(min(13, processor.GetPieceSize()))]

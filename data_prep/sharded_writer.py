@@ -35,8 +35,10 @@ def output_paths(output_file: str, num_output_shards: int) -> List[str]:
                        "{shard}, not both.")
     if num_output_shards < 1:
       raise ValueError(f"--num_output_shards={num_output_shards} must be at least 1.")
-    return [output_file.replace(SHARD_PLACEHOLDER, f"{i:05d}-of-{num_output_shards:05d}")
-            for i in range(num_output_shards)]
+    return [
+        output_file.replace(SHARD_PLACEHOLDER, f"{i:05d}-of-{num_output_shards:05d}")
+        for i in range(num_output_shards)
+    ]
   paths = [p.strip() for p in output_file.split(",") if p.strip()]
   if not paths:
     raise ValueError("--output_file is empty; give a file, a comma-separated list or a pattern "
@@ -96,8 +98,9 @@ class ShardedRecordWriter:
   def __enter__(self) -> "ShardedRecordWriter":
     temporaries = self._stack.enter_context(
         file_io.atomic_outputs(self.paths, temporary_suffix=INCOMPLETE_SUFFIX))
-    self._files = [self._stack.enter_context(file_io.open_file(temporary, "wb"))
-                   for temporary in temporaries]
+    self._files = [
+        self._stack.enter_context(file_io.open_file(temporary, "wb")) for temporary in temporaries
+    ]
     return self
 
   def __exit__(self, *exc_info) -> bool:

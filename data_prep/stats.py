@@ -47,13 +47,18 @@ def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
       "mean_length": stats.tokens / instances,
       "masked_lm_predictions": stats.predictions,
       "masked_fraction": stats.predictions / tokens,
-      "replacement_fractions": {"mask": stats.masked / predictions,
-                                "keep": stats.kept / predictions,
-                                "random": stats.randomized / predictions},
-      "span_words_fractions": {str(n): count / spans
-                               for n, count in sorted(stats.span_words.items())},
+      "replacement_fractions": {
+          "mask": stats.masked / predictions,
+          "keep": stats.kept / predictions,
+          "random": stats.randomized / predictions
+      },
+      "span_words_fractions": {
+          str(n): count / spans for n, count in sorted(stats.span_words.items())
+      },
       "sentence_order_label_1_fraction": stats.random_next_labels / instances,
-      "shards": {path: count for path, count in zip(shard_paths, shard_counts)},
+      "shards": {
+          path: count for path, count in zip(shard_paths, shard_counts)
+      },
       "replaced_invalid_utf8_bytes": replaced_utf8_bytes,
       "seconds": seconds,
       "instances_per_second": stats.instances / max(seconds, 1e-9),
@@ -62,5 +67,6 @@ def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
 
 def write_summary(result: Dict[str, Any], path: str, temporary_suffix: str) -> None:
   """Writes the summary as indented JSON to `path`, atomically (see `file_io.atomic_outputs`)."""
-  file_io.write_text_atomically(path, json.dumps(result, indent=2, sort_keys=True) + "\n",
+  file_io.write_text_atomically(path,
+                                json.dumps(result, indent=2, sort_keys=True) + "\n",
                                 temporary_suffix=temporary_suffix)

@@ -18,8 +18,10 @@ from albert_tf import file_io
 from albert_tf import tokenization
 from data_prep import corpus_files
 
-RESERVED_TOKENS = [tokenization.PAD_TOKEN_WP, tokenization.UNK_TOKEN_WP, tokenization.CLS_TOKEN,
-                   tokenization.SEP_TOKEN, tokenization.MASK_TOKEN]
+RESERVED_TOKENS = [
+    tokenization.PAD_TOKEN_WP, tokenization.UNK_TOKEN_WP, tokenization.CLS_TOKEN,
+    tokenization.SEP_TOKEN, tokenization.MASK_TOKEN
+]
 
 _LEARNER_PATH = ("tools", "wordpiece_vocab", "wordpiece_tokenizer_learner_lib.py")
 _PROGRESS_EVERY_LINES = 1_000_000
@@ -37,7 +39,7 @@ def _load_learner() -> types.ModuleType:
 
 
 def count_words(input_files: Sequence[str], do_lower_case: bool) -> collections.Counter:
-  """Counts BERT basic tokens (CJK characters split, punctuation split, lower-cased) in the files."""
+  """Counts BERT basic tokens (CJK characters and punctuation split, lower-cased) in the files."""
   basic = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
   counter = corpus_files.ReplacementCounter()
   counts = collections.Counter()

@@ -1,7 +1,7 @@
 """Inputs of the run_classifier end-to-end tests, written for this project (no tests here).
 
-Tiny configs, a stand-in pretrained checkpoint, and small generated task files in the layouts users have:
-your own tsv (the generic task), GLUE's data_dir/<TASK>/*.tsv and albert_zh's lcqmc *.txt. The
+Tiny configs, a stand-in pretrained checkpoint, and small generated task files in the layouts users
+have: your own tsv (the generic task), GLUE's data_dir/<TASK>/*.tsv and albert_zh's lcqmc *.txt. The
 generated sentences mix filler words with topic words, so a label that depends on the topic words is
 learnable from word content alone.
 
@@ -57,9 +57,14 @@ def build_workspace(root: os.PathLike) -> dict:
   vocab = text_fixtures.build_wordpiece_vocab(root)
   with open(vocab, encoding="utf-8") as f:
     vocab_size = len(f.read().splitlines())
-  return {"root": root, "spm": spm, "config": config, "vocab": vocab,
-          "zh_config": write_config(os.path.join(root, "zh"), vocab_size=vocab_size),
-          "checkpoint": write_pretrained_checkpoint(os.path.join(root, "pretrained"), config)}
+  return {
+      "root": root,
+      "spm": spm,
+      "config": config,
+      "vocab": vocab,
+      "zh_config": write_config(os.path.join(root, "zh"), vocab_size=vocab_size),
+      "checkpoint": write_pretrained_checkpoint(os.path.join(root, "pretrained"), config)
+  }
 
 
 def options(**settings) -> classifier_run.ClassifierOptions:
@@ -90,10 +95,12 @@ def write_pretrained_checkpoint(directory: os.PathLike, config_file: str, seed: 
   """
   tf_keras.utils.set_random_seed(seed)
   pretrainer = albert_tf.AlbertPretrainer(AlbertConfig.from_json_file(config_file))
-  pretrainer({"input_word_ids": np.zeros((1, 4), np.int32),
-              "input_mask": np.ones((1, 4), np.int32),
-              "input_type_ids": np.zeros((1, 4), np.int32),
-              "masked_lm_positions": np.zeros((1, 1), np.int32)})
+  pretrainer({
+      "input_word_ids": np.zeros((1, 4), np.int32),
+      "input_mask": np.ones((1, 4), np.int32),
+      "input_type_ids": np.zeros((1, 4), np.int32),
+      "masked_lm_positions": np.zeros((1, 1), np.int32)
+  })
   return albert_tf.save_original_checkpoint(pretrainer,
                                             os.path.join(os.fspath(directory), "model.ckpt-0"))
 
@@ -154,8 +161,9 @@ def read_eval_blocks(output_dir: os.PathLike) -> list[dict[str, float]]:
   with open(os.path.join(os.fspath(output_dir), "eval_results.txt"), encoding="utf-8") as f:
     blocks = f.read().split(EVAL_SEPARATOR + "\n")
   assert blocks[-1] == "", "eval_results.txt must end with a separator line"
-  return [{key: float(value) for key, value in (line.split(" = ") for line in block.splitlines())}
-          for block in blocks[:-1]]
+  return [{
+      key: float(value) for key, value in (line.split(" = ") for line in block.splitlines())
+  } for block in blocks[:-1]]
 
 
 def read_tsv_rows(path: os.PathLike) -> list[list[str]]:

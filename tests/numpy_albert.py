@@ -123,8 +123,8 @@ def _as_float64(weights: Mapping[str, np.ndarray]) -> dict:
 
 def _default_inputs(input_ids, input_mask, token_type_ids):
   input_ids = np.asarray(input_ids)
-  input_mask = (np.ones(input_ids.shape)
-                if input_mask is None else np.asarray(input_mask, np.float64))
+  input_mask = (np.ones(input_ids.shape) if input_mask is None else np.asarray(
+      input_mask, np.float64))
   token_type_ids = (np.zeros(input_ids.shape, np.int64)
                     if token_type_ids is None else np.asarray(token_type_ids))
   return input_ids, input_mask, token_type_ids
@@ -151,9 +151,8 @@ def masked_lm_logits(weights: Mapping[str, np.ndarray], config: Mapping[str, obj
   sequence_output = np.asarray(sequence_output, np.float64)
   positions = np.asarray(masked_lm_positions)
   gathered = sequence_output[np.arange(sequence_output.shape[0])[:, None], positions]
-  transformed = _layer_norm_scope(
-      weights, "cls/predictions/transform/LayerNorm",
-      act(_dense(weights, "cls/predictions/transform/dense", gathered)))
+  transformed = _layer_norm_scope(weights, "cls/predictions/transform/LayerNorm",
+                                  act(_dense(weights, "cls/predictions/transform/dense", gathered)))
   if "bert/embeddings/word_embeddings_2" in weights:
     transformed = transformed @ weights["bert/embeddings/word_embeddings_2"].T
   return (transformed @ weights["bert/embeddings/word_embeddings"].T +
@@ -184,10 +183,8 @@ def _encoder_and_heads(weights, config, embedding_output, hidden, input_mask, ma
   return outputs
 
 
-def albert_forward(weights: Mapping[str, np.ndarray],
-                   config: Mapping[str, object],
-                   input_ids: np.ndarray,
-                   input_mask: Optional[np.ndarray] = None,
+def albert_forward(weights: Mapping[str, np.ndarray], config: Mapping[str, object],
+                   input_ids: np.ndarray, input_mask: Optional[np.ndarray] = None,
                    token_type_ids: Optional[np.ndarray] = None,
                    masked_lm_positions: Optional[np.ndarray] = None) -> dict:
   """Runs the original ALBERT (Google layout) forward pass in float64.
@@ -227,10 +224,8 @@ def albert_forward(weights: Mapping[str, np.ndarray],
                             masked_lm_positions, block_scopes, GOOGLE_BLOCK_NAMES)
 
 
-def brightmart_forward(weights: Mapping[str, np.ndarray],
-                       config: Mapping[str, object],
-                       input_ids: np.ndarray,
-                       input_mask: Optional[np.ndarray] = None,
+def brightmart_forward(weights: Mapping[str, np.ndarray], config: Mapping[str, object],
+                       input_ids: np.ndarray, input_mask: Optional[np.ndarray] = None,
                        token_type_ids: Optional[np.ndarray] = None,
                        masked_lm_positions: Optional[np.ndarray] = None) -> dict:
   """Runs brightmart/albert_zh's own layout (reference/albert_zh.md §4) in float64.
@@ -318,8 +313,7 @@ def random_weights(shapes: Mapping[str, tuple], rng: np.random.Generator,
   return weights
 
 
-def random_original_weights(config: Mapping[str, object],
-                            rng: np.random.Generator,
+def random_original_weights(config: Mapping[str, object], rng: np.random.Generator,
                             include_heads: bool = True) -> dict:
   """Random float32 weights under the original (Google layout) names."""
   return random_weights(original_shapes(config, include_heads), rng)

@@ -24,8 +24,9 @@ def output():
 
 def _row(output: str, label: str) -> tuple[float, float, float, list[float], float]:
   """(seq/s, MFU %, seq per CPU-second, window rates, warm-up loss) of one model's line."""
-  match = re.search(re.escape(label) + rf": {_NUMBER} seq/s, MFU {_NUMBER}%, {_NUMBER} seq per "
-                    rf"CPU-second \(windows seq/s: ([0-9., ]+); warm-up loss {_NUMBER}\)", output)
+  match = re.search(
+      re.escape(label) + rf": {_NUMBER} seq/s, MFU {_NUMBER}%, {_NUMBER} seq per "
+      rf"CPU-second \(windows seq/s: ([0-9., ]+); warm-up loss {_NUMBER}\)", output)
   assert match, output
   windows = [float(w) for w in match.group(4).split(", ")]
   return (float(match.group(1)), float(match.group(2)), float(match.group(3)), windows,
@@ -35,11 +36,11 @@ def _row(output: str, label: str) -> tuple[float, float, float, list[float], flo
 def _hand_counted_gflop() -> float:
   """3x the forward pass's multiply-adds, listed GEMM by GEMM as (m, k, n)."""
   t, e, h, i = _SEQ, _EMBEDDING, _HIDDEN, _INTERMEDIATE
-  gemms = [(t, e, h)]                                 # embedding projection
-  gemms += _LAYERS * ([(t, h, h)] * 4                 # query, key, value, attention output
-                      + [(t, h, t), (t, t, h)]        # q·kᵀ and probabilities·v, all heads
-                      + [(t, h, i), (t, i, h)])       # feed-forward
-  gemms += [(1, h, h), (1, h, _LABELS)]               # pooler, classifier head
+  gemms = [(t, e, h)]  # embedding projection
+  gemms += _LAYERS * ([(t, h, h)] * 4  # query, key, value, attention output
+                      + [(t, h, t), (t, t, h)]  # q·kᵀ and probabilities·v, all heads
+                      + [(t, h, i), (t, i, h)])  # feed-forward
+  gemms += [(1, h, h), (1, h, _LABELS)]  # pooler, classifier head
   return 3 * sum(2 * m * k * n for m, k, n in gemms) / 1e9
 
 
@@ -49,8 +50,9 @@ def test_quick_shape_line(output):
 
 
 def test_quick_flops_match_a_hand_count(output):
-  match = re.search(rf"matmul float32 peak: {_NUMBER} GFLOP/s \(\[\d+, \d+\]x\[\d+, \d+\]\); "
-                    rf"([0-9.e-]+) GFLOP per training sequence", output)
+  match = re.search(
+      rf"matmul float32 peak: {_NUMBER} GFLOP/s \(\[\d+, \d+\]x\[\d+, \d+\]\); "
+      rf"([0-9.e-]+) GFLOP per training sequence", output)
   assert match, output
   assert float(match.group(1)) > 0
   assert float(match.group(2)) == pytest.approx(_hand_counted_gflop(), rel=1e-3)
@@ -58,9 +60,11 @@ def test_quick_flops_match_a_hand_count(output):
 
 def test_quick_rows_ratio_and_mfu_are_consistent(output):
   peak = float(re.search(rf"peak: {_NUMBER} GFLOP/s", output).group(1))
-  rows = {name: _row(output, label) for name, label in (
-      ("ours", "ours (Trainer + ClassificationTask, jit_compile=False)"),
-      ("peer", "peer (tf-models-official BertClassifier + AlbertEncoder)"))}
+  rows = {
+      name: _row(output, label)
+      for name, label in (("ours", "ours (Trainer + ClassificationTask, jit_compile=False)"),
+                          ("peer", "peer (tf-models-official BertClassifier + AlbertEncoder)"))
+  }
   for rate, mfu, cpu_rate, windows, loss in rows.values():
     assert len(windows) == 2 and all(w > 0 for w in windows)
     # The median of two windows' seconds per step is their mean: B / mean(B / rate_i).

@@ -12,8 +12,9 @@ from data_prep import wordpiece_vocab
 from tests import text_fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ORIGINAL_LAYOUT = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]", "(", ")", '"', "-", ".", "–", "£",
-                    "€"]
+_ORIGINAL_LAYOUT = [
+    "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]", "(", ")", '"', "-", ".", "–", "£", "€"
+]
 
 
 def run_cli(*args):
@@ -41,8 +42,8 @@ def test_sentencepiece_cli_builds_the_original_layout(tmp_path):
 
 
 def test_sentencepiece_preprocessing_matches_the_data_pipeline(tmp_path):
-  model_file = sentencepiece_vocab.train_sentencepiece(
-      [text_fixtures.ENGLISH_CORPUS], str(tmp_path / "m"), vocab_size=250)
+  model_file = sentencepiece_vocab.train_sentencepiece([text_fixtures.ENGLISH_CORPUS],
+                                                       str(tmp_path / "m"), vocab_size=250)
   tokenizer = tokenization.FullTokenizer(spm_model_file=model_file)
   # The corpus has "café", "naïve", "résumé", "José": the model saw them without accents (NFKD and
   # combining marks removed, as create_pretraining_data does), and lower-cased.
@@ -51,8 +52,8 @@ def test_sentencepiece_preprocessing_matches_the_data_pipeline(tmp_path):
 
 
 def test_sentencepiece_vocab_too_large_is_one_line_error(tmp_path):
-  result = run_cli(f"--input_file={text_fixtures.ENGLISH_CORPUS}",
-                   f"--model_prefix={tmp_path}/en", "--vocab_size=30000")
+  result = run_cli(f"--input_file={text_fixtures.ENGLISH_CORPUS}", f"--model_prefix={tmp_path}/en",
+                   "--vocab_size=30000")
   assert result.returncode != 0 and "Traceback" not in result.stderr
   errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
   assert len(errors) == 1 and "--vocab_size=30000" in errors[0] and "lower" in errors[0]
@@ -72,8 +73,10 @@ def test_wordpiece_cli_builds_chinese_vocab(tmp_path):
   tokens = (tmp_path / "zh.txt").read_text(encoding="utf-8").split("\n")[:-1]
   assert tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
   assert len(tokens) == len(set(tokens)) <= 1500
-  corpus_chars = {c for c in open(text_fixtures.CHINESE_CORPUS, encoding="utf-8").read()
-                  if tokenization.is_chinese_char(c)}
+  corpus_chars = {
+      c for c in open(text_fixtures.CHINESE_CORPUS, encoding="utf-8").read()
+      if tokenization.is_chinese_char(c)
+  }
   assert corpus_chars <= set(tokens)
   assert {"##" + c for c in corpus_chars} <= set(tokens)
   tokenizer = tokenization.FullTokenizer(vocab_file=str(tmp_path / "zh.txt"))

@@ -8,8 +8,10 @@ variables + Saver), outputs are checked against the independent NumPy forward pa
 import os
 
 import numpy as np
+import numpy_albert
 import pytest
 import tensorflow as tf
+import tf1_checkpoint_fixtures as fixtures
 import tf_keras
 
 import albert_tf
@@ -17,8 +19,6 @@ from albert_tf import brightmart
 from albert_tf import checkpoint_names
 from albert_tf import checkpoints
 from albert_tf.config import AlbertConfigError
-import numpy_albert
-import tf1_checkpoint_fixtures as fixtures
 
 TOLERANCE = 1e-5
 
@@ -106,11 +106,12 @@ def test_numpy_reference_matches_tf_models_albert_encoder():
   config = tiny_config()
   weights = numpy_albert.random_original_weights(config, np.random.default_rng(0), False)
   hidden, heads = config["hidden_size"], config["num_attention_heads"]
-  encoder = albert_encoder.AlbertEncoder(
-      vocab_size=50, embedding_width=8, hidden_size=hidden, num_layers=3,
-      num_attention_heads=heads, max_sequence_length=20, type_vocab_size=2, intermediate_size=24,
-      activation=numpy_reference_gelu, dropout_rate=0.0,
-      attention_dropout_rate=0.0, dict_outputs=True)
+  encoder = albert_encoder.AlbertEncoder(vocab_size=50, embedding_width=8, hidden_size=hidden,
+                                         num_layers=3, num_attention_heads=heads,
+                                         max_sequence_length=20, type_vocab_size=2,
+                                         intermediate_size=24, activation=numpy_reference_gelu,
+                                         dropout_rate=0.0, attention_dropout_rate=0.0,
+                                         dict_outputs=True)
   inputs = backbone_inputs(model_inputs())
   encoder(inputs)
   block = "bert/encoder/transformer/group_0/inner_group_0/"
@@ -156,16 +157,25 @@ def test_numpy_reference_matches_tf_models_albert_encoder():
 
 @pytest.mark.parametrize("overrides", [
     {},
-    {"num_hidden_groups": 2, "inner_group_num": 2},
-    {"num_hidden_layers": 4, "num_hidden_groups": 3},
-    {"embedding_size": 16},
+    {
+        "num_hidden_groups": 2,
+        "inner_group_num": 2
+    },
+    {
+        "num_hidden_layers": 4,
+        "num_hidden_groups": 3
+    },
+    {
+        "embedding_size": 16
+    },
 ])
 def test_name_table_lists_the_original_names_and_shapes(overrides):
   config = tiny_config(**overrides)
-  assert (checkpoint_names.original_variable_shapes(albert_config(config)) ==
-          numpy_albert.original_shapes(config))
-  assert (checkpoint_names.original_variable_shapes(albert_config(config), include_heads=False) ==
-          numpy_albert.original_shapes(config, include_heads=False))
+  assert (checkpoint_names.original_variable_shapes(
+      albert_config(config)) == numpy_albert.original_shapes(config))
+  assert (checkpoint_names.original_variable_shapes(
+      albert_config(config),
+      include_heads=False) == numpy_albert.original_shapes(config, include_heads=False))
 
 
 def test_name_table_gives_the_published_parameter_counts():
@@ -191,12 +201,31 @@ def test_name_table_has_32_variables_for_one_group_and_no_projection_when_e_equa
 
 
 @pytest.mark.parametrize("overrides", [
-    {"hidden_act": "gelu"},
-    {"hidden_act": "relu"},
-    {"hidden_act": "gelu", "num_hidden_groups": 2, "inner_group_num": 2},
-    {"hidden_act": "relu", "num_hidden_groups": 2, "inner_group_num": 2},
-    {"hidden_act": "relu", "num_hidden_layers": 4, "num_hidden_groups": 3},
-    {"hidden_act": "gelu", "embedding_size": 16},
+    {
+        "hidden_act": "gelu"
+    },
+    {
+        "hidden_act": "relu"
+    },
+    {
+        "hidden_act": "gelu",
+        "num_hidden_groups": 2,
+        "inner_group_num": 2
+    },
+    {
+        "hidden_act": "relu",
+        "num_hidden_groups": 2,
+        "inner_group_num": 2
+    },
+    {
+        "hidden_act": "relu",
+        "num_hidden_layers": 4,
+        "num_hidden_groups": 3
+    },
+    {
+        "hidden_act": "gelu",
+        "embedding_size": 16
+    },
 ])
 def test_loaded_models_match_numpy_forward(tmp_path, overrides):
   config = tiny_config(**overrides)
@@ -222,8 +251,8 @@ def test_loaded_models_match_numpy_forward(tmp_path, overrides):
   for name in ("sequence_output", "pooled_output", "embedding_output"):
     assert_close(outputs[name], expected[name], name)
   assert len(outputs["encoder_outputs"]) == len(expected["encoder_outputs"])
-  for index, (actual, reference) in enumerate(zip(outputs["encoder_outputs"],
-                                                  expected["encoder_outputs"])):
+  for index, (actual,
+              reference) in enumerate(zip(outputs["encoder_outputs"], expected["encoder_outputs"])):
     assert_close(actual, reference, f"encoder_outputs[{index}]")
 
 
@@ -300,13 +329,16 @@ def test_save_then_load_round_trips_exactly(tmp_path):
     variable.assign(rng.normal(size=variable.shape).astype(np.float32))
   prefix = albert_tf.save_original_checkpoint(source, str(tmp_path / "export" / "model.ckpt-best"),
                                               global_step=0)
-  assert sorted(os.listdir(tmp_path / "export")) == [
-      "model.ckpt-best.data-00000-of-00001", "model.ckpt-best.index"]
+  assert sorted(os.listdir(
+      tmp_path / "export")) == ["model.ckpt-best.data-00000-of-00001", "model.ckpt-best.index"]
 
   reader = tf.train.load_checkpoint(prefix)
   shapes = numpy_albert.original_shapes(config)
   assert reader.get_variable_to_shape_map() == {
-      **{name: list(shape) for name, shape in shapes.items()}, "global_step": []}
+      **{
+          name: list(shape) for name, shape in shapes.items()
+      }, "global_step": []
+  }
   assert reader.get_variable_to_dtype_map()["global_step"] == tf.int64
 
   restored = fixtures.read_with_tf1_saver(prefix, shapes)
@@ -335,6 +367,7 @@ def test_save_backbone_only_and_global_step(tmp_path):
 
 
 def test_failed_save_leaves_no_files(tmp_path, monkeypatch):
+
   def write_then_fail(prefix, tensors):
     checkpoints.tf.raw_ops.SaveV2(prefix=prefix, tensor_names=list(tensors),
                                   shape_and_slices=[""] * len(tensors),
@@ -402,8 +435,8 @@ def test_models_declare_their_checkpoint_table():
   google, brightmart_layout = checkpoint_names.GOOGLE_LAYOUT, checkpoint_names.BRIGHTMART_LAYOUT
   assert albert_tf.AlbertModel(config).checkpoint_table() == checkpoint_names.CheckpointTable(
       config, google)
-  assert albert_tf.AlbertPretrainer(config).checkpoint_table() == (
-      checkpoint_names.CheckpointTable(config, google, checkpoint_names.PRETRAINING_HEADS))
+  assert albert_tf.AlbertPretrainer(config).checkpoint_table() == (checkpoint_names.CheckpointTable(
+      config, google, checkpoint_names.PRETRAINING_HEADS))
   assert brightmart.BrightmartPretrainer(config).checkpoint_table() == (
       checkpoint_names.CheckpointTable(config, brightmart_layout,
                                        checkpoint_names.PRETRAINING_HEADS))
@@ -413,12 +446,13 @@ def test_models_declare_their_checkpoint_table():
 def test_recorded_step(tmp_path):
   config = tiny_config()
   weights = numpy_albert.random_original_weights(config, np.random.default_rng(4))
-  assert checkpoints.recorded_step(fixtures.write_tf1_checkpoint(
-      tmp_path / "tf1" / "model.ckpt-best", weights, global_step=100)) == 100
-  assert checkpoints.recorded_step(fixtures.write_tf1_checkpoint(
-      tmp_path / "tf1" / "model.ckpt-12", weights)) == 12
-  assert checkpoints.recorded_step(fixtures.write_tf1_checkpoint(
-      tmp_path / "tf1" / "albert_model.ckpt", weights)) is None
+  assert checkpoints.recorded_step(
+      fixtures.write_tf1_checkpoint(tmp_path / "tf1" / "model.ckpt-best", weights,
+                                    global_step=100)) == 100
+  assert checkpoints.recorded_step(
+      fixtures.write_tf1_checkpoint(tmp_path / "tf1" / "model.ckpt-12", weights)) == 12
+  assert checkpoints.recorded_step(
+      fixtures.write_tf1_checkpoint(tmp_path / "tf1" / "albert_model.ckpt", weights)) is None
 
   pretrainer = albert_tf.AlbertPretrainer(albert_config(config))
   pretrainer.build()
@@ -528,8 +562,7 @@ def write_tiny_checkpoint(tmp_path, config=None, drop=(), extra=None, seed=6) ->
                                                  np.random.default_rng(seed))
   for name in drop:
     del weights[name]
-  return fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights,
-                                       extra_variables=extra)
+  return fixtures.write_tf1_checkpoint(tmp_path / "model.ckpt-best", weights, extra_variables=extra)
 
 
 def assert_nothing_loaded(model, before):
@@ -571,8 +604,7 @@ def test_vocab_size_mismatch(tmp_path):
   pretrainer(model_inputs())
   before = variable_values(pretrainer)
   assert mismatch_message(pretrainer, prefix) == (
-      expected_message_prefix(prefix) +
-      "vocab_size is 52 in the checkpoint but 50 in the config; "
+      expected_message_prefix(prefix) + "vocab_size is 52 in the checkpoint but 50 in the config; "
       "bert/embeddings/word_embeddings has shape [52,8], config expects [50,8] (vocab_size); "
       "cls/predictions/output_bias has shape [52], config expects [50] (vocab_size)")
   assert_nothing_loaded(pretrainer, before)
@@ -602,8 +634,10 @@ def test_missing_variable(tmp_path):
 
 
 def test_unexpected_variable(tmp_path):
-  extra = {"bert/encoder/transformer/group_0/inner_group_0/attention_1/self/rel_bias":
-           np.zeros([4], np.float32)}
+  extra = {
+      "bert/encoder/transformer/group_0/inner_group_0/attention_1/self/rel_bias":
+          np.zeros([4], np.float32)
+  }
   prefix = write_tiny_checkpoint(tmp_path, extra=extra)
   assert mismatch_message(albert_tf.AlbertModel(albert_config(tiny_config())), prefix) == (
       expected_message_prefix(prefix) +
@@ -662,8 +696,8 @@ def test_bert_checkpoint_is_refused(tmp_path):
 def test_brightmart_name_table():
   config = tiny_config()
   assert (checkpoint_names.original_variable_shapes(
-      albert_config(config), layout=checkpoint_names.BRIGHTMART_LAYOUT) ==
-          fixtures.brightmart_shapes(config))
+      albert_config(config),
+      layout=checkpoint_names.BRIGHTMART_LAYOUT) == fixtures.brightmart_shapes(config))
 
 
 @pytest.mark.parametrize("hidden_act", ["gelu", "relu"])
@@ -697,8 +731,10 @@ def test_brightmart_save_then_load_round_trips_exactly(tmp_path):
   source(model_inputs())
   prefix = albert_tf.save_original_checkpoint(source, tmp_path / "albert_model.ckpt")
   assert tf.train.load_checkpoint(prefix).get_variable_to_shape_map() == {
-      **{name: list(shape) for name, shape in fixtures.brightmart_shapes(config).items()},
-      "global_step": []}
+      **{
+          name: list(shape) for name, shape in fixtures.brightmart_shapes(config).items()
+      }, "global_step": []
+  }
   target = brightmart.BrightmartPretrainer(albert_config(config))
   albert_tf.load_checkpoint(target, prefix)
   source_values, target_values = variable_values(source), variable_values(target)
@@ -709,8 +745,8 @@ def test_brightmart_save_then_load_round_trips_exactly(tmp_path):
 
 def test_brightmart_configs_round_trip():
   layer = brightmart.BrightmartEmbeddings(hidden_size=16, vocab_size=50, embedding_size=8)
-  assert brightmart.BrightmartEmbeddings.from_config(layer.get_config()).get_config() == (
-      layer.get_config())
+  assert brightmart.BrightmartEmbeddings.from_config(
+      layer.get_config()).get_config() == (layer.get_config())
   config = albert_config(tiny_config(ln_type="postln"))
   for model_class in (brightmart.BrightmartAlbertModel, brightmart.BrightmartPretrainer):
     model = model_class(config)
@@ -720,9 +756,13 @@ def test_brightmart_configs_round_trip():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"num_hidden_groups": 2}, "brightmart/albert_zh models share one block across all layers: "
+    ({
+        "num_hidden_groups": 2
+    }, "brightmart/albert_zh models share one block across all layers: "
      "num_hidden_groups and inner_group_num must be 1, got 2 and 1"),
-    ({"ln_type": "preln"}, "ln_type 'preln' is not supported: brightmart's released checkpoints "
+    ({
+        "ln_type": "preln"
+    }, "ln_type 'preln' is not supported: brightmart's released checkpoints "
      "are post-LN (ln_type 'postln'); its pre-LN xxlarge config has no released checkpoint"),
 ])
 def test_brightmart_config_limits(overrides, message):
@@ -735,18 +775,30 @@ def test_brightmart_config_limits(overrides, message):
 # gives it (backbone variables lose the "albert/" prefix when BrightmartAlbertModel is built alone).
 _BRIGHTMART_BLOCK = "albert/encoder/group_0_inner_group_0"
 _BRIGHTMART_VARIABLE_NAMES = {
-    "bert/embeddings/word_embeddings": "albert/embeddings/word_embeddings:0",
-    "bert/embeddings/word_embeddings_2": "albert/embeddings/word_embeddings_2:0",
-    "bert/embeddings/token_type_embeddings": "albert/embeddings/token_type_embeddings:0",
-    "bert/embeddings/position_embeddings": "albert/embeddings/position_embeddings:0",
-    "bert/embeddings/LayerNorm/gamma": "albert/embeddings/layer_norm/gamma:0",
-    "bert/embeddings/LayerNorm/beta": "albert/embeddings/layer_norm/beta:0",
-    "bert/encoder/layer_shared/attention/self/query/kernel": f"{_BRIGHTMART_BLOCK}/query/kernel:0",
-    "bert/encoder/layer_shared/attention/self/query/bias": f"{_BRIGHTMART_BLOCK}/query/bias:0",
-    "bert/encoder/layer_shared/attention/self/key/kernel": f"{_BRIGHTMART_BLOCK}/key/kernel:0",
-    "bert/encoder/layer_shared/attention/self/key/bias": f"{_BRIGHTMART_BLOCK}/key/bias:0",
-    "bert/encoder/layer_shared/attention/self/value/kernel": f"{_BRIGHTMART_BLOCK}/value/kernel:0",
-    "bert/encoder/layer_shared/attention/self/value/bias": f"{_BRIGHTMART_BLOCK}/value/bias:0",
+    "bert/embeddings/word_embeddings":
+        "albert/embeddings/word_embeddings:0",
+    "bert/embeddings/word_embeddings_2":
+        "albert/embeddings/word_embeddings_2:0",
+    "bert/embeddings/token_type_embeddings":
+        "albert/embeddings/token_type_embeddings:0",
+    "bert/embeddings/position_embeddings":
+        "albert/embeddings/position_embeddings:0",
+    "bert/embeddings/LayerNorm/gamma":
+        "albert/embeddings/layer_norm/gamma:0",
+    "bert/embeddings/LayerNorm/beta":
+        "albert/embeddings/layer_norm/beta:0",
+    "bert/encoder/layer_shared/attention/self/query/kernel":
+        f"{_BRIGHTMART_BLOCK}/query/kernel:0",
+    "bert/encoder/layer_shared/attention/self/query/bias":
+        f"{_BRIGHTMART_BLOCK}/query/bias:0",
+    "bert/encoder/layer_shared/attention/self/key/kernel":
+        f"{_BRIGHTMART_BLOCK}/key/kernel:0",
+    "bert/encoder/layer_shared/attention/self/key/bias":
+        f"{_BRIGHTMART_BLOCK}/key/bias:0",
+    "bert/encoder/layer_shared/attention/self/value/kernel":
+        f"{_BRIGHTMART_BLOCK}/value/kernel:0",
+    "bert/encoder/layer_shared/attention/self/value/bias":
+        f"{_BRIGHTMART_BLOCK}/value/bias:0",
     "bert/encoder/layer_shared/attention/output/dense/kernel":
         f"{_BRIGHTMART_BLOCK}/attention_output/kernel:0",
     "bert/encoder/layer_shared/attention/output/dense/bias":
@@ -757,27 +809,39 @@ _BRIGHTMART_VARIABLE_NAMES = {
         f"{_BRIGHTMART_BLOCK}/attention_layer_norm/beta:0",
     "bert/encoder/layer_shared/intermediate/dense/kernel":
         f"{_BRIGHTMART_BLOCK}/intermediate/kernel:0",
-    "bert/encoder/layer_shared/intermediate/dense/bias": f"{_BRIGHTMART_BLOCK}/intermediate/bias:0",
-    "bert/encoder/layer_shared/output/dense/kernel": f"{_BRIGHTMART_BLOCK}/output_dense/kernel:0",
-    "bert/encoder/layer_shared/output/dense/bias": f"{_BRIGHTMART_BLOCK}/output_dense/bias:0",
+    "bert/encoder/layer_shared/intermediate/dense/bias":
+        f"{_BRIGHTMART_BLOCK}/intermediate/bias:0",
+    "bert/encoder/layer_shared/output/dense/kernel":
+        f"{_BRIGHTMART_BLOCK}/output_dense/kernel:0",
+    "bert/encoder/layer_shared/output/dense/bias":
+        f"{_BRIGHTMART_BLOCK}/output_dense/bias:0",
     "bert/encoder/layer_shared/output/LayerNorm/gamma":
         f"{_BRIGHTMART_BLOCK}/output_layer_norm/gamma:0",
     "bert/encoder/layer_shared/output/LayerNorm/beta":
         f"{_BRIGHTMART_BLOCK}/output_layer_norm/beta:0",
-    "bert/pooler/dense/kernel": "albert/pooler/kernel:0",
-    "bert/pooler/dense/bias": "albert/pooler/bias:0",
-    "cls/predictions/transform/dense/kernel": "masked_lm/transform/kernel:0",
-    "cls/predictions/transform/dense/bias": "masked_lm/transform/bias:0",
-    "cls/predictions/transform/LayerNorm/gamma": "masked_lm/layer_norm/gamma:0",
-    "cls/predictions/transform/LayerNorm/beta": "masked_lm/layer_norm/beta:0",
-    "cls/predictions/output_bias": "masked_lm/output_bias:0",
-    "cls/seq_relationship/output_weights": "sentence_order/output_weights:0",
-    "cls/seq_relationship/output_bias": "sentence_order/output_bias:0",
+    "bert/pooler/dense/kernel":
+        "albert/pooler/kernel:0",
+    "bert/pooler/dense/bias":
+        "albert/pooler/bias:0",
+    "cls/predictions/transform/dense/kernel":
+        "masked_lm/transform/kernel:0",
+    "cls/predictions/transform/dense/bias":
+        "masked_lm/transform/bias:0",
+    "cls/predictions/transform/LayerNorm/gamma":
+        "masked_lm/layer_norm/gamma:0",
+    "cls/predictions/transform/LayerNorm/beta":
+        "masked_lm/layer_norm/beta:0",
+    "cls/predictions/output_bias":
+        "masked_lm/output_bias:0",
+    "cls/seq_relationship/output_weights":
+        "sentence_order/output_weights:0",
+    "cls/seq_relationship/output_bias":
+        "sentence_order/output_bias:0",
 }
 
 
-@pytest.mark.parametrize("model_class", [brightmart.BrightmartPretrainer,
-                                         brightmart.BrightmartAlbertModel])
+@pytest.mark.parametrize("model_class",
+                         [brightmart.BrightmartPretrainer, brightmart.BrightmartAlbertModel])
 def test_brightmart_build_creates_exactly_the_variables_loading_needs(tmp_path, model_class):
   config = tiny_config()
   weights = fixtures.random_brightmart_weights(config, np.random.default_rng(11))
@@ -785,7 +849,8 @@ def test_brightmart_build_creates_exactly_the_variables_loading_needs(tmp_path, 
   expected_names = {
       original: name if with_heads else name.removeprefix("albert/")
       for original, name in _BRIGHTMART_VARIABLE_NAMES.items()
-      if with_heads or original.startswith("bert/")}
+      if with_heads or original.startswith("bert/")
+  }
   model = model_class(albert_config(config))
   model.build()
   assert model.built

@@ -20,8 +20,10 @@ CLS_ID, SEP_ID = 2, 3  # Both fixture vocabularies reserve [CLS]=2, [SEP]=3.
 @pytest.fixture(name="vocab", scope="module")
 def fixture_vocab(tmp_path_factory):
   directory = tmp_path_factory.mktemp("vocab")
-  return {"spm": text_fixtures.build_sentencepiece_model(directory),
-          "wordpiece": text_fixtures.build_wordpiece_vocab(directory)}
+  return {
+      "spm": text_fixtures.build_sentencepiece_model(directory),
+      "wordpiece": text_fixtures.build_wordpiece_vocab(directory)
+  }
 
 
 @pytest.fixture(name="spm_tokenizer", scope="module")
@@ -71,18 +73,20 @@ def test_sentencepiece_pair_ids_are_exact(tmp_path, vocab, spm_tokenizer, spm_fi
                                           max_seq_length):
   data_dir = _mrpc_dir(tmp_path, [("1", "The Cat sat on the MAT.", "A dog ran.")])
   processor = cd.get_processor("mrpc", use_spm=True, do_lower_case=True)
-  path, count = cd.cached_features(
-      cached_dir=str(tmp_path / "cache"), task_name="MRPC", split="train",
-      examples=processor.get_examples(data_dir, "train"), label_list=processor.get_labels(),
-      max_seq_length=max_seq_length, tokenizer=spm_tokenizer, vocab_fingerprint=spm_fingerprint,
-      is_regression=False)
+  path, count = cd.cached_features(cached_dir=str(tmp_path / "cache"), task_name="MRPC",
+                                   split="train",
+                                   examples=processor.get_examples(data_dir, "train"),
+                                   label_list=processor.get_labels(), max_seq_length=max_seq_length,
+                                   tokenizer=spm_tokenizer, vocab_fingerprint=spm_fingerprint,
+                                   is_regression=False)
   assert (path, count) == (str(tmp_path / "cache" / "mrpc_train.tf_record"), 1)
   sp_model = spm.SentencePieceProcessor(model_file=vocab["spm"])
   expected = _expected_features(sp_model.EncodeAsIds("the cat sat on the mat."),
                                 sp_model.EncodeAsIds("a dog ran."), max_seq_length)
   record, = _records(path)
-  assert sorted(record.features.feature) == ["input_ids", "input_mask", "is_real_example",
-                                             "label_ids", "segment_ids"]
+  assert sorted(record.features.feature) == [
+      "input_ids", "input_mask", "is_real_example", "label_ids", "segment_ids"
+  ]
   actual = tuple(_ints(record, name) for name in ("input_ids", "input_mask", "segment_ids"))
   assert actual == expected
   assert _ints(record, "label_ids") == [1] and _ints(record, "is_real_example") == [1]
@@ -94,11 +98,11 @@ def test_wordpiece_chinese_ids_are_exact(tmp_path, vocab):
   tokenizer = tokenization.FullTokenizer(vocab_file=vocab["wordpiece"], do_lower_case=True)
   fingerprint = cd.vocab_fingerprint(spm_model_file=None, vocab_file=vocab["wordpiece"],
                                      do_lower_case=True)
-  path, _ = cd.cached_features(
-      cached_dir=str(tmp_path / "cache"), task_name="lcqmc", split="dev",
-      examples=processor.get_examples(str(tmp_path / "lcqmc"), "dev"),
-      label_list=processor.get_labels(), max_seq_length=SEQ, tokenizer=tokenizer,
-      vocab_fingerprint=fingerprint, is_regression=False)
+  path, _ = cd.cached_features(cached_dir=str(tmp_path / "cache"), task_name="lcqmc", split="dev",
+                               examples=processor.get_examples(str(tmp_path / "lcqmc"), "dev"),
+                               label_list=processor.get_labels(), max_seq_length=SEQ,
+                               tokenizer=tokenizer, vocab_fingerprint=fingerprint,
+                               is_regression=False)
   assert os.path.basename(path) == "lcqmc_eval.tf_record"
   with open(vocab["wordpiece"], encoding="utf-8") as reader:
     lines = reader.read().split("\n")
@@ -112,10 +116,10 @@ def test_wordpiece_chinese_ids_are_exact(tmp_path, vocab):
 
 def test_regression_records_have_float_labels(tmp_path, spm_tokenizer, spm_fingerprint):
   examples = [cd.InputExample("0", "a cat", None, 4.25), cd.InputExample("1", "a dog", "b", 1.0)]
-  path, _ = cd.cached_features(
-      cached_dir=str(tmp_path), task_name="sts-b", split="test", examples=examples, label_list=[],
-      max_seq_length=SEQ, tokenizer=spm_tokenizer, vocab_fingerprint=spm_fingerprint,
-      is_regression=True)
+  path, _ = cd.cached_features(cached_dir=str(tmp_path), task_name="sts-b", split="test",
+                               examples=examples, label_list=[], max_seq_length=SEQ,
+                               tokenizer=spm_tokenizer, vocab_fingerprint=spm_fingerprint,
+                               is_regression=True)
   assert os.path.basename(path) == "sts-b_predict.tf_record"
   labels = [list(r.features.feature["label_ids"].float_list.value) for r in _records(path)]
   assert labels == [[4.25], [1.0]]
@@ -124,15 +128,15 @@ def test_regression_records_have_float_labels(tmp_path, spm_tokenizer, spm_finge
 def test_example_with_a_label_outside_the_list(tmp_path, spm_tokenizer, spm_fingerprint):
   with pytest.raises(cd.ClassifierDataError,
                      match=r"^example x-1: label '2' is not in the label list \['0', '1'\]"):
-    cd.cached_features(
-        cached_dir=str(tmp_path), task_name="cola", split="train",
-        examples=[cd.InputExample("x-1", "text", None, "2")], label_list=["0", "1"],
-        max_seq_length=SEQ, tokenizer=spm_tokenizer, vocab_fingerprint=spm_fingerprint,
-        is_regression=False)
+    cd.cached_features(cached_dir=str(tmp_path), task_name="cola", split="train",
+                       examples=[cd.InputExample("x-1", "text", None, "2")], label_list=["0", "1"],
+                       max_seq_length=SEQ, tokenizer=spm_tokenizer,
+                       vocab_fingerprint=spm_fingerprint, is_regression=False)
   assert os.listdir(tmp_path) == []  # nothing left under a final or temporary name
 
 
 def test_vocab_fingerprint_covers_file_bytes_and_casing(tmp_path, vocab):
+
   def fingerprint(spm_model_file=None, vocab_file=None, do_lower_case=True):
     return cd.vocab_fingerprint(spm_model_file=spm_model_file, vocab_file=vocab_file,
                                 do_lower_case=do_lower_case)
@@ -158,14 +162,13 @@ class _Cache:
     self.data_dir = _mrpc_dir(tmp_path, [("1", "The cat sat.", "A dog ran."),
                                          ("0", "Boats rocked.", "Gulls argued.")])
     self.cached_dir = str(tmp_path / "cache")
-    self.defaults = dict(task_name="mrpc", split="train", label_list=["0", "1"],
-                         max_seq_length=SEQ, tokenizer=tokenizer, vocab_fingerprint=fingerprint,
-                         is_regression=False)
+    self.defaults = dict(task_name="mrpc", split="train", label_list=["0", "1"], max_seq_length=SEQ,
+                         tokenizer=tokenizer, vocab_fingerprint=fingerprint, is_regression=False)
 
   def build(self, **changes):
     options = dict(self.defaults, **changes)
-    examples = cd.get_processor("mrpc", use_spm=True, do_lower_case=True).get_examples(
-        self.data_dir, "train")
+    examples = cd.get_processor("mrpc", use_spm=True,
+                                do_lower_case=True).get_examples(self.data_dir, "train")
     return cd.cached_features(cached_dir=self.cached_dir, examples=examples, **options)
 
 
@@ -182,8 +185,8 @@ def test_cache_is_reused_when_nothing_changed(tmp_path, spm_tokenizer, spm_finge
   assert cache.build() == (path, count) == (path, 2)
   assert _inode(path) == inode
   assert "Reusing the cached features" in caplog.text
-  assert sorted(os.listdir(cache.cached_dir)) == ["mrpc_train.tf_record",
-                                                  "mrpc_train.tf_record.metadata.json"]
+  assert sorted(os.listdir(
+      cache.cached_dir)) == ["mrpc_train.tf_record", "mrpc_train.tf_record.metadata.json"]
 
 
 @pytest.mark.parametrize("change,reason", [
@@ -194,8 +197,9 @@ def test_cache_is_reused_when_nothing_changed(tmp_path, spm_tokenizer, spm_finge
     ("no_metadata", "has no metadata (an original run_classifier cache"),
     ("record_replaced", "the record file is not the one its metadata describes"),
 ])
-def test_cache_is_rebuilt_when_anything_that_shapes_it_changes(
-    tmp_path, vocab, spm_tokenizer, spm_fingerprint, caplog, change, reason):
+def test_cache_is_rebuilt_when_anything_that_shapes_it_changes(tmp_path, vocab, spm_tokenizer,
+                                                               spm_fingerprint, caplog, change,
+                                                               reason):
   caplog.set_level(logging.INFO)
   cache = _Cache(tmp_path, spm_tokenizer, spm_fingerprint)
   path, _ = cache.build()
@@ -230,20 +234,21 @@ def test_other_task_or_split_gets_its_own_file(tmp_path, spm_tokenizer, spm_fing
   inode = _inode(mrpc)
   wnli, _ = cache.build(task_name="WNLI")
   dev, _ = cache.build(split="dev")
-  assert [os.path.basename(p) for p in (mrpc, wnli, dev)] == [
-      "mrpc_train.tf_record", "wnli_train.tf_record", "mrpc_eval.tf_record"]
+  assert [os.path.basename(p) for p in (mrpc, wnli, dev)
+         ] == ["mrpc_train.tf_record", "wnli_train.tf_record", "mrpc_eval.tf_record"]
   caplog.clear()
   assert cache.build()[0] == mrpc and _inode(mrpc) == inode
   assert "Reusing" in caplog.text
 
 
 def _eval_records(tmp_path, tokenizer, fingerprint, labels, is_regression=False):
-  examples = [cd.InputExample(str(i), f"the cat number {i}", None, label)
-              for i, label in enumerate(labels)]
-  path, _ = cd.cached_features(
-      cached_dir=str(tmp_path), task_name="cola", split="dev", examples=examples,
-      label_list=[] if is_regression else ["0", "1"], max_seq_length=SEQ, tokenizer=tokenizer,
-      vocab_fingerprint=fingerprint, is_regression=is_regression)
+  examples = [
+      cd.InputExample(str(i), f"the cat number {i}", None, label) for i, label in enumerate(labels)
+  ]
+  path, _ = cd.cached_features(cached_dir=str(tmp_path), task_name="cola", split="dev",
+                               examples=examples, label_list=[] if is_regression else ["0", "1"],
+                               max_seq_length=SEQ, tokenizer=tokenizer,
+                               vocab_fingerprint=fingerprint, is_regression=is_regression)
   return path
 
 
@@ -262,19 +267,22 @@ def test_eval_dataset_pads_the_last_batch(tmp_path, spm_tokenizer, spm_fingerpri
   for name in ("input_word_ids", "input_mask", "input_type_ids"):
     assert not last[name][1].any(), name
   records = _records(path)
-  np.testing.assert_array_equal(np.concatenate([b["input_word_ids"] for b in batches])[:5],
-                                [_ints(r, "input_ids") for r in records])
+  np.testing.assert_array_equal(
+      np.concatenate([b["input_word_ids"] for b in batches])[:5],
+      [_ints(r, "input_ids") for r in records])
   np.testing.assert_array_equal(last["input_mask"][0], _ints(records[4], "input_mask"))
 
 
 def test_eval_dataset_without_remainder_and_sharded(tmp_path, spm_tokenizer, spm_fingerprint):
   path = _eval_records(tmp_path, spm_tokenizer, spm_fingerprint, ["1", "0", "0", "1"])
-  whole = list(cd.classifier_dataset(path, batch_size=2, max_seq_length=SEQ, is_training=False,
-                                     is_regression=False).as_numpy_iterator())
+  whole = list(
+      cd.classifier_dataset(path, batch_size=2, max_seq_length=SEQ, is_training=False,
+                            is_regression=False).as_numpy_iterator())
   assert [b["is_real_example"].tolist() for b in whole] == [[1, 1], [1, 1]]
-  shard = list(cd.classifier_dataset(path, batch_size=3, max_seq_length=SEQ, is_training=False,
-                                     is_regression=False, input_pipeline_id=1,
-                                     num_input_pipelines=2).as_numpy_iterator())
+  shard = list(
+      cd.classifier_dataset(path, batch_size=3, max_seq_length=SEQ, is_training=False,
+                            is_regression=False, input_pipeline_id=1,
+                            num_input_pipelines=2).as_numpy_iterator())
   assert [b["label_ids"].tolist() for b in shard] == [[0, 1, 0]]  # records 1 and 3, then padding
   assert [b["is_real_example"].tolist() for b in shard] == [[1, 1, 0]]
 
@@ -282,14 +290,15 @@ def test_eval_dataset_without_remainder_and_sharded(tmp_path, spm_tokenizer, spm
 def test_regression_dataset_labels_are_float(tmp_path, spm_tokenizer, spm_fingerprint):
   path = _eval_records(tmp_path, spm_tokenizer, spm_fingerprint, [0.5, 3.75, 5.0],
                        is_regression=True)
-  batches = list(cd.classifier_dataset(path, batch_size=2, max_seq_length=SEQ, is_training=False,
-                                       is_regression=True).as_numpy_iterator())
+  batches = list(
+      cd.classifier_dataset(path, batch_size=2, max_seq_length=SEQ, is_training=False,
+                            is_regression=True).as_numpy_iterator())
   assert [b["label_ids"].dtype for b in batches] == [np.float32, np.float32]
   assert [b["label_ids"].tolist() for b in batches] == [[0.5, 3.75], [5.0, 0.0]]
 
 
 def test_training_dataset_repeats_shuffles_and_drops_the_remainder(tmp_path, spm_tokenizer,
-                                                                    spm_fingerprint):
+                                                                   spm_fingerprint):
   path = _eval_records(tmp_path, spm_tokenizer, spm_fingerprint, ["1", "0", "1", "1", "0"])
   dataset = cd.classifier_dataset(path, batch_size=2, max_seq_length=SEQ, is_training=True,
                                   is_regression=False, seed=3)
@@ -302,5 +311,8 @@ def test_training_dataset_repeats_shuffles_and_drops_the_remainder(tmp_path, spm
   assert rows[:5] != first_epoch  # shuffled
   again = cd.classifier_dataset(path, batch_size=2, max_seq_length=SEQ, is_training=True,
                                 is_regression=False, seed=3)
-  assert [tuple(row) for b in again.take(10).as_numpy_iterator()
-          for row in b["input_word_ids"].tolist()] == rows
+  assert [
+      tuple(row)
+      for b in again.take(10).as_numpy_iterator()
+      for row in b["input_word_ids"].tolist()
+  ] == rows

@@ -37,8 +37,8 @@ MSE = (1 + 1 + 1 + 1) / 4
 
 
 def test_accuracy():
-  assert metrics.accuracy(BINARY_LABELS, BINARY_PREDICTIONS, BINARY_WEIGHTS) == pytest.approx(
-      ACCURACY, abs=1e-12)
+  assert metrics.accuracy(BINARY_LABELS, BINARY_PREDICTIONS,
+                          BINARY_WEIGHTS) == pytest.approx(ACCURACY, abs=1e-12)
   assert metrics.accuracy(BINARY_LABELS, BINARY_PREDICTIONS) == pytest.approx(5 / 8, abs=1e-12)
   assert metrics.accuracy([2, 0, 1], [2, 1, 1]) == pytest.approx(2 / 3, abs=1e-12)
 
@@ -60,8 +60,8 @@ def test_matthews_corrcoef_is_zero_when_undefined():
 
 
 def test_f1_of_label_index_1():
-  assert metrics.f1(BINARY_LABELS, BINARY_PREDICTIONS, BINARY_WEIGHTS) == pytest.approx(
-      F1, abs=1e-12)
+  assert metrics.f1(BINARY_LABELS, BINARY_PREDICTIONS,
+                    BINARY_WEIGHTS) == pytest.approx(F1, abs=1e-12)
   # Label 1 is positive even when it is the rarer class: TP 1, FP 0, FN 1 -> 2/3.
   assert metrics.f1([1, 1, 0, 0, 0], [1, 0, 0, 0, 0]) == pytest.approx(2 / 3, abs=1e-12)
   assert metrics.f1([0, 0], [0, 0]) == 0.0
@@ -104,11 +104,30 @@ def test_weights_must_match_the_examples():
 
 
 @pytest.mark.parametrize("task_name, expected", [
-    ("cola", {"eval_accuracy": ACCURACY, "eval_loss": LOSS, "matthew_corr": MATTHEWS}),
-    ("CoLA", {"eval_accuracy": ACCURACY, "eval_loss": LOSS, "matthew_corr": MATTHEWS}),
-    ("mrpc", {"eval_accuracy": ACCURACY, "eval_loss": LOSS, "f1": F1}),
-    ("qqp", {"eval_accuracy": ACCURACY, "eval_loss": LOSS, "f1": F1}),
-    ("sst-2", {"eval_accuracy": ACCURACY, "eval_loss": LOSS}),
+    ("cola", {
+        "eval_accuracy": ACCURACY,
+        "eval_loss": LOSS,
+        "matthew_corr": MATTHEWS
+    }),
+    ("CoLA", {
+        "eval_accuracy": ACCURACY,
+        "eval_loss": LOSS,
+        "matthew_corr": MATTHEWS
+    }),
+    ("mrpc", {
+        "eval_accuracy": ACCURACY,
+        "eval_loss": LOSS,
+        "f1": F1
+    }),
+    ("qqp", {
+        "eval_accuracy": ACCURACY,
+        "eval_loss": LOSS,
+        "f1": F1
+    }),
+    ("sst-2", {
+        "eval_accuracy": ACCURACY,
+        "eval_loss": LOSS
+    }),
 ])
 def test_classification_metrics_of_binary_tasks(task_name, expected):
   result = metrics.classification_metrics(task_name, BINARY_LABELS, BINARY_LOGITS, BINARY_WEIGHTS,
@@ -166,9 +185,10 @@ def test_best_metric_name(task_name, is_regression, expected):
 def test_prediction_files_of_a_classification_task(tmp_path):
   probabilities = np.array([[0.25, 0.75], [0.9, 0.1], [0.5, 0.5], [0.0, 1.0]], np.float32)
   # The last row is padding: three guids for four rows.
-  test_path, submit_path = classifier_outputs.write_predictions(
-      str(tmp_path / "rte"), ["0", "1", "2"], probabilities, ["entailment", "not_entailment"],
-      is_regression=False)
+  test_path, submit_path = classifier_outputs.write_predictions(str(tmp_path / "rte"),
+                                                                ["0", "1", "2"], probabilities,
+                                                                ["entailment", "not_entailment"],
+                                                                is_regression=False)
   assert test_path == str(tmp_path / "rte" / "test_results.tsv")
   assert submit_path == str(tmp_path / "rte" / "submit_results.tsv")
   assert sorted(os.listdir(tmp_path / "rte")) == ["submit_results.tsv", "test_results.tsv"]
@@ -183,8 +203,9 @@ def test_prediction_files_of_a_classification_task(tmp_path):
 @pytest.mark.parametrize("shape", [(3,), (3, 1)])
 def test_prediction_files_of_a_regression_task(tmp_path, shape):
   scores = np.array([3.5, 0.2, 4.75], np.float32).reshape(shape)
-  test_path, submit_path = classifier_outputs.write_predictions(
-      str(tmp_path), ["1001", "1002", "1003"], scores, [], is_regression=True)
+  test_path, submit_path = classifier_outputs.write_predictions(str(tmp_path),
+                                                                ["1001", "1002", "1003"], scores,
+                                                                [], is_regression=True)
   with open(test_path, encoding="utf-8") as test_results:
     assert test_results.read() == "3.5\n0.2\n4.75\n"
   with open(submit_path, encoding="utf-8") as submit_results:
@@ -201,8 +222,8 @@ def test_prediction_files_refuse_what_does_not_fit(tmp_path):
                                          is_regression=False)
   assert str(error.value) == "1 predictions for 2 examples"
   with pytest.raises(ClassifierDataError) as error:
-    classifier_outputs.write_predictions(str(tmp_path), ["0", "a\tb"], np.ones((2, 2)),
-                                         ["a", "b"], is_regression=False)
+    classifier_outputs.write_predictions(str(tmp_path), ["0", "a\tb"], np.ones((2, 2)), ["a", "b"],
+                                         is_regression=False)
   assert str(error.value) == ("example id 'a\\tb' holds a tab or line break, which would break "
                               "submit_results.tsv: remove it from the test file's id column")
   assert os.listdir(tmp_path) == []

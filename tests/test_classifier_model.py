@@ -6,15 +6,15 @@ Fine-tuned checkpoints are built as the original run_classifier writes them (roo
 """
 
 import numpy as np
+import numpy_albert
 import pytest
 import tensorflow as tf
+import tf1_checkpoint_fixtures as fixtures
 import tf_keras
 
 import albert_tf
 from albert_tf import checkpoints
 from albert_tf.models.albert_classifier import AlbertClassifier
-import numpy_albert
-import tf1_checkpoint_fixtures as fixtures
 
 TOLERANCE = 1e-5
 HEAD = ("output_weights", "output_bias")
@@ -37,8 +37,10 @@ CONFIG = {
 
 
 def classifier(num_labels: int, **config_overrides) -> AlbertClassifier:
-  return AlbertClassifier(albert_tf.AlbertConfig(**{**CONFIG, **config_overrides}),
-                          num_labels=num_labels)
+  return AlbertClassifier(albert_tf.AlbertConfig(**{
+      **CONFIG,
+      **config_overrides
+  }), num_labels=num_labels)
 
 
 def inputs() -> dict:
@@ -48,13 +50,18 @@ def inputs() -> dict:
   mask[2, 2:] = 0
   types = np.zeros((3, 6), np.int32)
   types[:, 3:] = 1
-  return {"input_word_ids": rng.integers(0, 40, size=(3, 6)).astype(np.int32),
-          "input_mask": mask, "input_type_ids": types}
+  return {
+      "input_word_ids": rng.integers(0, 40, size=(3, 6)).astype(np.int32),
+      "input_mask": mask,
+      "input_type_ids": types
+  }
 
 
 def fine_tuned_weights(num_labels: int, seed: int) -> dict:
-  shapes = {**numpy_albert.original_shapes(CONFIG, include_heads=False),
-            **numpy_albert.classifier_shapes(CONFIG, num_labels)}
+  shapes = {
+      **numpy_albert.original_shapes(CONFIG, include_heads=False),
+      **numpy_albert.classifier_shapes(CONFIG, num_labels)
+  }
   return numpy_albert.random_weights(shapes, np.random.default_rng(seed))
 
 
@@ -169,8 +176,8 @@ def test_original_pretraining_checkpoint_keeps_the_head_initialisation(tmp_path)
   outputs = model(features, training=False)
   assert_close(outputs["pooled_output"], expected["pooled_output"], "pooled_output")
   head = dict(zip(HEAD, initial_head))
-  assert_close(outputs["logits"],
-               numpy_albert.classifier_logits(head, expected["pooled_output"]), "logits")
+  assert_close(outputs["logits"], numpy_albert.classifier_logits(head, expected["pooled_output"]),
+               "logits")
 
 
 def test_object_based_pretraining_checkpoint_loads_the_backbone(tmp_path):
@@ -179,8 +186,8 @@ def test_object_based_pretraining_checkpoint_loads_the_backbone(tmp_path):
   randomize(pretrainer, seed=4)
   optimizer = tf_keras.optimizers.Adam(0.01)
   optimizer.build(pretrainer.trainable_variables)
-  prefix = tf.train.Checkpoint(model=pretrainer, optimizer=optimizer).write(
-      str(tmp_path / "model.ckpt-7"))
+  prefix = tf.train.Checkpoint(model=pretrainer,
+                               optimizer=optimizer).write(str(tmp_path / "model.ckpt-7"))
 
   model = classifier(num_labels=2)
   report = albert_tf.load_checkpoint(model, prefix)
@@ -188,8 +195,9 @@ def test_object_based_pretraining_checkpoint_loads_the_backbone(tmp_path):
   assert sorted(report.loaded) == sorted(numpy_albert.original_shapes(CONFIG, include_heads=False))
   assert report.not_found == HEAD
   features = inputs()
-  np.testing.assert_array_equal(model(features)["pooled_output"].numpy(),
-                                pretrainer.albert(features)["pooled_output"].numpy())
+  np.testing.assert_array_equal(
+      model(features)["pooled_output"].numpy(),
+      pretrainer.albert(features)["pooled_output"].numpy())
 
 
 # --- Our classifier checkpoints ----------------------------------------------------------------
@@ -201,9 +209,8 @@ def test_object_based_classifier_checkpoint_loads_everything(tmp_path):
   randomize(source, seed=5)
   optimizer = tf_keras.optimizers.Adam(0.01)
   optimizer.build(source.trainable_variables)
-  prefix = tf.train.Checkpoint(model=source, optimizer=optimizer,
-                               step=tf.Variable(9, dtype=tf.int64)).write(
-                                   str(tmp_path / "model.ckpt-9"))
+  prefix = tf.train.Checkpoint(model=source, optimizer=optimizer, step=tf.Variable(
+      9, dtype=tf.int64)).write(str(tmp_path / "model.ckpt-9"))
 
   model = classifier(num_labels=3)
   report = albert_tf.load_checkpoint(model, tmp_path)
@@ -212,8 +219,9 @@ def test_object_based_classifier_checkpoint_loads_everything(tmp_path):
   assert sorted(report.loaded) == sorted(names)
   assert report.not_found == ()
   features = inputs()
-  np.testing.assert_array_equal(model(features)["logits"].numpy(),
-                                source(features)["logits"].numpy())
+  np.testing.assert_array_equal(
+      model(features)["logits"].numpy(),
+      source(features)["logits"].numpy())
 
 
 def test_save_original_checkpoint_round_trips_and_reads_in_the_original_saver(tmp_path):
@@ -222,10 +230,15 @@ def test_save_original_checkpoint_round_trips_and_reads_in_the_original_saver(tm
   randomize(source, seed=6)
   prefix = albert_tf.save_original_checkpoint(source, tmp_path / "export" / "model.ckpt-1200",
                                               global_step=1200)
-  shapes = {**numpy_albert.original_shapes(CONFIG, include_heads=False),
-            **numpy_albert.classifier_shapes(CONFIG, 3)}
+  shapes = {
+      **numpy_albert.original_shapes(CONFIG, include_heads=False),
+      **numpy_albert.classifier_shapes(CONFIG, 3)
+  }
   assert tf.train.load_checkpoint(prefix).get_variable_to_shape_map() == {
-      **{name: list(shape) for name, shape in shapes.items()}, "global_step": []}
+      **{
+          name: list(shape) for name, shape in shapes.items()
+      }, "global_step": []
+  }
 
   # What the original Estimator's Saver restores for eval, predict and export.
   restored = fixtures.read_with_tf1_saver(prefix, shapes)
@@ -311,12 +324,12 @@ def test_head_dropout_only_in_training():
   trained = [model(features, training=True)["logits"].numpy() for _ in range(3)]
   assert all(np.any(np.abs(logits - inference["logits"].numpy()) > 1e-6) for logits in trained)
   # The backbone itself is deterministic here: the pooled output is the same in training.
-  np.testing.assert_array_equal(model(features, training=True)["pooled_output"].numpy(),
-                                inference["pooled_output"].numpy())
+  np.testing.assert_array_equal(
+      model(features, training=True)["pooled_output"].numpy(), inference["pooled_output"].numpy())
 
   no_dropout = AlbertClassifier(model.config, num_labels=2, dropout_rate=0.0)
   no_dropout(features)
   for target, value in zip(no_dropout.variables, model.variables):
     target.assign(value)
-  np.testing.assert_array_equal(no_dropout(features, training=True)["logits"].numpy(),
-                                inference["logits"].numpy())
+  np.testing.assert_array_equal(
+      no_dropout(features, training=True)["logits"].numpy(), inference["logits"].numpy())

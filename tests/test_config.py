@@ -6,7 +6,8 @@ import os
 import pytest
 
 from albert_tf import config as albert_config
-from albert_tf.config import AlbertConfig, AlbertConfigError
+from albert_tf.config import AlbertConfig
+from albert_tf.config import AlbertConfigError
 
 BASE_FIELDS = {
     "vocab_size": 30000,
@@ -59,18 +60,19 @@ def test_english_presets_have_published_values(size, version):
   assert (config.num_hidden_layers, config.hidden_size, config.intermediate_size,
           config.num_attention_heads) == (layers, hidden, intermediate, heads)
   assert (config.vocab_size, config.embedding_size, config.max_position_embeddings) == (30000, 128,
-                                                                                         512)
+                                                                                        512)
   assert (config.num_hidden_groups, config.inner_group_num, config.type_vocab_size) == (1, 1, 2)
   assert config.hidden_act == "gelu"
   assert config.hidden_dropout_prob == dropout
   assert config.attention_probs_dropout_prob == dropout
   assert config.initializer_range == 0.02
-  assert {key: config.extra[key] for key in ("net_structure_type", "gap_size",
-                                              "num_memory_blocks")} == {
-                                                  "net_structure_type": 0,
-                                                  "gap_size": 0,
-                                                  "num_memory_blocks": 0
-                                              }
+  assert {
+      key: config.extra[key] for key in ("net_structure_type", "gap_size", "num_memory_blocks")
+  } == {
+      "net_structure_type": 0,
+      "gap_size": 0,
+      "num_memory_blocks": 0
+  }
   assert config.down_scale_factor == 1
 
 
@@ -96,14 +98,15 @@ def test_google_chinese_presets(size):
 def test_albert_zh_google_presets(name, layers, hidden, intermediate):
   config = AlbertConfig.from_preset(name)
   assert (config.vocab_size, config.embedding_size, config.num_attention_heads) == (21128, 128, 12)
-  assert (config.num_hidden_layers, config.hidden_size, config.intermediate_size) == (layers, hidden,
-                                                                                      intermediate)
+  assert (config.num_hidden_layers, config.hidden_size,
+          config.intermediate_size) == (layers, hidden, intermediate)
   assert config.hidden_act == "gelu"
   assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
 
 
 def test_from_preset_accepts_json_suffix_and_rejects_unknown_names():
-  assert AlbertConfig.from_preset("albert_base_v2.json") == AlbertConfig.from_preset("albert_base_v2")
+  assert AlbertConfig.from_preset("albert_base_v2.json") == AlbertConfig.from_preset(
+      "albert_base_v2")
   with pytest.raises(AlbertConfigError, match=r"unknown preset 'albert_huge'.*albert_base_v2"):
     AlbertConfig.from_preset("albert_huge")
 
@@ -191,8 +194,9 @@ def test_invalid_values_name_the_field(tmp_path, field, value, pattern):
   assert isinstance(error.value, ValueError)
 
 
-@pytest.mark.parametrize("hidden_act,normalized", [("GELU", "gelu"), ("relu", "relu"), ("", "linear"),
-                                                   (None, "linear"), ("linear", "linear")])
+@pytest.mark.parametrize("hidden_act,normalized", [("GELU", "gelu"), ("relu", "relu"),
+                                                   ("", "linear"), (None, "linear"),
+                                                   ("linear", "linear")])
 def test_hidden_act_is_read_like_the_original(hidden_act, normalized):
   config = AlbertConfig.from_dict(dict(BASE_FIELDS, hidden_act=hidden_act))
   assert config.activation == normalized
@@ -200,9 +204,9 @@ def test_hidden_act_is_read_like_the_original(hidden_act, normalized):
 
 
 def test_group_of_layer_uses_the_original_float_arithmetic():
-  assert [albert_config.group_of_layer(l, 12, 3) for l in range(12)] == [0] * 4 + [1] * 4 + [2] * 4
-  assert [albert_config.group_of_layer(l, 12, 1) for l in range(12)] == [0] * 12
-  assert [albert_config.group_of_layer(l, 4, 2) for l in range(4)] == [0, 0, 1, 1]
+  assert [albert_config.group_of_layer(i, 12, 3) for i in range(12)] == [0] * 4 + [1] * 4 + [2] * 4
+  assert [albert_config.group_of_layer(i, 12, 1) for i in range(12)] == [0] * 12
+  assert [albert_config.group_of_layer(i, 4, 2) for i in range(4)] == [0, 0, 1, 1]
   # 15 / 22 * 22 == 14.999999999999998 in float64: the original puts layer 15 in group 14, not 15.
   assert albert_config.group_of_layer(15, 22, 22) == 14
   assert AlbertConfig.from_dict(dict(BASE_FIELDS, num_hidden_groups=3)).group_of_layer(5) == 1

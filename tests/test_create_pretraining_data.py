@@ -13,7 +13,6 @@ from data_prep.segment_encoding import Segment
 
 CLS, SEP, MASK = 2, 3, 4
 
-
 # ---------------------------------------------------------------------------------------------
 # Reference implementations, list-based like the original (§5.2, §5.3, §5.4 - §5.7).
 
@@ -73,13 +72,13 @@ def reference_pairs(all_documents, document_index, max_seq_length, short_seq_pro
   return out
 
 
-def reference_mask(tokens, is_start, num_a, rng, masked_lm_prob, max_predictions, ngram,
-                   whole_word, vocab_ids):
+def reference_mask(tokens, is_start, num_a, rng, masked_lm_prob, max_predictions, ngram, whole_word,
+                   vocab_ids):
   """§5.4 - §5.7 with the documented changes: n from `rng` (inverse CDF of 1/n weights), the start
   order from a forward Fisher-Yates shuffle drawn as it is consumed, and no word across [SEP]."""
   cand_indexes = []
   token_boundary = [0] * len(tokens)
-  for i, token in enumerate(tokens):
+  for i in range(len(tokens)):
     if i in (0, num_a + 1, len(tokens) - 1):
       token_boundary[i] = 1
       continue
@@ -94,8 +93,9 @@ def reference_mask(tokens, is_start, num_a, rng, masked_lm_prob, max_predictions
   num_to_predict = min(max_predictions, max(1, int(round(len(tokens) * masked_lm_prob))))
   weights = [1.0 / n for n in range(1, ngram + 1)]
   cumulative = np.cumsum(np.array(weights) / sum(weights))
-  ngram_indexes = [[cand_indexes[idx:idx + n] for n in range(1, ngram + 1)]
-                   for idx in range(len(cand_indexes))]
+  ngram_indexes = [
+      [cand_indexes[idx:idx + n] for n in range(1, ngram + 1)] for idx in range(len(cand_indexes))
+  ]
   masked_lms, covered = [], set()
   for i in range(len(ngram_indexes)):
     if len(masked_lms) >= num_to_predict:
@@ -126,7 +126,7 @@ def reference_mask(tokens, is_start, num_a, rng, masked_lm_prob, max_predictions
         output[index] = vocab_ids[rng.randint(0, len(vocab_ids) - 1)]
       masked_lms.append((index, tokens[index]))
   masked_lms.sort()
-  return output, token_boundary, [p for p, _ in masked_lms], [l for _, l in masked_lms]
+  return output, token_boundary, [p for p, _ in masked_lms], [label for _, label in masked_lms]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,7 +145,8 @@ def _random_documents(rng, num_documents=6):
 
 
 def _as_segments(documents):
-  return [[Segment(np.array(seg, dtype=np.int32), np.ones(len(seg), dtype=bool)) for seg in doc]
+  return [[Segment(np.array(seg, dtype=np.int32), np.ones(len(seg), dtype=bool))
+           for seg in doc]
           for doc in documents]
 
 
@@ -170,8 +171,8 @@ def test_sentence_pairs_match_reference(random_next_sentence):
       args = (64, 0.3, random_next_sentence)
       expected = reference_pairs(documents, document_index, *args, random.Random(seed))
       got = instances.create_sentence_pairs(segments, document_index, *args, random.Random(seed))
-      assert [(p.tokens_a.ids.tolist(), p.tokens_b.ids.tolist(), p.is_random_next)
-              for p in got] == expected
+      assert [(p.tokens_a.ids.tolist(), p.tokens_b.ids.tolist(), p.is_random_next) for p in got
+             ] == expected
 
 
 def test_sentence_order_labels_follow_structure_and_balance():
@@ -192,7 +193,7 @@ def test_sentence_order_labels_follow_structure_and_balance():
           swaps += 1
   total = swaps + in_order
   assert total > 1000
-  assert abs(swaps / total - 0.5) < 4 * (0.25 / total) ** 0.5
+  assert abs(swaps / total - 0.5) < 4 * (0.25 / total)**0.5
 
 
 @pytest.mark.parametrize("whole_word, ngram, prob", [(True, 3, 0.15), (False, 3, 0.15),
@@ -217,8 +218,8 @@ def test_masking_matches_reference(whole_word, ngram, prob):
     assert got.labels == expected[3]
 
 
-@pytest.mark.parametrize("num_tokens, expected", [(20, 3), (50, 8), (100, 15), (130, 20),
-                                                  (512, 20), (10, 2), (3, 1), (30, 4)])
+@pytest.mark.parametrize("num_tokens, expected", [(20, 3), (50, 8), (100, 15), (130, 20), (512, 20),
+                                                  (10, 2), (3, 1), (30, 4)])
 def test_prediction_budget_examples(num_tokens, expected):
   # 30 * 0.15 = 4.5 rounds to 4 (Python 3 banker's rounding, as the original under Python 3).
   assert masking.prediction_budget(num_tokens, 0.15, 20) == expected
@@ -267,8 +268,8 @@ def test_permutation_targets_are_disjoint_and_permuted():
   rng = random.Random(3)
   tokens = np.array([CLS] + list(range(5, 105)) + [SEP] + list(range(105, 205)) + [SEP],
                     dtype=np.int32)
-  result = masking.mask_sequence(tokens, np.ones(len(tokens), dtype=bool), 100, options,
-                                 cumulative, rng)
+  result = masking.mask_sequence(tokens, np.ones(len(tokens), dtype=bool), 100, options, cumulative,
+                                 rng)
   assert len(result.positions) == 40 and len(set(result.positions)) == 40
   assert result.positions == sorted(result.positions)
   assert result.labels == [int(tokens[p]) for p in result.positions]
@@ -315,8 +316,10 @@ def test_serialized_examples_parse_as_tf_train_example():
 def test_tfrecord_framing_matches_tensorflow_writer(tmp_path):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
-  records = [rng.integers(0, 256, size=n, dtype=np.uint8).tobytes()
-             for n in (0, 1, 3, 4, 5, 8, 127, 128, 1000, 4099)]
+  records = [
+      rng.integers(0, 256, size=n, dtype=np.uint8).tobytes()
+      for n in (0, 1, 3, 4, 5, 8, 127, 128, 1000, 4099)
+  ]
   path = str(tmp_path / "tf.tfrecord")
   with tf.io.TFRecordWriter(path) as writer:
     for record in records:

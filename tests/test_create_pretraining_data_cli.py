@@ -35,9 +35,11 @@ def sp_model(tmp_path_factory):
 
 
 def _common(sp_model, out):
-  return [f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",
-          "--num_output_shards=2", "--max_seq_length=64", "--max_predictions_per_seq=10",
-          "--dupe_factor=2", "--num_workers=1"]
+  return [
+      f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",
+      "--num_output_shards=2", "--max_seq_length=64", "--max_predictions_per_seq=10",
+      "--dupe_factor=2", "--num_workers=1"
+  ]
 
 
 def test_input_pattern_matching_nothing(sp_model, tmp_path):
@@ -106,10 +108,12 @@ def test_killed_run_leaves_no_final_file_and_rerun_completes(sp_model, tmp_path)
   text = open(text_fixtures.ENGLISH_CORPUS, "rb").read()
   corpus.write_bytes(text * 25)
   out = tmp_path / "out"
-  args = [sys.executable, "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",
-          f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",
-          "--num_output_shards=2", "--max_seq_length=64", "--dupe_factor=10", "--num_workers=1",
-          "--shuffle_buffer_size=10", "--block_bytes=2000"]
+  args = [
+      sys.executable, "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",
+      f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",
+      "--num_output_shards=2", "--max_seq_length=64", "--dupe_factor=10", "--num_workers=1",
+      "--shuffle_buffer_size=10", "--block_bytes=2000"
+  ]
   process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   temp_shard = out / "r-00000-of-00002.tfrecord.incomplete"
   # Wait (without sleeping) until records are being written, then kill mid-run.
@@ -123,8 +127,9 @@ def test_killed_run_leaves_no_final_file_and_rerun_completes(sp_model, tmp_path)
 
   rerun = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
   assert rerun.returncode == 0, rerun.stderr
-  assert sorted(os.listdir(out)) == ["r-00000-of-00002.tfrecord", "r-00001-of-00002.tfrecord",
-                                     "r.stats.json"]
+  assert sorted(os.listdir(out)) == [
+      "r-00000-of-00002.tfrecord", "r-00001-of-00002.tfrecord", "r.stats.json"
+  ]
   fresh = tmp_path / "fresh"
   subprocess.run([a.replace(str(out), str(fresh)) for a in args], cwd=ROOT, check=True,
                  capture_output=True)

@@ -38,8 +38,9 @@ def original_parsing_spec(max_seq_length, max_predictions_per_seq):
 def read_records(pattern, max_seq_length=T, max_predictions_per_seq=P):
   spec = original_parsing_spec(max_seq_length, max_predictions_per_seq)
   files = sorted(glob.glob(pattern))
-  return [{k: v.numpy() for k, v in tf.io.parse_single_example(r, spec).items()}
-          for r in tf.data.TFRecordDataset(files)]
+  return [{
+      k: v.numpy() for k, v in tf.io.parse_single_example(r, spec).items()
+  } for r in tf.data.TFRecordDataset(files)]
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,12 @@ def wp_vocab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def english_run(sp_model, tmp_path_factory):
   out = tmp_path_factory.mktemp("en")
-  config = pipeline.PretrainingDataConfig(
-      input_file=text_fixtures.ENGLISH_CORPUS, output_file=str(out / "train-{shard}.tfrecord"),
-      num_output_shards=3, spm_model_file=sp_model, max_seq_length=T, max_predictions_per_seq=P,
-      dupe_factor=40, num_workers=0, block_bytes=1500, shuffle_buffer_size=100)
+  config = pipeline.PretrainingDataConfig(input_file=text_fixtures.ENGLISH_CORPUS,
+                                          output_file=str(out / "train-{shard}.tfrecord"),
+                                          num_output_shards=3, spm_model_file=sp_model,
+                                          max_seq_length=T, max_predictions_per_seq=P,
+                                          dupe_factor=40, num_workers=0, block_bytes=1500,
+                                          shuffle_buffer_size=100)
   summary = pipeline.create_pretraining_data(config)
   return summary, read_records(str(out / "train-*.tfrecord")), out
 
@@ -110,7 +113,7 @@ def test_statistics_match_reference(english_run, sp_model):
     kinds["random"] += int(((shown != mask_id) & (shown != labels)).sum())
   assert filled / len(records) > 0.95
   total = sum(kinds.values())
-  sigma = lambda p: 4 * (p * (1 - p) / total) ** 0.5  # noqa: E731
+  sigma = lambda p: 4 * (p * (1 - p) / total)**0.5  # noqa: E731
   # A random draw can hit the original id (1/300 of 10%), so "keep" may gain a hair from "random".
   assert abs(kinds["mask"] / total - 0.8) < sigma(0.8)
   assert abs(kinds["keep"] / total - 0.1) < sigma(0.1) + 0.001
@@ -126,20 +129,28 @@ def test_statistics_match_reference(english_run, sp_model):
 def test_summary_json_written_next_to_output(english_run):
   summary, _, out = english_run
   assert os.path.exists(out / "train.stats.json")
-  assert sorted(os.listdir(out)) == ["train-00000-of-00003.tfrecord",
-                                     "train-00001-of-00003.tfrecord",
-                                     "train-00002-of-00003.tfrecord", "train.stats.json"]
+  assert sorted(os.listdir(out)) == [
+      "train-00000-of-00003.tfrecord", "train-00001-of-00003.tfrecord",
+      "train-00002-of-00003.tfrecord", "train.stats.json"
+  ]
   counts = list(summary["shards"].values())
   assert sum(counts) == summary["instances"] and max(counts) - min(counts) <= 1
 
 
-@pytest.mark.parametrize("flags", [{"do_permutation": True}, {"random_next_sentence": True},
-                                   {"do_whole_word_mask": False, "ngram": 1}])
+@pytest.mark.parametrize("flags", [{
+    "do_permutation": True
+}, {
+    "random_next_sentence": True
+}, {
+    "do_whole_word_mask": False,
+    "ngram": 1
+}])
 def test_original_options_produce_parseable_records(sp_model, tmp_path, flags):
-  config = pipeline.PretrainingDataConfig(
-      input_file=text_fixtures.ENGLISH_CORPUS, output_file=str(tmp_path / "r.tfrecord"),
-      spm_model_file=sp_model, max_seq_length=T, max_predictions_per_seq=P, dupe_factor=2,
-      num_workers=0, **flags)
+  config = pipeline.PretrainingDataConfig(input_file=text_fixtures.ENGLISH_CORPUS,
+                                          output_file=str(tmp_path / "r.tfrecord"),
+                                          spm_model_file=sp_model, max_seq_length=T,
+                                          max_predictions_per_seq=P, dupe_factor=2, num_workers=0,
+                                          **flags)
   summary = pipeline.create_pretraining_data(config)
   num_predictions = 2 * P if flags.get("do_permutation") else P
   records = read_records(str(tmp_path / "r.tfrecord"), T, num_predictions)
@@ -154,11 +165,10 @@ def test_original_options_produce_parseable_records(sp_model, tmp_path, flags):
 
 
 def _chinese_config(wp_vocab, out, **overrides):
-  options = dict(
-      input_file=f"{text_fixtures.CHINESE_CORPUS},{text_fixtures.MIXED_CORPUS}",
-      output_file=str(out / "zh.tfrecord"), vocab_file=wp_vocab, do_chinese_wwm=True,
-      max_seq_length=T, max_predictions_per_seq=P, dupe_factor=20, num_workers=0,
-      masked_lm_prob=0.3)
+  options = dict(input_file=f"{text_fixtures.CHINESE_CORPUS},{text_fixtures.MIXED_CORPUS}",
+                 output_file=str(out / "zh.tfrecord"), vocab_file=wp_vocab, do_chinese_wwm=True,
+                 max_seq_length=T, max_predictions_per_seq=P, dupe_factor=20, num_workers=0,
+                 masked_lm_prob=0.3)
   options.update(overrides)
   return pipeline.PretrainingDataConfig(**options)
 
@@ -168,7 +178,7 @@ def test_chinese_word_boundaries_are_jieba_words(wp_vocab):
   encoder = chinese_words.ChineseWholeWordSegmentEncoder(tokenizer)
   for path in (text_fixtures.CHINESE_CORPUS, text_fixtures.MIXED_CORPUS):
     with open(path, encoding="utf-8") as corpus:
-      for line in filter(None, (l.strip() for l in corpus)):
+      for line in filter(None, (text.strip() for text in corpus)):
         segment = encoder.encode_line(line)
         tokens = tokenizer.convert_ids_to_tokens(segment.ids)
         assert tokens == tokenizer.tokenize(line)  # same tokens as plain WordPiece
@@ -210,13 +220,15 @@ def test_chinese_wwm_masks_whole_words_with_real_character_labels(wp_vocab, tmp_
 
 @pytest.mark.slow
 def test_output_is_identical_for_any_number_of_workers(sp_model, wp_vocab, tmp_path):
+
   def run(workers, subdir, **overrides):
     out = tmp_path / subdir
-    config = pipeline.PretrainingDataConfig(
-        input_file=",".join(text_fixtures.ALL_CORPORA),
-        output_file=str(out / "r-{shard}.tfrecord"), num_output_shards=2,
-        spm_model_file=sp_model, max_seq_length=64, max_predictions_per_seq=10, dupe_factor=4,
-        num_workers=workers, block_bytes=700, shuffle_buffer_size=30, **overrides)
+    config = pipeline.PretrainingDataConfig(input_file=",".join(text_fixtures.ALL_CORPORA),
+                                            output_file=str(out / "r-{shard}.tfrecord"),
+                                            num_output_shards=2, spm_model_file=sp_model,
+                                            max_seq_length=64, max_predictions_per_seq=10,
+                                            dupe_factor=4, num_workers=workers, block_bytes=700,
+                                            shuffle_buffer_size=30, **overrides)
     pipeline.create_pretraining_data(config)
     return [open(p, "rb").read() for p in sorted(glob.glob(str(out / "r-*.tfrecord")))]
 
@@ -224,21 +236,23 @@ def test_output_is_identical_for_any_number_of_workers(sp_model, wp_vocab, tmp_p
   assert run(3, "w3") == in_process
   assert run(2, "w2") == in_process
   assert run(0, "seed", random_seed=1) != in_process
-  zh_in_process = pipeline.create_pretraining_data(_chinese_config(wp_vocab, tmp_path / "z0",
-                                                                   block_bytes=300))
-  zh_workers = pipeline.create_pretraining_data(_chinese_config(wp_vocab, tmp_path / "z2",
-                                                                num_workers=2, block_bytes=300))
+  zh_in_process = pipeline.create_pretraining_data(
+      _chinese_config(wp_vocab, tmp_path / "z0", block_bytes=300))
+  zh_workers = pipeline.create_pretraining_data(
+      _chinese_config(wp_vocab, tmp_path / "z2", num_workers=2, block_bytes=300))
   assert zh_in_process["instances"] == zh_workers["instances"]
-  assert (open(tmp_path / "z0" / "zh.tfrecord", "rb").read() ==
-          open(tmp_path / "z2" / "zh.tfrecord", "rb").read())
+  assert (open(tmp_path / "z0" / "zh.tfrecord",
+               "rb").read() == open(tmp_path / "z2" / "zh.tfrecord", "rb").read())
 
 
 def test_serialization_batches_do_not_change_the_output(sp_model, tmp_path, monkeypatch):
+
   def run(subdir):
-    config = pipeline.PretrainingDataConfig(
-        input_file=text_fixtures.ENGLISH_CORPUS, output_file=str(tmp_path / subdir / "r.tfrecord"),
-        spm_model_file=sp_model, max_seq_length=64, max_predictions_per_seq=10, dupe_factor=3,
-        num_workers=0)
+    config = pipeline.PretrainingDataConfig(input_file=text_fixtures.ENGLISH_CORPUS,
+                                            output_file=str(tmp_path / subdir / "r.tfrecord"),
+                                            spm_model_file=sp_model, max_seq_length=64,
+                                            max_predictions_per_seq=10, dupe_factor=3,
+                                            num_workers=0)
     pipeline.create_pretraining_data(config)
     return (tmp_path / subdir / "r.tfrecord").read_bytes()
 
@@ -276,10 +290,12 @@ def test_tf_filesystem_input_and_output_give_the_local_bytes(english_run, sp_mod
   tf.io.gfile.makedirs("ram://corpus")
   with tf.io.gfile.GFile("ram://corpus/english.txt", "wb") as writer:
     writer.write(corpus)
-  config = pipeline.PretrainingDataConfig(
-      input_file="ram://corpus/*.txt", output_file="ram://records/train-{shard}.tfrecord",
-      num_output_shards=3, spm_model_file=sp_model, max_seq_length=T, max_predictions_per_seq=P,
-      dupe_factor=40, num_workers=0, block_bytes=1500, shuffle_buffer_size=100)
+  config = pipeline.PretrainingDataConfig(input_file="ram://corpus/*.txt",
+                                          output_file="ram://records/train-{shard}.tfrecord",
+                                          num_output_shards=3, spm_model_file=sp_model,
+                                          max_seq_length=T, max_predictions_per_seq=P,
+                                          dupe_factor=40, num_workers=0, block_bytes=1500,
+                                          shuffle_buffer_size=100)
   pipeline.create_pretraining_data(config)
   assert sorted(tf.io.gfile.listdir("ram://records")) == sorted(os.listdir(out))
   for name in os.listdir(out):

@@ -15,6 +15,7 @@ are parsed but not imported: their examples (none today) are only checked for sy
 
 import ast
 import builtins
+from collections.abc import Iterator
 import dataclasses
 import doctest
 import importlib
@@ -22,7 +23,6 @@ import inspect
 import pathlib
 import tempfile
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,8 +31,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("albert_tf", "data_prep")
 HEADERS = ("Example:", "Examples:")
 # Names an example may use without importing them, as a reader would have them.
-READER_NAMES = {"albert_tf": "albert_tf", "data_prep": "data_prep", "tf": "tensorflow",
-                "np": "numpy", "tf_keras": "tf_keras"}
+READER_NAMES = {
+    "albert_tf": "albert_tf",
+    "data_prep": "data_prep",
+    "tf": "tensorflow",
+    "np": "numpy",
+    "tf_keras": "tf_keras"
+}
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -65,12 +70,14 @@ def public_modules() -> list[tuple[str, pathlib.Path]]:
 def _documented(tree: ast.Module) -> Iterator[tuple[str, ast.AST]]:
   """(qualified name, node) of the module and every class and function in it."""
   yield "", tree
+
   def walk(node: ast.AST, prefix: str) -> Iterator[tuple[str, ast.AST]]:
     for child in ast.iter_child_nodes(node):
       if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
         name = f"{prefix}{child.name}"
         yield name, child
         yield from walk(child, name + ".")
+
   yield from walk(tree, "")
 
 
@@ -91,10 +98,10 @@ def _sections(docstring: str) -> Iterator[str]:
 
 def _is_entry_point(tree: ast.Module) -> bool:
   """Whether the module defines absl flags when imported."""
-  return any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and
-             isinstance(node.value.func, ast.Attribute) and
-             node.value.func.attr.startswith("DEFINE")
-             for node in tree.body)
+  return any(
+      isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and
+      isinstance(node.value.func, ast.Attribute) and node.value.func.attr.startswith("DEFINE")
+      for node in tree.body)
 
 
 def collect() -> tuple[list[Section], set[str], set[str]]:
@@ -105,8 +112,9 @@ def collect() -> tuple[list[Section], set[str], set[str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     if _is_entry_point(tree):
       entry_points.add(module)
-    functions.update(node.name for node in tree.body if isinstance(node, ast.FunctionDef)
-                     and not node.name.startswith("_"))
+    functions.update(node.name
+                     for node in tree.body
+                     if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"))
     for owner, node in _documented(tree):
       docstring = ast.get_docstring(node, clean=True)
       if docstring:
@@ -124,8 +132,7 @@ def test_examples_are_collected_and_indented():
   assert len(DOCTEST_MODULES) >= 10 and len(ILLUSTRATIONS) >= 10  # the scan finds them
   empty = [s.where for s in SECTIONS if not s.text]
   assert not empty, f"Example: sections with nothing indented under them: {empty}"
-  mixed = [s.where for s in SECTIONS
-           if ">>>" in s.text and not s.text.lstrip().startswith(">>>")]
+  mixed = [s.where for s in SECTIONS if ">>>" in s.text and not s.text.lstrip().startswith(">>>")]
   assert not mixed, f"write these Example: sections wholly as >>> sessions: {mixed}"
 
 

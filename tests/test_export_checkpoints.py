@@ -39,22 +39,23 @@ def training_directory(tmp_path_factory):
   optimizer = tf_keras.optimizers.Adam(1e-3)
   with tf.GradientTape() as tape:
     outputs = pretrainer(_inputs(), training=True)
-    loss = tf.reduce_sum(outputs["mlm_logits"] ** 2) + tf.reduce_sum(outputs["sop_logits"] ** 2)
+    loss = tf.reduce_sum(outputs["mlm_logits"]**2) + tf.reduce_sum(outputs["sop_logits"]**2)
   variables = pretrainer.trainable_variables
   optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-  tf.train.Checkpoint(model=pretrainer, optimizer=optimizer).write(
-      str(directory / "model.ckpt-best"))
+  tf.train.Checkpoint(model=pretrainer,
+                      optimizer=optimizer).write(str(directory / "model.ckpt-best"))
   return directory, config, pretrainer
 
 
 def test_cli_writes_clean_original_checkpoint(training_directory, tmp_path):
   directory, config, pretrainer = training_directory
   export_path = str(tmp_path / "clean" / "model.ckpt-best")
-  result = subprocess.run(
-      [sys.executable, "-m", "albert_tf.export_checkpoints", f"--albert_directory={directory}",
-       f"--export_path={export_path}"],
-      env={**os.environ, "PYTHONPATH": REPO_ROOT}, capture_output=True, text=True, timeout=300,
-      check=False)
+  result = subprocess.run([
+      sys.executable, "-m", "albert_tf.export_checkpoints", f"--albert_directory={directory}",
+      f"--export_path={export_path}"
+  ], env={
+      **os.environ, "PYTHONPATH": REPO_ROOT
+  }, capture_output=True, text=True, timeout=300, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
 
   written = dict(tf.train.list_variables(export_path))
@@ -77,8 +78,8 @@ def test_config_and_checkpoint_flags_instead_of_directory(training_directory, tm
   prefix = export_checkpoint(export_path=str(tmp_path / "model.ckpt"),
                              albert_config_file=str(directory / "albert_config.json"),
                              init_checkpoint=str(directory))
-  assert set(dict(tf.train.list_variables(prefix))) == set(original_variable_shapes(config)) | {
-      "global_step"}
+  assert set(dict(
+      tf.train.list_variables(prefix))) == set(original_variable_shapes(config)) | {"global_step"}
 
 
 def test_missing_checkpoint_is_one_line(training_directory, tmp_path):

@@ -9,8 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-import tf_keras
 from tensorflow.core.protobuf import saved_model_pb2
+import tf_keras
 
 from albert_tf import AlbertConfig
 from albert_tf import checkpoints
@@ -27,15 +27,17 @@ SEQ_LENGTH = 16
 STEP = 42
 THRESHOLD = 0.25
 LABELS = ["negative", "neutral", "positive"]
-TEXTS = ["The capital of France is Paris.", "",
-         "one two three four five six seven eight nine ten eleven twelve thirteen fourteen",
-         "Café, 1990, naïve!"]
+TEXTS = [
+    "The capital of France is Paris.", "",
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen",
+    "Café, 1990, naïve!"
+]
 TEXTS_B = ["It is big.", "x", "a b c d e f g h i j k l m n o p q r s t u v w", ""]
 ZH_TEXTS = ["北京是中国的首都。", "我在Paris住了3年, 很喜欢café!", "", "今天天气很好" * 5]
 ZH_TEXTS_B = ["上海", "", "很喜欢", "天气"]
 CLASSIFIER_SIGNATURES = {
-    "serving_default": ({"input_word_ids", "input_mask", "input_type_ids"},
-                        {"logits", "probabilities"}),
+    "serving_default": ({"input_word_ids", "input_mask",
+                         "input_type_ids"}, {"logits", "probabilities"}),
     "serialized_example": ({"input"}, {"probabilities", "predictions", "threshold"}),
     "classify_text": ({"text"}, {"probabilities", "label_ids", "labels"}),
     "classify_text_pair": ({"text", "text_b"}, {"probabilities", "label_ids", "labels"}),
@@ -98,8 +100,8 @@ def exports(tmp_path_factory):
   _write_run(run_dir, classifier, LABELS)
   classifier_path = classifier_exporter.export_classifier_from_checkpoint(
       albert_config_file=config_file, init_checkpoint=str(run_dir),
-      export_dir=str(root / "classifier"), spm_model_file=spm_model_file,
-      max_seq_length=SEQ_LENGTH, threshold=THRESHOLD)
+      export_dir=str(root / "classifier"), spm_model_file=spm_model_file, max_seq_length=SEQ_LENGTH,
+      threshold=THRESHOLD)
 
   vocab_file = text_fixtures.build_wordpiece_vocab(root)
   wordpiece = tokenization.FullTokenizer(vocab_file=vocab_file)
@@ -107,23 +109,34 @@ def exports(tmp_path_factory):
                                  seed=1)
   regression_path = classifier_exporter.export_classifier(
       regressor, export_dir=str(root / "regression"),
-      text_tokenizer=exporter.create_text_tokenizer(None, vocab_file, True),
-      max_seq_length=SEQ_LENGTH, labels=[], is_regression=True, threshold=float("nan"),
-      version=None)
+      text_tokenizer=exporter.create_text_tokenizer(None, vocab_file,
+                                                    True), max_seq_length=SEQ_LENGTH, labels=[],
+      is_regression=True, threshold=float("nan"), version=None)
   return {
-      "root": root, "run_dir": run_dir, "config_file": config_file,
+      "root": root,
+      "run_dir": run_dir,
+      "config_file": config_file,
       "spm_model_file": spm_model_file,
-      "classifier": {"path": classifier_path, "model": classifier,
-                     "tokenizer": sentencepiece,
-                     "texts": (TEXTS, TEXTS_B)},
-      "regression": {"path": regression_path, "model": regressor, "tokenizer": wordpiece,
-                     "texts": (ZH_TEXTS, ZH_TEXTS_B)},
+      "classifier": {
+          "path": classifier_path,
+          "model": classifier,
+          "tokenizer": sentencepiece,
+          "texts": (TEXTS, TEXTS_B)
+      },
+      "regression": {
+          "path": regression_path,
+          "model": regressor,
+          "tokenizer": wordpiece,
+          "texts": (ZH_TEXTS, ZH_TEXTS_B)
+      },
   }
 
 
 def _packed(tokenizer, texts, texts_b=None):
-  rows = [pack(tokenizer.encode(a), None if texts_b is None else tokenizer.encode(b), tokenizer)
-          for a, b in zip(texts, texts_b or texts)]
+  rows = [
+      pack(tokenizer.encode(a), None if texts_b is None else tokenizer.encode(b), tokenizer)
+      for a, b in zip(texts, texts_b or texts)
+  ]
   ids, mask, types = (np.array(column, np.int32) for column in zip(*rows))
   return {"input_word_ids": ids, "input_mask": mask, "input_type_ids": types}
 
@@ -132,11 +145,12 @@ def _serialized_examples(inputs):
   examples = []
   for ids, mask, types in zip(inputs["input_word_ids"], inputs["input_mask"],
                               inputs["input_type_ids"]):
-    features = {name: tf.train.Feature(int64_list=tf.train.Int64List(value=values.tolist()))
-                for name, values in (("input_ids", ids), ("input_mask", mask),
-                                     ("segment_ids", types))}
-    examples.append(tf.train.Example(features=tf.train.Features(feature=features))
-                    .SerializeToString())
+    features = {
+        name: tf.train.Feature(int64_list=tf.train.Int64List(value=values.tolist()))
+        for name, values in (("input_ids", ids), ("input_mask", mask), ("segment_ids", types))
+    }
+    examples.append(
+        tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString())
   return np.array(examples, object)
 
 
@@ -145,9 +159,16 @@ def _signature_inputs(export):
   pair = _packed(export["tokenizer"], texts, texts_b)
   return {
       "serving_default": pair,
-      "serialized_example": {"input": _serialized_examples(pair)},
-      "classify_text": {"text": np.array(texts, object)},
-      "classify_text_pair": {"text": np.array(texts, object), "text_b": np.array(texts_b, object)},
+      "serialized_example": {
+          "input": _serialized_examples(pair)
+      },
+      "classify_text": {
+          "text": np.array(texts, object)
+      },
+      "classify_text_pair": {
+          "text": np.array(texts, object),
+          "text_b": np.array(texts_b, object)
+      },
   }
 
 
@@ -180,18 +201,22 @@ _FRESH_PROCESS_SCRIPT = textwrap.dedent("""
 def served(exports):
   """Every signature of both exports, run in a process importing only TF and tensorflow_text."""
   root = exports["root"]
-  inputs = {f"{export}/{signature}/{name}": value
-            for export in ("classifier", "regression")
-            for signature, args in _signature_inputs(exports[export]).items()
-            for name, value in args.items()}
+  inputs = {
+      f"{export}/{signature}/{name}": value for export in ("classifier", "regression")
+      for signature, args in _signature_inputs(exports[export]).items()
+      for name, value in args.items()
+  }
   np.savez(root / "inputs.npz", **inputs)
   script = root / "serve.py"
   script.write_text(_FRESH_PROCESS_SCRIPT)
   env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
   result = subprocess.run(
-      [sys.executable, str(script), str(root / "inputs.npz"), str(root / "outputs.npz")] +
-      [f"{export}={exports[export]['path']}" for export in ("classifier", "regression")],
-      cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False)
+      [sys.executable,
+       str(script),
+       str(root / "inputs.npz"),
+       str(root / "outputs.npz")] +
+      [f"{export}={exports[export]['path']}" for export in ("classifier", "regression")], cwd=root,
+      env=env, capture_output=True, text=True, timeout=600, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(result.stdout.strip().splitlines()[-1]) == []
   outputs = {}
@@ -205,8 +230,8 @@ def served(exports):
 def _numpy_logits(classifier, inputs):
   """Keras pooled output, then the head in NumPy; checks Keras' logits against it."""
   outputs = classifier(inputs, training=False)
-  weights, bias = (v.numpy() for v in (classifier.classifier.output_weights,
-                                       classifier.classifier.output_bias))
+  weights, bias = (
+      v.numpy() for v in (classifier.classifier.output_weights, classifier.classifier.output_bias))
   logits = outputs["pooled_output"].numpy() @ weights.T + bias
   np.testing.assert_allclose(outputs["logits"].numpy(), logits, rtol=0, atol=1e-5)
   return logits
@@ -233,8 +258,8 @@ def test_classify_text_equals_python_tokenizer_keras_and_numpy(exports, served, 
   _assert_close(got["probabilities"], probabilities)
   np.testing.assert_array_equal(got["label_ids"], probabilities.argmax(-1))
   assert got["label_ids"].dtype == np.int32
-  assert [label.decode() for label in got["labels"]] == [
-      LABELS[i] for i in probabilities.argmax(-1)]
+  assert [label.decode() for label in got["labels"]
+         ] == [LABELS[i] for i in probabilities.argmax(-1)]
   assert len(set(got["labels"])) > 1  # The random head does not answer one label for all.
 
 
@@ -265,15 +290,21 @@ def test_wordpiece_regression_equals_keras(exports, served):
   _assert_close(got["serialized_example"]["predictions"], scores[:, 0])
 
 
-@pytest.mark.parametrize("export,signatures,text_ops", [
-    # Classification never turns ids back into pieces.
-    ("classifier", CLASSIFIER_SIGNATURES, SENTENCEPIECE_TEXT_OPS - {"SentencepieceIdToStringOp"}),
-    ("regression", REGRESSION_SIGNATURES, WORDPIECE_TEXT_OPS)])
+@pytest.mark.parametrize(
+    "export,signatures,text_ops",
+    [
+        # Classification never turns ids back into pieces.
+        ("classifier", CLASSIFIER_SIGNATURES,
+         SENTENCEPIECE_TEXT_OPS - {"SentencepieceIdToStringOp"}),
+        ("regression", REGRESSION_SIGNATURES, WORDPIECE_TEXT_OPS)
+    ])
 def test_signatures_and_graph_ops(exports, export, signatures, text_ops):
   meta_graph = _meta_graph(exports[export]["path"])
-  assert {name: (set(signature.inputs), set(signature.outputs))
-          for name, signature in meta_graph.signature_def.items()
-          if name != "__saved_model_init_op"} == signatures
+  assert {
+      name: (set(signature.inputs), set(signature.outputs))
+      for name, signature in meta_graph.signature_def.items()
+      if name != "__saved_model_init_op"
+  } == signatures
   ops = {node.op for node in meta_graph.graph_def.node}
   for function in meta_graph.graph_def.library.function:
     ops.update(node.op for node in function.node_def)
@@ -291,8 +322,8 @@ def _meta_graph(path):
 def test_version_best_checkpoint_and_assets(exports):
   path = exports["classifier"]["path"]
   assert os.path.basename(path) == str(STEP)  # model.ckpt-best's step, not the latest (3).
-  assert sorted(os.listdir(os.path.join(path, "assets"))) == [
-      "albert_config.json", "fixture_spm.model"]
+  assert sorted(os.listdir(os.path.join(path,
+                                        "assets"))) == ["albert_config.json", "fixture_spm.model"]
   assert os.path.basename(exports["regression"]["path"]) == "1"
 
 
@@ -301,10 +332,10 @@ def test_labels_that_do_not_fit_the_classifier(exports, tmp_path):
       (["a", "b"], False, "the classifier has num_labels=3 but the 2 labels need 2"),
       ([], True, "the classifier has num_labels=3 but a regression task needs 1")):
     with pytest.raises(exporter.ExportError) as error:
-      classifier_exporter.export_classifier(
-          exports["classifier"]["model"], export_dir=str(tmp_path), text_tokenizer=None,
-          max_seq_length=SEQ_LENGTH, labels=labels, is_regression=is_regression,
-          threshold=None, version=3)
+      classifier_exporter.export_classifier(exports["classifier"]["model"],
+                                            export_dir=str(tmp_path), text_tokenizer=None,
+                                            max_seq_length=SEQ_LENGTH, labels=labels,
+                                            is_regression=is_regression, threshold=None, version=3)
     assert str(error.value).startswith(message)
   assert not os.listdir(tmp_path)
 
@@ -349,10 +380,11 @@ def test_pretraining_checkpoint_has_no_head(exports, tmp_path):
   model = exports["classifier"]["model"]
   prefix = tf.train.Checkpoint(model=model.albert).write(str(tmp_path / "model.ckpt-1"))
   with pytest.raises(exporter.ExportError) as error:
-    classifier_exporter.export_classifier_from_checkpoint(
-        albert_config_file=exports["config_file"], init_checkpoint=prefix,
-        export_dir=str(tmp_path / "out"), spm_model_file=exports["spm_model_file"],
-        num_labels=3, max_seq_length=SEQ_LENGTH)
+    classifier_exporter.export_classifier_from_checkpoint(albert_config_file=exports["config_file"],
+                                                          init_checkpoint=prefix,
+                                                          export_dir=str(tmp_path / "out"),
+                                                          spm_model_file=exports["spm_model_file"],
+                                                          num_labels=3, max_seq_length=SEQ_LENGTH)
   assert "\n" not in str(error.value)
   assert not os.path.exists(tmp_path / "out")
 
@@ -360,11 +392,12 @@ def test_pretraining_checkpoint_has_no_head(exports, tmp_path):
 def test_flags_of_the_other_task_are_refused(tmp_path):
   # A subprocess: albert-export's flags would clash with run_pretraining's in a pytest process.
   repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  result = subprocess.run(
-      [sys.executable, "-m", "albert_tf.export_savedmodel", "--task=classifier", "--top_k=3",
-       f"--export_dir={tmp_path}"],
-      env={**os.environ, "PYTHONPATH": repo_root}, capture_output=True, text=True, timeout=300,
-      check=False)
+  result = subprocess.run([
+      sys.executable, "-m", "albert_tf.export_savedmodel", "--task=classifier", "--top_k=3",
+      f"--export_dir={tmp_path}"
+  ], env={
+      **os.environ, "PYTHONPATH": repo_root
+  }, capture_output=True, text=True, timeout=300, check=False)
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "albert-export: error: --top_k applies to --task=pretraining, not --task=classifier")
@@ -372,21 +405,21 @@ def test_flags_of_the_other_task_are_refused(tmp_path):
 
 def test_cli_exports_a_run_directory(exports, tmp_path):
   repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  result = subprocess.run(
-      [sys.executable, "-m", "albert_tf.export_savedmodel", "--task=classifier",
-       f"--albert_config_file={exports['config_file']}",
-       f"--init_checkpoint={exports['run_dir']}", f"--export_dir={tmp_path}",
-       f"--max_seq_length={SEQ_LENGTH}", "--notext_signatures", "--version=9",
-       "--threshold_to_export=0.75"],
-      env={**os.environ, "PYTHONPATH": repo_root}, capture_output=True, text=True, timeout=300,
-      check=False)
+  result = subprocess.run([
+      sys.executable, "-m", "albert_tf.export_savedmodel", "--task=classifier",
+      f"--albert_config_file={exports['config_file']}", f"--init_checkpoint={exports['run_dir']}",
+      f"--export_dir={tmp_path}", f"--max_seq_length={SEQ_LENGTH}", "--notext_signatures",
+      "--version=9", "--threshold_to_export=0.75"
+  ], env={
+      **os.environ, "PYTHONPATH": repo_root
+  }, capture_output=True, text=True, timeout=300, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.strip().splitlines()[-1] == f"Exported {tmp_path / '9'}"
   loaded = tf.saved_model.load(str(tmp_path / "9"))
   assert set(loaded.signatures) == {"serving_default", "serialized_example"}
   inputs = _signature_inputs(exports["classifier"])
-  got = loaded.signatures["serialized_example"](input=tf.constant(
-      inputs["serialized_example"]["input"].tolist()))
+  got = loaded.signatures["serialized_example"](
+      input=tf.constant(inputs["serialized_example"]["input"].tolist()))
   logits = _numpy_logits(exports["classifier"]["model"], inputs["serving_default"])
   _assert_close(got["probabilities"].numpy(), _softmax(logits))
   assert float(got["threshold"]) == 0.75

@@ -23,16 +23,22 @@ from tests.test_text_preprocessing import _truncate_seq_pair
 SEQ_LENGTH = 16
 TOP_K = 3
 STEP = 77
-TEXTS = ["The capital of France is Paris.", "", "北京是中国的首都。我在Paris住了3年, 很喜欢café!",
-         "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen",
-         "   \t "]
+TEXTS = [
+    "The capital of France is Paris.", "", "北京是中国的首都。我在Paris住了3年, 很喜欢café!",
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen",
+    "   \t "
+]
 TEXTS_B = ["It is big.", "x", "", "a b c d e f g h i j k l m n o p q r s t u v w", "y"]
-MASK_TEXTS = ["the capital of [MASK] is [MASK].", "", "[MASK]", "no mask at all",
-              "long " * 20 + "[MASK] beyond the limit"]
+MASK_TEXTS = [
+    "the capital of [MASK] is [MASK].", "", "[MASK]", "no mask at all",
+    "long " * 20 + "[MASK] beyond the limit"
+]
 # tensorflow-text ops the SentencePiece export may use (all present in TF Text 2.12, the version
 # official TF Serving images embed); everything else must be a core TensorFlow op.
-SENTENCEPIECE_TEXT_OPS = {"NormalizeUTF8", "SentencepieceOp", "SentencepieceTokenizeOp",
-                          "SentencepieceStringToIdOp", "SentencepieceIdToStringOp"}
+SENTENCEPIECE_TEXT_OPS = {
+    "NormalizeUTF8", "SentencepieceOp", "SentencepieceTokenizeOp", "SentencepieceStringToIdOp",
+    "SentencepieceIdToStringOp"
+}
 WORDPIECE_TEXT_OPS = {"NormalizeUTF8", "RegexSplitWithOffsets", "WordpieceTokenizeWithOffsets"}
 
 
@@ -58,12 +64,17 @@ def export(tmp_path_factory):
   checkpoint = save_original_checkpoint(pretrainer, str(root / "ckpt" / f"model.ckpt-{STEP}"),
                                         global_step=STEP)
   path = exporter.export_savedmodel(albert_config_file=config_file, init_checkpoint=checkpoint,
-                           export_dir=str(root / "serving"), spm_model_file=spm_model_file,
-                           max_seq_length=SEQ_LENGTH, top_k=TOP_K,
-                           encoder_export_dir=str(root / "encoder"))
+                                    export_dir=str(root / "serving"), spm_model_file=spm_model_file,
+                                    max_seq_length=SEQ_LENGTH, top_k=TOP_K,
+                                    encoder_export_dir=str(root / "encoder"))
   return {
-      "root": root, "path": path, "config_file": config_file, "checkpoint": checkpoint,
-      "spm_model_file": spm_model_file, "pretrainer": pretrainer, "config": config,
+      "root": root,
+      "path": path,
+      "config_file": config_file,
+      "checkpoint": checkpoint,
+      "spm_model_file": spm_model_file,
+      "pretrainer": pretrainer,
+      "config": config,
       "tokenizer": tokenization.FullTokenizer(spm_model_file=spm_model_file),
   }
 
@@ -82,11 +93,20 @@ def _signature_inputs():
   ids = _id_inputs()
   return {
       "serving_default": ids,
-      "mlm": {**ids, "masked_lm_positions": np.array([[1, 4, 15], [0, 2, 8]], np.int32)},
+      "mlm": {
+          **ids, "masked_lm_positions": np.array([[1, 4, 15], [0, 2, 8]], np.int32)
+      },
       "sop": ids,
-      "encode_text": {"text": np.array(TEXTS, object)},
-      "encode_text_pair": {"text": np.array(TEXTS, object), "text_b": np.array(TEXTS_B, object)},
-      "fill_mask_text": {"text": np.array(MASK_TEXTS, object)},
+      "encode_text": {
+          "text": np.array(TEXTS, object)
+      },
+      "encode_text_pair": {
+          "text": np.array(TEXTS, object),
+          "text_b": np.array(TEXTS_B, object)
+      },
+      "fill_mask_text": {
+          "text": np.array(MASK_TEXTS, object)
+      },
   }
 
 
@@ -117,16 +137,20 @@ _FRESH_PROCESS_SCRIPT = textwrap.dedent("""
 def fresh_process_outputs(export):
   """Runs every signature in a process that imports only tensorflow and tensorflow_text."""
   root = export["root"]
-  inputs = {f"{signature}/{name}": value
-            for signature, args in _signature_inputs().items() for name, value in args.items()}
+  inputs = {
+      f"{signature}/{name}": value for signature, args in _signature_inputs().items()
+      for name, value in args.items()
+  }
   np.savez(root / "inputs.npz", **inputs)
   script = root / "serve.py"
   script.write_text(_FRESH_PROCESS_SCRIPT)
   env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-  result = subprocess.run(
-      [sys.executable, str(script), export["path"], str(root / "inputs.npz"),
-       str(root / "outputs.npz")],
-      cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False)
+  result = subprocess.run([
+      sys.executable,
+      str(script), export["path"],
+      str(root / "inputs.npz"),
+      str(root / "outputs.npz")
+  ], cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(result.stdout.strip().splitlines()[-1]) == []
   outputs = {}
@@ -184,8 +208,10 @@ def test_id_signatures_equal_keras(export, fresh_process_outputs):
 def test_encode_text_equals_python_tokenizer_and_keras(export, fresh_process_outputs):
   tokenizer = export["tokenizer"]
   for signature, texts_b in (("encode_text", None), ("encode_text_pair", TEXTS_B)):
-    rows = [pack(tokenizer.encode(a), None if texts_b is None else tokenizer.encode(b), tokenizer)
-            for a, b in zip(TEXTS, texts_b or TEXTS)]
+    rows = [
+        pack(tokenizer.encode(a), None if texts_b is None else tokenizer.encode(b), tokenizer)
+        for a, b in zip(TEXTS, texts_b or TEXTS)
+    ]
     expected_inputs = _packed_batch(rows)
     got = fresh_process_outputs[signature]
     for name, value in expected_inputs.items():
@@ -220,10 +246,10 @@ def test_fill_mask_text_equals_keras_top_k(export, fresh_process_outputs):
     for column in range(len(columns)):
       expected_ids = np.argsort(-probabilities[row, column], kind="stable")[:TOP_K]
       np.testing.assert_array_equal(got["top_k_ids"][row, column], expected_ids)
-      _assert_close(got["top_k_probabilities"][row, column],
-                    probabilities[row, column, expected_ids])
-      assert [t.decode() for t in got["top_k_tokens"][row, column]] == (
-          tokenizer.convert_ids_to_tokens(expected_ids))
+      _assert_close(got["top_k_probabilities"][row, column], probabilities[row, column,
+                                                                           expected_ids])
+      assert [t.decode() for t in got["top_k_tokens"][row, column]
+             ] == (tokenizer.convert_ids_to_tokens(expected_ids))
 
 
 def _signature_defs(path):
@@ -240,8 +266,8 @@ def test_predict_requests_map_onto_signatures(export, fresh_process_outputs):
     request.model_spec.name = "albert"
     request.model_spec.signature_name = signature
     for name, value in args.items():
-      request.inputs[name].CopyFrom(tf.make_tensor_proto(value.tolist() if value.dtype == object
-                                                         else value))
+      request.inputs[name].CopyFrom(
+          tf.make_tensor_proto(value.tolist() if value.dtype == object else value))
     signature_def = signature_defs[signature]
     assert set(request.inputs) == set(signature_def.inputs), signature
     for name, tensor in request.inputs.items():
@@ -294,7 +320,7 @@ def test_reusable_encoder_is_callable_and_trainable(export):
   _assert_close(outputs["sequence_output"].numpy(), expected["sequence_output"].numpy())
   assert len(encoder.trainable_variables) == len(export["pretrainer"].albert.trainable_variables)
   with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(encoder(inputs, training=True)["pooled_output"] ** 2)
+    loss = tf.reduce_sum(encoder(inputs, training=True)["pooled_output"]**2)
   gradients = tape.gradient(loss, encoder.trainable_variables)
   assert all(g is not None for g in gradients)
   assert float(tf.linalg.global_norm(gradients)) > 0
@@ -355,12 +381,16 @@ def test_cli_defaults_max_seq_length_to_the_config_and_reports_one_line_errors(t
   config_file = str(tmp_path / "albert_config.json")
   config.to_json_file(config_file)
   repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  command = [sys.executable, "-m", "albert_tf.export_savedmodel",
-             f"--albert_config_file={config_file}",
-             f"--init_checkpoint={tmp_path / 'model.ckpt-1'}", f"--export_dir={tmp_path / 'out'}"]
-  processes = [subprocess.Popen(command + extra, env={**os.environ, "PYTHONPATH": repo_root},
-                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-               for extra in ([], ["--max_seq_length=65"])]
+  command = [
+      sys.executable, "-m", "albert_tf.export_savedmodel", f"--albert_config_file={config_file}",
+      f"--init_checkpoint={tmp_path / 'model.ckpt-1'}", f"--export_dir={tmp_path / 'out'}"
+  ]
+  processes = [
+      subprocess.Popen(command + extra, env={
+          **os.environ, "PYTHONPATH": repo_root
+      }, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+      for extra in ([], ["--max_seq_length=65"])
+  ]
   default, too_long = [process.communicate(timeout=300)[1] for process in processes]
   default_code, too_long_code = [process.returncode for process in processes]
   # No --max_seq_length: 64 (not 128) and on to the next check, the missing vocabulary.
@@ -387,8 +417,8 @@ def test_wordpiece_export_tokenizes_like_python(tmp_path):
   pretrainer.build()
   checkpoint = save_original_checkpoint(pretrainer, str(tmp_path / "ckpt" / "model.ckpt"))
   path = exporter.export_savedmodel(albert_config_file=config_file, init_checkpoint=checkpoint,
-                           export_dir=str(tmp_path / "serving"), vocab_file=vocab_file,
-                           max_seq_length=SEQ_LENGTH)
+                                    export_dir=str(tmp_path / "serving"), vocab_file=vocab_file,
+                                    max_seq_length=SEQ_LENGTH)
   assert os.path.basename(path) == "1"  # global_step 0: version 1.
   assert {op for op in _graph_ops(path) if not hasattr(tf.raw_ops, op)} == WORDPIECE_TEXT_OPS
   loaded = tf.saved_model.load(path)

@@ -26,7 +26,8 @@ def test_expand_patterns_keeps_pattern_order_sorts_matches_and_skips_directories
   _touch(str(tmp_path / "extra.txt"))
   assert file_io.expand_patterns(f" {pattern} ,") == [
       f"{tmp_path}/extra.txt", f"{tmp_path}/corpus/a.txt", f"{tmp_path}/corpus/b.txt",
-      f"{tmp_path}/corpus/extra.txt"]
+      f"{tmp_path}/corpus/extra.txt"
+  ]
 
 
 def test_expand_patterns_reads_tf_filesystems():
@@ -34,8 +35,9 @@ def test_expand_patterns_reads_tf_filesystems():
   for name in ("2.tfrecord", "1.tfrecord"):
     with tf.io.gfile.GFile(f"ram://expand/{name}", "w") as writer:
       writer.write("x")
-  assert file_io.expand_patterns("ram://expand/*") == ["ram://expand/1.tfrecord",
-                                                        "ram://expand/2.tfrecord"]
+  assert file_io.expand_patterns("ram://expand/*") == [
+      "ram://expand/1.tfrecord", "ram://expand/2.tfrecord"
+  ]
 
 
 @pytest.mark.parametrize("patterns, message", [
@@ -92,8 +94,8 @@ def test_atomic_prefix_renames_every_file_of_the_prefix(tmp_path):
   with file_io.atomic_prefix(prefix) as temporary:
     _touch(temporary + ".data-00000-of-00001", "data")
     _touch(temporary + ".index", "index")
-  assert sorted(os.listdir(tmp_path / "ckpt")) == ["model.ckpt-best.data-00000-of-00001",
-                                                   "model.ckpt-best.index"]
+  assert sorted(os.listdir(
+      tmp_path / "ckpt")) == ["model.ckpt-best.data-00000-of-00001", "model.ckpt-best.index"]
   assert open(prefix + ".index", encoding="utf-8").read() == "index"
 
 

@@ -36,8 +36,14 @@ def encoders(tmp_path_factory):
     with_config = exporter.export_encoder(pretrainer, str(root / "with_config"),
                                           assets={"albert_config.json": config_asset})
   bare = exporter.export_encoder(pretrainer, str(root / "bare"))
-  return {"root": root, "config": config, "albert": pretrainer.albert,
-          "with_config": with_config, "bare": bare, "encoder": HubEncoder(with_config)}
+  return {
+      "root": root,
+      "config": config,
+      "albert": pretrainer.albert,
+      "with_config": with_config,
+      "bare": bare,
+      "encoder": HubEncoder(with_config)
+  }
 
 
 def _inputs():
@@ -75,8 +81,8 @@ def test_trainable_every_variable_gets_a_gradient(encoders):
   inputs = _inputs()
   with tf.GradientTape() as tape:
     outputs = encoder(inputs, training=True)
-    loss = (tf.reduce_sum(outputs["pooled_output"] ** 2) +
-            tf.reduce_sum(outputs["sequence_output"] ** 2))
+    loss = (tf.reduce_sum(outputs["pooled_output"]**2) +
+            tf.reduce_sum(outputs["sequence_output"]**2))
   gradients = tape.gradient(loss, encoder.trainable_variables)
   assert all(gradient is not None for gradient in gradients)
   assert all(float(tf.linalg.global_norm([gradient])) > 0 for gradient in gradients)
@@ -92,8 +98,9 @@ def test_keras_config_round_trip(encoders):
   encoder = encoders["encoder"]
   copy = HubEncoder.from_config(encoder.get_config())
   assert copy.handle == encoder.handle and copy.config == encoder.config
-  np.testing.assert_allclose(copy(_inputs())["pooled_output"].numpy(),
-                             encoder(_inputs())["pooled_output"].numpy(), rtol=0, atol=0)
+  np.testing.assert_allclose(
+      copy(_inputs())["pooled_output"].numpy(),
+      encoder(_inputs())["pooled_output"].numpy(), rtol=0, atol=0)
 
 
 class _TakesOneTensor(tf.Module):
@@ -105,8 +112,9 @@ class _TakesOneTensor(tf.Module):
 
 class _PooledOnly(tf.Module):
 
-  @tf.function(input_signature=[{name: tf.TensorSpec([None, None], tf.int32)
-                                 for name in INPUT_NAMES}])
+  @tf.function(input_signature=[{
+      name: tf.TensorSpec([None, None], tf.int32) for name in INPUT_NAMES
+  }])
   def __call__(self, inputs):
     return {"pooled_output": tf.zeros([tf.shape(inputs["input_word_ids"])[0], 4])}
 

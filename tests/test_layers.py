@@ -61,8 +61,7 @@ def test_embeddings_match_the_formula_and_slice_positions():
   np.testing.assert_allclose(
       without_types,
       _layer_norm(word[ids] + token_type[0] + position[:5][None], layer.layer_norm.gamma.numpy(),
-                  layer.layer_norm.beta.numpy()),
-      atol=1e-5)
+                  layer.layer_norm.beta.numpy()), atol=1e-5)
 
 
 def test_embeddings_reject_sequences_longer_than_the_position_table():
@@ -89,8 +88,10 @@ def test_brightmart_embeddings_reject_sequences_longer_than_the_position_table()
 
 def _numpy_block(block, x, mask):
   """The original attention_ffn_block in NumPy (float64), reading the block's Keras weights."""
-  w = {v.name.split("/")[-2] + "/" + v.name.split("/")[-1][:-2]: v.numpy().astype(np.float64)
-       for v in block.weights}
+  w = {
+      v.name.split("/")[-2] + "/" + v.name.split("/")[-1][:-2]: v.numpy().astype(np.float64)
+      for v in block.weights
+  }
   batch, seq, hidden = x.shape
   heads, size = block.num_attention_heads, block.head_size
 
@@ -106,11 +107,12 @@ def _numpy_block(block, x, mask):
   probs = np.exp(scores - scores.max(-1, keepdims=True))
   probs /= probs.sum(-1, keepdims=True)
   context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
-  a = _layer_norm(dense("attention_output", context) + x, w["attention_layer_norm/gamma"],
-                  w["attention_layer_norm/beta"])
+  a = _layer_norm(
+      dense("attention_output", context) + x, w["attention_layer_norm/gamma"],
+      w["attention_layer_norm/beta"])
   f = np.maximum(dense("intermediate", a), 0.0)
-  return _layer_norm(dense("output_dense", f) + a, w["output_layer_norm/gamma"],
-                     w["output_layer_norm/beta"])
+  return _layer_norm(
+      dense("output_dense", f) + a, w["output_layer_norm/gamma"], w["output_layer_norm/beta"])
 
 
 def test_transformer_block_matches_the_formula_with_padding():
@@ -134,12 +136,18 @@ def test_transformer_block_kernels_have_the_original_shapes():
   block = transformer_block.AlbertTransformerBlock(hidden_size=12, num_attention_heads=3,
                                                    intermediate_size=7)
   block.build()
-  shapes = {name: tuple(getattr(block, name).kernel.shape)
-            for name in ("query", "key", "value", "attention_output", "intermediate",
-                         "output_dense")}
-  assert shapes == {"query": (12, 12), "key": (12, 12), "value": (12, 12),
-                    "attention_output": (12, 12), "intermediate": (12, 7),
-                    "output_dense": (7, 12)}
+  shapes = {
+      name: tuple(getattr(block, name).kernel.shape)
+      for name in ("query", "key", "value", "attention_output", "intermediate", "output_dense")
+  }
+  assert shapes == {
+      "query": (12, 12),
+      "key": (12, 12),
+      "value": (12, 12),
+      "attention_output": (12, 12),
+      "intermediate": (12, 7),
+      "output_dense": (7, 12)
+  }
   assert block.attention_layer_norm.epsilon == block.output_layer_norm.epsilon == 1e-12
   with pytest.raises(ValueError, match="divisible"):
     transformer_block.AlbertTransformerBlock(hidden_size=12, num_attention_heads=5,
@@ -153,9 +161,9 @@ def test_attention_bias_is_minus_10000_on_masked_keys():
 
 
 def _encoder(layers, groups, inner):
-  encoder = shared_encoder.AlbertSharedEncoder(
-      num_hidden_layers=layers, hidden_size=8, num_attention_heads=2, intermediate_size=5,
-      num_hidden_groups=groups, inner_group_num=inner)
+  encoder = shared_encoder.AlbertSharedEncoder(num_hidden_layers=layers, hidden_size=8,
+                                               num_attention_heads=2, intermediate_size=5,
+                                               num_hidden_groups=groups, inner_group_num=inner)
   encoder.build()
   return encoder
 
@@ -166,8 +174,9 @@ def test_shared_encoder_creates_exactly_groups_times_inner_blocks():
   assert len(encoder.trainable_weights) == 2 * 2 * 16
   assert len({id(v) for v in encoder.trainable_weights}) == 2 * 2 * 16
   assert encoder.layer_to_group == [0, 0, 1, 1]
-  assert encoder.blocks == [encoder.groups[0][0], encoder.groups[0][1], encoder.groups[1][0],
-                            encoder.groups[1][1]]
+  assert encoder.blocks == [
+      encoder.groups[0][0], encoder.groups[0][1], encoder.groups[1][0], encoder.groups[1][1]
+  ]
   assert len(_encoder(layers=6, groups=1, inner=1).trainable_weights) == 16
 
 
@@ -229,15 +238,14 @@ def test_sentence_order_head_uses_transposed_output_weights():
 
 @pytest.mark.parametrize("layer", [
     embeddings.AlbertEmbeddings(vocab_size=13, embedding_size=6, max_position_embeddings=9,
-                                type_vocab_size=3, hidden_dropout_prob=0.1,
-                                initializer_range=0.05, name="emb"),
-    transformer_block.AlbertTransformerBlock(hidden_size=12, num_attention_heads=3,
-                                             intermediate_size=7, hidden_act="relu",
-                                             hidden_dropout_prob=0.1,
-                                             attention_probs_dropout_prob=0.2, name="block"),
+                                type_vocab_size=3, hidden_dropout_prob=0.1, initializer_range=0.05,
+                                name="emb"),
+    transformer_block.AlbertTransformerBlock(
+        hidden_size=12, num_attention_heads=3, intermediate_size=7, hidden_act="relu",
+        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.2, name="block"),
     shared_encoder.AlbertSharedEncoder(num_hidden_layers=4, hidden_size=8, num_attention_heads=2,
-                                       intermediate_size=5, num_hidden_groups=2,
-                                       inner_group_num=3, hidden_act="tanh", name="encoder"),
+                                       intermediate_size=5, num_hidden_groups=2, inner_group_num=3,
+                                       hidden_act="tanh", name="encoder"),
     masked_lm_head.AlbertMaskedLMHead(vocab_size=11, embedding_size=4, hidden_act="relu"),
     sentence_order_head.AlbertSentenceOrderHead(hidden_size=6, initializer_range=0.1),
 ], ids=lambda layer: type(layer).__name__)

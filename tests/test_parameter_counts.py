@@ -1,11 +1,11 @@
 """Exact parameter counts of the published English sizes (reference/original_albert.md §3.3)."""
 
 import numpy as np
+import numpy_albert  # tests/, on sys.path under pytest's default import mode
 import pytest
 
 from albert_tf.config import AlbertConfig
 from albert_tf.models.albert_pretrainer import AlbertPretrainer
-import numpy_albert  # tests/, on sys.path under pytest's default import mode
 
 # size: (backbone, backbone + MLM + SOP heads), for V=30000.
 PUBLISHED_COUNTS = {
@@ -20,12 +20,14 @@ def _count(variables):
   return sum(int(np.prod(v.shape)) for v in variables)
 
 
-@pytest.mark.parametrize("size", [
-    "base",
-    "large",
-    pytest.param("xlarge", marks=pytest.mark.slow),
-    pytest.param("xxlarge", marks=pytest.mark.slow),  # ~0.9 GB of float32, ~20 s to initialise
-])
+@pytest.mark.parametrize(
+    "size",
+    [
+        "base",
+        "large",
+        pytest.param("xlarge", marks=pytest.mark.slow),
+        pytest.param("xxlarge", marks=pytest.mark.slow),  # ~0.9 GB of float32, ~20 s to initialise
+    ])
 def test_parameter_counts(size):
   config = AlbertConfig.from_preset(f"albert_{size}_v2")
   pretrainer = AlbertPretrainer(config)

@@ -38,11 +38,14 @@ ERROR_PREFIX = "albert-run-classifier: error: "
 KNOWN_TASKS = ("afqmc, cmnli, cola, csl, generic, iflytek, lcqmc, mismnli, mnli, mrpc, qnli, qqp, "
                "rte, sst-2, sts-b, tnews, wnli")
 MRPC_HEADER = ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"]
-STSB_COLUMNS = ["index", "genre", "filename", "year", "old_index", "source1", "source2",
-                "sentence1", "sentence2"]
-MNLI_TEST_HEADER = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse",
-                    "sentence2_binary_parse", "sentence1_parse", "sentence2_parse", "sentence1",
-                    "sentence2"]
+STSB_COLUMNS = [
+    "index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1",
+    "sentence2"
+]
+MNLI_TEST_HEADER = [
+    "index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
+    "sentence1_parse", "sentence2_parse", "sentence1", "sentence2"
+]
 
 
 @pytest.fixture(name="workspace", scope="module")
@@ -52,13 +55,26 @@ def fixture_workspace(tmp_path_factory) -> dict:
 
 def run_task(workspace, data_dir, output_dir, task_name, **settings):
   """Fine-tunes the pretrained checkpoint for 40 steps, evaluating at 20 and 40, then predicts."""
-  settings = {"albert_config_file": workspace["config"], "spm_model_file": workspace["spm"],
-              "init_checkpoint": workspace["checkpoint"], "do_train": True, "do_eval": True,
-              "do_predict": True, "num_train_steps": 40, "save_checkpoints_steps": 20,
-              "steps_per_loop": 20, "log_steps": 20, "num_warmup_steps": 4, "train_batch_size": 16,
-              "learning_rate": 2e-3, "max_seq_length": 32, **settings}
-  classifier_run.run(fixtures.options(data_dir=str(data_dir), output_dir=str(output_dir),
-                                      task_name=task_name, **settings))
+  settings = {
+      "albert_config_file": workspace["config"],
+      "spm_model_file": workspace["spm"],
+      "init_checkpoint": workspace["checkpoint"],
+      "do_train": True,
+      "do_eval": True,
+      "do_predict": True,
+      "num_train_steps": 40,
+      "save_checkpoints_steps": 20,
+      "steps_per_loop": 20,
+      "log_steps": 20,
+      "num_warmup_steps": 4,
+      "train_batch_size": 16,
+      "learning_rate": 2e-3,
+      "max_seq_length": 32,
+      **settings
+  }
+  classifier_run.run(
+      fixtures.options(data_dir=str(data_dir), output_dir=str(output_dir), task_name=task_name,
+                       **settings))
   return output_dir
 
 
@@ -71,8 +87,7 @@ def pair_rows(rng, count):
     rows.append((fixtures.sentence(rng, [rng.choice(fixtures.TOPIC_WORDS[topic_a])],
                                    length=rng.randint(2, 6)),
                  fixtures.sentence(rng, [rng.choice(fixtures.TOPIC_WORDS[topic_b])],
-                                   length=rng.randint(2, 6)),
-                 index % 2))
+                                   length=rng.randint(2, 6)), index % 2))
   return rows
 
 
@@ -90,8 +105,10 @@ def predicted_labels(output_dir, count) -> np.ndarray:
 
 
 def assert_submission(output_dir, indexes, predictions):
-  assert fixtures.read_tsv_rows(output_dir / "submit_results.tsv") == (
-      [["index", "prediction"]] + [[str(i), str(p)] for i, p in zip(indexes, predictions)])
+  assert fixtures.read_tsv_rows(
+      output_dir /
+      "submit_results.tsv") == ([["index", "prediction"]] +
+                                [[str(i), str(p)] for i, p in zip(indexes, predictions)])
 
 
 # --- GLUE layouts and a Chinese task, end to end --------------------------------------------------
@@ -172,8 +189,9 @@ def test_cola_is_kept_best_by_matthews_correlation(workspace, tmp_path):
   output_dir = run_task(workspace, tmp_path / "glue", tmp_path / "out", "cola")
 
   block = best_block(output_dir, "matthew_corr")
-  assert sorted(block) == ["best", "eval_accuracy", "eval_loss", "global_step", "loss",
-                           "matthew_corr"]
+  assert sorted(block) == [
+      "best", "eval_accuracy", "eval_loss", "global_step", "loss", "matthew_corr"
+  ]
   labels = np.array([label for _, label in dev])
   predicted = predicted_labels(output_dir, len(dev))
   tp = np.sum((predicted == 1) & (labels == 1))
@@ -194,8 +212,8 @@ def test_stsb_regression(workspace, tmp_path):
 
   def lines(rows, offset, with_score=True):
     return [(offset + i, "main-news", "2012", "2012test", f"{i:04d}", "none", "none", text,
-             "the tea", *([f"{score:.3f}"] if with_score else [])) for i, (text, score) in
-            enumerate(rows)]
+             "the tea", *([f"{score:.3f}"] if with_score else []))
+            for i, (text, score) in enumerate(rows)]
 
   fixtures.write_tsv(data / "train.tsv", STSB_COLUMNS + ["score"], lines(train, 0))
   fixtures.write_tsv(data / "dev.tsv", STSB_COLUMNS + ["score"], lines(dev, 0))
@@ -203,8 +221,7 @@ def test_stsb_regression(workspace, tmp_path):
   output_dir = run_task(workspace, tmp_path / "glue", tmp_path / "out", "sts-b")
 
   block = best_block(output_dir, "pearson")
-  assert sorted(block) == ["MSE", "best", "eval_loss", "global_step", "loss", "pearson",
-                           "spearman"]
+  assert sorted(block) == ["MSE", "best", "eval_loss", "global_step", "loss", "pearson", "spearman"]
   test_results = fixtures.read_tsv_rows(output_dir / "test_results.tsv")
   scores = np.array(test_results, np.float64)[:, 0]
   assert np.array(test_results).shape == (len(dev), 1)
@@ -266,8 +283,10 @@ def fixture_mnli_checkpoint(workspace) -> tuple:
   """An original run_classifier checkpoint for MNLI's 3 labels (random weights, AdamW slots)."""
   with open(workspace["config"], encoding="utf-8") as f:
     config = json.load(f)
-  shapes = {**numpy_albert.original_shapes(config, include_heads=False),
-            **numpy_albert.classifier_shapes(config, 3)}
+  shapes = {
+      **numpy_albert.original_shapes(config, include_heads=False),
+      **numpy_albert.classifier_shapes(config, 3)
+  }
   weights = numpy_albert.random_weights(shapes, np.random.default_rng(6))
   prefix = tf1_checkpoint_fixtures.write_tf1_checkpoint(
       os.path.join(workspace["root"], "mnli", "model.ckpt-best"), weights, optimizer_slots=True,
@@ -281,19 +300,19 @@ def test_original_fine_tuned_checkpoint_predicts_the_original_probabilities(
   rng = random.Random(7)
   pairs = [(a, b) for a, b, _ in pair_rows(rng, 11)]
   indexes = [f"{i}" for i in range(len(pairs))]
-  fixtures.write_tsv(tmp_path / "glue" / "MNLI" / "test_matched.tsv", MNLI_TEST_HEADER,
-                     [(index, 0, 0, "fiction", "", "", "", "", a, b)
-                      for index, (a, b) in zip(indexes, pairs)])
+  fixtures.write_tsv(
+      tmp_path / "glue" / "MNLI" / "test_matched.tsv", MNLI_TEST_HEADER,
+      [(index, 0, 0, "fiction", "", "", "", "", a, b) for index, (a, b) in zip(indexes, pairs)])
   output_dir = tmp_path / "out"
   output_dir.mkdir()  # empty: predict falls back to the fine-tuned --init_checkpoint
-  classifier_run.run(fixtures.options(
-      data_dir=str(tmp_path / "glue"), output_dir=str(output_dir), task_name="mnli",
-      albert_config_file=workspace["config"], spm_model_file=workspace["spm"],
-      init_checkpoint=prefix, do_train=False, do_predict=True, max_seq_length=48))
+  classifier_run.run(
+      fixtures.options(data_dir=str(tmp_path / "glue"), output_dir=str(output_dir),
+                       task_name="mnli", albert_config_file=workspace["config"],
+                       spm_model_file=workspace["spm"], init_checkpoint=prefix, do_train=False,
+                       do_predict=True, max_seq_length=48))
 
   tokenizer = tokenization.FullTokenizer(vocab_file=None, spm_model_file=workspace["spm"])
-  expected = numpy_albert.classifier_probabilities(weights, config,
-                                                   *features(tokenizer, pairs, 48))
+  expected = numpy_albert.classifier_probabilities(weights, config, *features(tokenizer, pairs, 48))
   actual = np.array(fixtures.read_tsv_rows(output_dir / "test_results.tsv"), np.float64)
   assert actual.shape == (len(pairs), 3)
   np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5)
@@ -323,12 +342,12 @@ def test_a_crashed_run_resumes_to_the_uninterrupted_result(workspace, tmp_path, 
 
   def run(output_dir):
     # 20 steps of 8 from 48 rows: the data stream reshuffles twice, once after the crash at 10.
-    classifier_run.run(fixtures.options(
-        data_dir=str(tmp_path / "data"), output_dir=str(output_dir), task_name="generic",
-        albert_config_file=config, spm_model_file=workspace["spm"],
-        init_checkpoint=workspace["checkpoint"], do_train=True, do_eval=True,
-        num_train_steps=20, num_warmup_steps=4, save_checkpoints_steps=10, steps_per_loop=10,
-        log_steps=10))
+    classifier_run.run(
+        fixtures.options(data_dir=str(tmp_path / "data"), output_dir=str(output_dir),
+                         task_name="generic", albert_config_file=config,
+                         spm_model_file=workspace["spm"], init_checkpoint=workspace["checkpoint"],
+                         do_train=True, do_eval=True, num_train_steps=20, num_warmup_steps=4,
+                         save_checkpoints_steps=10, steps_per_loop=10, log_steps=10))
 
   run(tmp_path / "straight")
   save = checkpointing.TrainingCheckpoints.save
@@ -414,18 +433,20 @@ def fixture_bad_inputs(workspace, tmp_path_factory) -> dict:
 def argv(workspace, root, name, *, data="good", task="mrpc", vocab=True, actions=("--do_train",),
          extra=()):
   """run_classifier's arguments for a 2-step run of `task` on root/`data` into root/`name`."""
-  return [f"--task_name={task}", f"--data_dir={root / data}", f"--output_dir={root / name}",
-          f"--albert_config_file={workspace['config']}", "--max_seq_length=16",
-          *([f"--spm_model_file={workspace['spm']}"] if vocab else []), *actions,
-          "--train_batch_size=4", "--eval_batch_size=4", "--predict_batch_size=4",
-          "--train_step=2", "--save_checkpoints_steps=2", "--iterations_per_loop=2", *extra]
+  return [
+      f"--task_name={task}", f"--data_dir={root / data}", f"--output_dir={root / name}",
+      f"--albert_config_file={workspace['config']}", "--max_seq_length=16",
+      *([f"--spm_model_file={workspace['spm']}"] if vocab else []), *actions,
+      "--train_batch_size=4", "--eval_batch_size=4", "--predict_batch_size=4", "--train_step=2",
+      "--save_checkpoints_steps=2", "--iterations_per_loop=2", *extra
+  ]
 
 
 def test_unknown_task_name_lists_the_known_ones(workspace, bad_inputs):
-  result = subprocess.run(
-      [sys.executable, "-m", "albert_tf.run_classifier",
-       *argv(workspace, bad_inputs, "unknown", task="mrcp")],
-      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  result = subprocess.run([
+      sys.executable, "-m", "albert_tf.run_classifier",
+      *argv(workspace, bad_inputs, "unknown", task="mrcp")
+  ], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
   assert error_line(result) == (f"{ERROR_PREFIX}unknown --task_name='mrcp': use one of "
                                 f"{KNOWN_TASKS} (generic reads your own tsv/csv/jsonl).")
 
@@ -464,13 +485,15 @@ def test_bad_inputs_are_one_line_errors(workspace, bad_inputs, mnli_checkpoint):
                     "(model.ckpt-best or model.ckpt-<step>): train first (--do_train), or pass "
                     "--init_checkpoint=<a fine-tuned checkpoint>"),
   }
-  result = subprocess.run([sys.executable, "-c", MAIN_BATCH,
-                           json.dumps([case[0] for case in cases.values()])],
-                          cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  result = subprocess.run(
+      [sys.executable, "-c", MAIN_BATCH,
+       json.dumps([case[0] for case in cases.values()])], cwd=REPO, capture_output=True, text=True,
+      timeout=300, check=False)
   assert error_line(result) == ERROR_PREFIX + cases["untrained"][1]
   codes = json.loads(result.stdout.split("CODES ")[-1])
-  assert dict(zip(cases, codes)) == {name: ERROR_PREFIX + case[1]
-                                     for name, case in list(cases.items())[:-1]}
+  assert dict(zip(cases, codes)) == {
+      name: ERROR_PREFIX + case[1] for name, case in list(cases.items())[:-1]
+  }
 
 
 # --- Flags (their types and defaults against the original's: tests/test_original_flags.py) ------
@@ -490,10 +513,12 @@ def test_bad_inputs_are_one_line_errors(workspace, bad_inputs, mnli_checkpoint):
 def test_bad_flags_are_one_line_errors(tmp_path, drop, extra, expected):
   # Flags are checked before any file is read: the workspace's files need not exist.
   files = {"config": "albert_config.json", "spm": "30k-clean.model"}
-  arguments = [argument for argument in argv(files, tmp_path, "out", extra=extra)
-               if argument.split("=")[0] != drop]
-  result = subprocess.run([sys.executable, "-m", "albert_tf.run_classifier", *arguments],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+  arguments = [
+      argument for argument in argv(files, tmp_path, "out", extra=extra)
+      if argument.split("=")[0] != drop
+  ]
+  result = subprocess.run([sys.executable, "-m", "albert_tf.run_classifier", *arguments], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
   assert result.stderr.strip() == ERROR_PREFIX + expected
   assert result.returncode == 1
   assert not os.path.exists(tmp_path / "out")

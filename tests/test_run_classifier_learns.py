@@ -22,8 +22,11 @@ from tests import classifier_fixtures as fixtures
 
 def checkpoint_values(prefix) -> dict:
   reader = tf.train.load_checkpoint(prefix)
-  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-          if name.startswith(("model/", "optimizer/"))}
+  return {
+      name: reader.get_tensor(name)
+      for name in reader.get_variable_to_shape_map()
+      if name.startswith(("model/", "optimizer/"))
+  }
 
 
 def assert_best_files(output_dir, best_metric) -> int:
@@ -69,12 +72,12 @@ def write_splits(data_dir, rows, sizes) -> dict:
 
 
 def fine_tune(workspace, data_dir, output_dir, **settings):
-  classifier_run.run(fixtures.options(
-      data_dir=str(data_dir), output_dir=str(output_dir), task_name="generic",
-      albert_config_file=workspace["config"], spm_model_file=workspace["spm"],
-      init_checkpoint=workspace["checkpoint"], do_train=True, do_eval=True, do_predict=True,
-      train_batch_size=16, eval_batch_size=16, predict_batch_size=16, num_warmup_steps=10,
-      **settings))
+  classifier_run.run(
+      fixtures.options(data_dir=str(data_dir), output_dir=str(output_dir), task_name="generic",
+                       albert_config_file=workspace["config"], spm_model_file=workspace["spm"],
+                       init_checkpoint=workspace["checkpoint"], do_train=True, do_eval=True,
+                       do_predict=True, train_batch_size=16, eval_batch_size=16,
+                       predict_batch_size=16, num_warmup_steps=10, **settings))
 
 
 @pytest.fixture(name="topics", scope="module")
@@ -83,8 +86,8 @@ def fixture_topics(workspace, tmp_path_factory) -> tuple:
   root = tmp_path_factory.mktemp("topics")
   rows = fixtures.topic_rows(random.Random(0), 320 + 64 + 40)
   splits = write_splits(root / "data", rows, {"train": 320, "dev": 64, "test": 40})
-  fine_tune(workspace, root / "data", root / "out", num_train_steps=100,
-            save_checkpoints_steps=25, steps_per_loop=25, log_steps=25)
+  fine_tune(workspace, root / "data", root / "out", num_train_steps=100, save_checkpoints_steps=25,
+            steps_per_loop=25, log_steps=25)
   return root / "out", splits
 
 
@@ -127,8 +130,8 @@ def test_regression_learns_the_score(workspace, tmp_path):
             generic=GenericTaskSpec(regression=True))
   output_dir = tmp_path / "out"
   blocks = fixtures.read_eval_blocks(output_dir)
-  assert sorted(blocks[-1]) == ["MSE", "best", "eval_loss", "global_step", "loss", "pearson",
-                                "spearman"]
+  assert sorted(
+      blocks[-1]) == ["MSE", "best", "eval_loss", "global_step", "loss", "pearson", "spearman"]
   # Pearson of a constant guess is 0; measured: 0.91 at step 50, 0.97 at step 100.
   assert blocks[-1]["pearson"] >= 0.8
   assert_best_files(output_dir, "pearson")

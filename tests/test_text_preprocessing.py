@@ -48,11 +48,11 @@ def spm_model_file(tmp_path_factory):
   rng = random.Random(0)
   lines = [" ".join(rng.choice(_SP_WORDS) for _ in range(10)) for _ in range(2000)]
   model = io.BytesIO()
-  spm.SentencePieceTrainer.train(
-      sentence_iterator=iter(lines), model_writer=model, vocab_size=80, pad_id=0, unk_id=1,
-      eos_id=-1, bos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"],
-      user_defined_symbols=["(", ")", '"', "-", ".", "–", "£", "€"], character_coverage=1.0,
-      model_type="unigram", minloglevel=2)
+  spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, vocab_size=80,
+                                 pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
+                                 control_symbols=["[CLS]", "[SEP]", "[MASK]"],
+                                 user_defined_symbols=["(", ")", '"', "-", ".", "–", "£", "€"],
+                                 character_coverage=1.0, model_type="unigram", minloglevel=2)
   path = tmp_path_factory.mktemp("spm") / "tiny.model"
   path.write_bytes(model.getvalue())
   return str(path)
@@ -60,11 +60,11 @@ def spm_model_file(tmp_path_factory):
 
 _WP_TOKENS = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "capital", "of", "france", "is", "paris",
-    ".", ",", "!", "。", "北", "京", "是", "中", "国", "的", "首", "都", "我", "在", "住", "了", "年",
-    "很", "喜", "欢", "1", "##9", "##90", "##0", "12", "##000", "cafe", "caf", "##e", "##é", "na",
-    "##ive", "fish", "ﬁ", "##sh", "i", "##stanbul", "οδος", "[", "]", "mask", "a", "b", "##b",
-    "abc", "123", "ab", "##ab", "x", "##x", "`", "quote", "emoji", "Paris", "The", "tab", "here",
-    "line", "zero", "##rep", "straße", "strasse", "½", "…", "..."
+    ".", ",", "!", "。", "北", "京", "是", "中", "国", "的", "首", "都", "我", "在", "住", "了", "年", "很", "喜",
+    "欢", "1", "##9", "##90", "##0", "12", "##000", "cafe", "caf", "##e", "##é", "na", "##ive",
+    "fish", "ﬁ", "##sh", "i", "##stanbul", "οδος", "[", "]", "mask", "a", "b", "##b", "abc", "123",
+    "ab", "##ab", "x", "##x", "`", "quote", "emoji", "Paris", "The", "tab", "here", "line", "zero",
+    "##rep", "straße", "strasse", "½", "…", "..."
 ]
 
 
@@ -87,14 +87,13 @@ def _tokenizer_pair(vocab_path, do_lower_case):
 @pytest.mark.parametrize("do_lower_case", [True, False])
 @pytest.mark.parametrize("vocab", ["spm_model_file", "wordpiece_vocab_file"])
 def test_ids_equal_full_tokenizer(vocab, do_lower_case, request):
-  python_tokenizer, graph_tokenizer = _tokenizer_pair(request.getfixturevalue(vocab),
-                                                      do_lower_case)
+  python_tokenizer, graph_tokenizer = _tokenizer_pair(request.getfixturevalue(vocab), do_lower_case)
   got = graph_tokenizer.tokenize(tf.constant(TEXTS)).to_list()
   assert got == [python_tokenizer.encode(text) for text in TEXTS]
 
 
-@pytest.mark.parametrize("build", [text_fixtures.build_sentencepiece_model,
-                                   text_fixtures.build_wordpiece_vocab])
+@pytest.mark.parametrize(
+    "build", [text_fixtures.build_sentencepiece_model, text_fixtures.build_wordpiece_vocab])
 def test_ids_equal_full_tokenizer_on_shared_fixtures(build, tmp_path):
   """The project's shared fixture vocabularies, on every line of the fixture corpora."""
   python_tokenizer, graph_tokenizer = _tokenizer_pair(build(tmp_path), do_lower_case=True)
@@ -127,8 +126,11 @@ def test_special_ids_and_id_to_token(spm_model_file, wordpiece_vocab_file):
 
 def _assigned_characters():
   """Every code point Python's unicodedata knows (ICU may know more; those are out of scope)."""
-  return [chr(c) for c in range(sys.maxunicode + 1)
-          if not 0xD800 <= c < 0xE000 and unicodedata.category(chr(c)) != "Cn"]
+  return [
+      chr(c)
+      for c in range(sys.maxunicode + 1)
+      if not 0xD800 <= c < 0xE000 and unicodedata.category(chr(c)) != "Cn"
+  ]
 
 
 def test_preprocess_text_equals_python_on_every_character():
@@ -147,8 +149,11 @@ def test_bert_basic_tokenize_equals_python_on_every_character():
   texts = [f"x{c}Y" for c in chars]
   python_tokenizer = tokenization.BasicTokenizer(do_lower_case=True)
   got = text_normalization.bert_basic_tokenize(tf.constant(texts), do_lower_case=True).to_list()
-  mismatches = [hex(ord(c)) for c, g, t in zip(chars, got, texts)
-                if [token.decode("utf-8") for token in g] != python_tokenizer.tokenize(t)]
+  mismatches = [
+      hex(ord(c))
+      for c, g, t in zip(chars, got, texts)
+      if [token.decode("utf-8") for token in g] != python_tokenizer.tokenize(t)
+  ]
   assert not mismatches
 
 
@@ -191,16 +196,13 @@ def test_pack_pair_follows_truncate_seq_pair():
   a = tf.ragged.constant([[10, 11, 12, 13, 14], [10], [10, 11]], dtype=tf.int32)
   b = tf.ragged.constant([[20, 21, 22], [20, 21, 22, 23, 24, 25], [20]], dtype=tf.int32)
   packed = input_packing.pack_inputs(a, b, 8, SPECIAL_IDS)
-  np.testing.assert_array_equal(packed["input_word_ids"],
-                                [[2, 10, 11, 12, 3, 20, 21, 3],
-                                 [2, 10, 3, 20, 21, 22, 23, 3],
-                                 [2, 10, 11, 3, 20, 3, 0, 0]])
-  np.testing.assert_array_equal(packed["input_type_ids"],
-                                [[0, 0, 0, 0, 0, 1, 1, 1],
-                                 [0, 0, 0, 1, 1, 1, 1, 1],
-                                 [0, 0, 0, 0, 1, 1, 0, 0]])
-  np.testing.assert_array_equal(packed["input_mask"],
-                                [[1] * 8, [1] * 8, [1, 1, 1, 1, 1, 1, 0, 0]])
+  np.testing.assert_array_equal(
+      packed["input_word_ids"],
+      [[2, 10, 11, 12, 3, 20, 21, 3], [2, 10, 3, 20, 21, 22, 23, 3], [2, 10, 11, 3, 20, 3, 0, 0]])
+  np.testing.assert_array_equal(
+      packed["input_type_ids"],
+      [[0, 0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1, 0, 0]])
+  np.testing.assert_array_equal(packed["input_mask"], [[1] * 8, [1] * 8, [1, 1, 1, 1, 1, 1, 0, 0]])
 
 
 def test_fill_mask_tokenization_and_positions(spm_model_file):
@@ -209,8 +211,10 @@ def test_fill_mask_tokenization_and_positions(spm_model_file):
   texts = ["the capital of france is [MASK].", "[MASK] [MASK] paris", "no mask here", ""]
   got = fill_mask.tokenize_with_masks(tf.constant(texts), tokenizer.tokenize, 4).to_list()
   encode = python_tokenizer.encode
-  assert got == [encode("the capital of france is") + [4] + encode("."),
-                 [4, 4] + encode("paris"), encode("no mask here"), []]
+  assert got == [
+      encode("the capital of france is") + [4] + encode("."), [4, 4] + encode("paris"),
+      encode("no mask here"), []
+  ]
   positions = fill_mask.mask_positions(
       tf.constant([[2, 4, 7, 4, 3], [2, 7, 3, 0, 0], [2, 4, 3, 0, 0]]), mask_id=4)
   np.testing.assert_array_equal(positions, [[1, 3], [-1, -1], [1, -1]])

@@ -14,9 +14,37 @@ from tests import text_fixtures
 # A hand-written WordPiece vocab: the id of each token is its line number. Line 22 is U+2028, which
 # str.splitlines() would treat as a line break (shifting every later id).
 _WORDPIECE_LINES = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "今", "天", "气", "好", "##天", "，", "hello",
-    "world", "un", "##aff", "##able", ",", "!", "cafe", "naive", "1990", "ａ", "\u2028", "tensor",
-    "##flow", "\U0001F642", "模", "型", "ｂ", "##ｂ", "x\t3.5",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "今",
+    "天",
+    "气",
+    "好",
+    "##天",
+    "，",
+    "hello",
+    "world",
+    "un",
+    "##aff",
+    "##able",
+    ",",
+    "!",
+    "cafe",
+    "naive",
+    "1990",
+    "ａ",
+    "\u2028",
+    "tensor",
+    "##flow",
+    "\U0001F642",
+    "模",
+    "型",
+    "ｂ",
+    "##ｂ",
+    "x\t3.5",
 ]
 
 
@@ -66,21 +94,23 @@ def test_wordpiece_special_ids(wordpiece):
           wordpiece.mask_id) == (0, 1, 2, 3, 4)
 
 
-@pytest.mark.parametrize("text, expected_ids", [
-    ("Hello, World!", [11, 16, 12, 17]),
-    ("unaffable", [13, 14, 15]),
-    ("Café NAÏVE", [18, 19]),                       # lower-cased, accents stripped
-    ("今天天气很好，", [5, 6, 6, 7, 1, 8, 10]),       # one token per CJK char, 很 unknown
-    ("TensorFlow模型", [23, 24, 26, 27]),            # CJK split from Latin, ##flow continuation
-    ("1990,", [20, 16]),
-    ("ａｂ", [21, 29]),                              # full-width kept (no NFKC), ## continuation
-    ("\U0001F642 \U0001F680", [25, 1]),             # known and unknown emoji
-    ("hel\x00lo\ufffd", [11]),                      # NUL and U+FFFD removed by the cleaner
-    ("hello\u2028world", [11, 12]),                 # U+2028 separates words
-    ("", []),
-    (" \t\n ", []),
-    ("a" * 201, [1]),                               # words over 200 characters are [UNK]
-])
+@pytest.mark.parametrize(
+    "text, expected_ids",
+    [
+        ("Hello, World!", [11, 16, 12, 17]),
+        ("unaffable", [13, 14, 15]),
+        ("Café NAÏVE", [18, 19]),  # lower-cased, accents stripped
+        ("今天天气很好，", [5, 6, 6, 7, 1, 8, 10]),  # one token per CJK char, 很 unknown
+        ("TensorFlow模型", [23, 24, 26, 27]),  # CJK split from Latin, ##flow continuation
+        ("1990,", [20, 16]),
+        ("ａｂ", [21, 29]),  # full-width kept (no NFKC), ## continuation
+        ("\U0001F642 \U0001F680", [25, 1]),  # known and unknown emoji
+        ("hel\x00lo\ufffd", [11]),  # NUL and U+FFFD removed by the cleaner
+        ("hello\u2028world", [11, 12]),  # U+2028 separates words
+        ("", []),
+        (" \t\n ", []),
+        ("a" * 201, [1]),  # words over 200 characters are [UNK]
+    ])
 def test_wordpiece_exact_ids(wordpiece, text, expected_ids):
   assert wordpiece.encode(text) == expected_ids
   assert wordpiece.convert_tokens_to_ids(wordpiece.tokenize(text)) == expected_ids
@@ -184,23 +214,44 @@ class _ScriptedSentencePiece:
     return list(self.table[text])
 
 
-@pytest.mark.parametrize("table, text, expected", [
-    ({"in 1990, x": ["▁in", "▁1990,", "▁x"], "1990": ["▁1990"]},
-     "in 1990, x", ["▁in", "▁1990", ",", "▁x"]),                # leading ▁ kept
-    ({"x1990, y": ["▁x", "1990,", "▁y"], "1990": ["▁1990"]},
-     "x1990, y", ["▁x", "1990", ",", "▁y"]),                    # dummy ▁ stripped
-    ({"x19, y": ["▁x", "19,", "▁y"], "19": ["▁", "1", "9"]},
-     "x19, y", ["▁x", "1", "9", ",", "▁y"]),                    # lone dummy ▁ dropped
-    ({"a,": ["▁a,"]}, "a,", ["▁a,"]),                           # no digit before the comma
-])
+@pytest.mark.parametrize(
+    "table, text, expected",
+    [
+        ({
+            "in 1990, x": ["▁in", "▁1990,", "▁x"],
+            "1990": ["▁1990"]
+        }, "in 1990, x", ["▁in", "▁1990", ",", "▁x"]),  # leading ▁ kept
+        ({
+            "x1990, y": ["▁x", "1990,", "▁y"],
+            "1990": ["▁1990"]
+        }, "x1990, y", ["▁x", "1990", ",", "▁y"]),  # dummy ▁ stripped
+        ({
+            "x19, y": ["▁x", "19,", "▁y"],
+            "19": ["▁", "1", "9"]
+        }, "x19, y", ["▁x", "1", "9", ",", "▁y"]),  # lone dummy ▁ dropped
+        ({
+            "a,": ["▁a,"]
+        }, "a,", ["▁a,"]),  # no digit before the comma
+    ])
 def test_digit_comma_rule_scripted(table, text, expected):
   assert tokenization.encode_pieces(_ScriptedSentencePiece(table), text) == expected
 
 
 @pytest.mark.parametrize("piece, is_start", [
-    ("▁hello", True), ("<unk>", True), ("ello", False), ("'", True), ("t", False),
-    ("...", False), (".", True), ("s", False), ("1990", True), ("é", True), ("模型", True),
-    ("€", True), ("=", True), ("Ab", False),
+    ("▁hello", True),
+    ("<unk>", True),
+    ("ello", False),
+    ("'", True),
+    ("t", False),
+    ("...", False),
+    (".", True),
+    ("s", False),
+    ("1990", True),
+    ("é", True),
+    ("模型", True),
+    ("€", True),
+    ("=", True),
+    ("Ab", False),
 ])
 def test_sentencepiece_start_piece_rule(piece, is_start):
   assert tokenization.is_start_piece_sp(piece) is is_start

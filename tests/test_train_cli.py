@@ -32,8 +32,9 @@ def cli_error(data, output_dir, drop=(), **overrides):
   flags.FLAGS.unparse_flags()
   try:
     with pytest.raises(SystemExit) as raised:
-      run_pretraining.main(command_line.parse_flags(["albert-run-pretraining", *arguments],
-                                                    "albert-run-pretraining: error: "))
+      run_pretraining.main(
+          command_line.parse_flags(["albert-run-pretraining", *arguments],
+                                   "albert-run-pretraining: error: "))
   finally:
     flags.FLAGS.unparse_flags()
   message = str(raised.value.code)
@@ -43,28 +44,55 @@ def cli_error(data, output_dir, drop=(), **overrides):
 
 
 @pytest.mark.parametrize("overrides,drop,expected", [
-    ({"masked_lm_budget": 1}, (), "flag --masked_lm_budget=1.0: on-the-fly masking "
+    ({
+        "masked_lm_budget": 1
+    }, (), "flag --masked_lm_budget=1.0: on-the-fly masking "
      "(--masked_lm_budget > 0) is not supported: it was not implemented in the original either"),
     ({}, ("input_file",), "flag --input_file=None: Flag --input_file must have a value other than "
      "None."),
-    ({"input_file": "/nonexistent/train-*"}, (), "--input_file pattern '/nonexistent/train-*' "
+    ({
+        "input_file": "/nonexistent/train-*"
+    }, (), "--input_file pattern '/nonexistent/train-*' "
      "matches no file"),
-    ({"max_seq_length": 512}, (), "records have max_seq_length=16 (input_ids has 16 values) but "
+    ({
+        "max_seq_length": 512
+    }, (), "records have max_seq_length=16 (input_ids has 16 values) but "
      "--max_seq_length=512: pass --max_seq_length=16."),
-    ({"max_predictions_per_seq": 20}, (), "records have max_predictions_per_seq=3"),
-    ({"train_batch_size": 0}, (), "flag --train_batch_size=0: 0 is not a positive integer"),
-    ({"learning_rate": -1}, (), "flag --learning_rate=-1.0: --learning_rate must be above 0."),
-    ({"num_warmup_steps": -1}, (), "flag --num_warmup_steps=-1: -1 is not a non-negative "
+    ({
+        "max_predictions_per_seq": 20
+    }, (), "records have max_predictions_per_seq=3"),
+    ({
+        "train_batch_size": 0
+    }, (), "flag --train_batch_size=0: 0 is not a positive integer"),
+    ({
+        "learning_rate": -1
+    }, (), "flag --learning_rate=-1.0: --learning_rate must be above 0."),
+    ({
+        "num_warmup_steps": -1
+    }, (), "flag --num_warmup_steps=-1: -1 is not a non-negative "
      "integer"),
-    ({"poly_power": -1}, (), "flag --poly_power=-1: -1.0 is not a non-negative number"),
-    ({"use_tpu": True, "distribution_strategy": "mirrored"}, (), "flags use_tpu=True, "
+    ({
+        "poly_power": -1
+    }, (), "flag --poly_power=-1: -1.0 is not a non-negative number"),
+    ({
+        "use_tpu": True,
+        "distribution_strategy": "mirrored"
+    }, (), "flags use_tpu=True, "
      "distribution_strategy=mirrored: --use_tpu means --distribution_strategy=tpu: drop one of "
      "them."),
-    ({"albert_config_file": "/nonexistent/albert_config.json"}, (),
-     "/nonexistent/albert_config.json"),
-    ({"do_train": False, "do_eval": False}, (), "flags do_train=False, do_eval=False: at least one "
+    ({
+        "albert_config_file": "/nonexistent/albert_config.json"
+    }, (), "/nonexistent/albert_config.json"),
+    ({
+        "do_train": False,
+        "do_eval": False
+    }, (), "flags do_train=False, do_eval=False: at least one "
      "of --do_train or --do_eval must be true."),
-    ({"do_train": False, "do_eval": True, "eval_timeout_secs": 1}, (), "for --eval_timeout_secs=1 "
+    ({
+        "do_train": False,
+        "do_eval": True,
+        "eval_timeout_secs": 1
+    }, (), "for --eval_timeout_secs=1 "
      "(last evaluated step: none, --num_train_steps=4): train into this --output_dir (--do_train) "
      "or raise --eval_timeout_secs."),
 ])
@@ -97,14 +125,21 @@ def reference_evaluation(pretrainer, batches):
     sop_nll += np.sum(sop_example_nll)
     examples += len(labels)
     batch_losses.append(np.sum(weights * nll) / (np.sum(weights) + 1e-5) + sop_example_nll.mean())
-  return {"loss": np.mean(batch_losses), "masked_lm_accuracy": mlm_correct / mlm_weight,
-          "masked_lm_loss": mlm_nll / mlm_weight, "sentence_order_accuracy": sop_correct / examples,
-          "sentence_order_loss": sop_nll / examples}
+  return {
+      "loss": np.mean(batch_losses),
+      "masked_lm_accuracy": mlm_correct / mlm_weight,
+      "masked_lm_loss": mlm_nll / mlm_weight,
+      "sentence_order_accuracy": sop_correct / examples,
+      "sentence_order_loss": sop_nll / examples
+  }
 
 
 def file_contents(directory):
-  return {path.relative_to(directory): path.read_bytes() for path in directory.rglob("*")
-          if path.is_file()}
+  return {
+      path.relative_to(directory): path.read_bytes()
+      for path in directory.rglob("*")
+      if path.is_file()
+  }
 
 
 def test_eval_only_evaluates_every_checkpoint_once_and_stops(data, tmp_path):
@@ -117,16 +152,17 @@ def test_eval_only_evaluates_every_checkpoint_once_and_stops(data, tmp_path):
                              ["--do_train=false", "--do_eval=true", "--eval_timeout_secs=60"])
   after = file_contents(tmp_path)
   assert {name: after[name] for name in trained} == trained  # nothing of the training changed
-  assert sorted(str(name) for name in after.keys() - trained.keys()
-                if name.parts[0] != "eval") == [
-      "eval_results.txt", "model.ckpt-best.data-00000-of-00001", "model.ckpt-best.index"]
+  assert sorted(str(name) for name in after.keys() - trained.keys() if name.parts[0] != "eval") == [
+      "eval_results.txt", "model.ckpt-best.data-00000-of-00001", "model.ckpt-best.index"
+  ]
   test_train_loop.assert_eval_results_format(tmp_path, 2)
   evaluations = evaluation.read_eval_results(str(tmp_path))
   assert [e["global_step"] for e in evaluations] == [2, 4]
-  batches = list(input_pipeline.pretraining_dataset(
-      input_pipeline.resolve_input_files(settings["input_file"]), settings["eval_batch_size"],
-      settings["max_seq_length"], settings["max_predictions_per_seq"], is_training=False
-      ).take(settings["max_eval_steps"]))
+  batches = list(
+      input_pipeline.pretraining_dataset(input_pipeline.resolve_input_files(settings["input_file"]),
+                                         settings["eval_batch_size"], settings["max_seq_length"],
+                                         settings["max_predictions_per_seq"],
+                                         is_training=False).take(settings["max_eval_steps"]))
   for results in evaluations:
     pretrainer = AlbertPretrainer(AlbertConfig.from_json_file(settings["albert_config_file"]))
     load_checkpoint(pretrainer, str(tmp_path / f"model.ckpt-{int(results['global_step'])}"))
@@ -145,8 +181,10 @@ def test_eval_only_evaluates_every_checkpoint_once_and_stops(data, tmp_path):
 def test_eval_only_skips_a_listed_checkpoint_whose_files_are_gone(data, tmp_path):
   settings = support.run_settings(data, tmp_path, max_eval_steps=1, do_train=False, do_eval=True,
                                   eval_timeout_secs=0)
-  pretraining_run.run(pretraining_run.RunOptions(**{**settings, "do_train": True,
-                                                    "do_eval": False}))
+  pretraining_run.run(pretraining_run.RunOptions(**{
+      **settings, "do_train": True,
+      "do_eval": False
+  }))
   for path in tmp_path.glob("model.ckpt-2.*"):  # as if --keep_checkpoint_max had rotated it away
     path.unlink()
   pretraining_run.run(pretraining_run.RunOptions(**settings))

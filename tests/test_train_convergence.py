@@ -25,8 +25,11 @@ def loss_curve(files, policy):
   tf_keras.mixed_precision.set_global_policy(policy)
   try:
     tf_keras.utils.set_random_seed(1)
-    pretrainer = AlbertPretrainer(AlbertConfig.from_dict(
-        {**support.TINY_CONFIG, "hidden_size": 32, "intermediate_size": 64}))
+    pretrainer = AlbertPretrainer(
+        AlbertConfig.from_dict({
+            **support.TINY_CONFIG, "hidden_size": 32,
+            "intermediate_size": 64
+        }))
     pretrainer.build()
   finally:
     tf_keras.mixed_precision.set_global_policy("float32")

@@ -32,8 +32,8 @@ def fixture_data(tmp_path_factory):
 
 def cli(data, output_dir, **overrides):
   values = support.run_settings(data, output_dir, **overrides)
-  return [sys.executable, "-m", "albert_tf.run_pretraining"] + [f"--{k}={v}" for k, v in
-                                                               values.items()]
+  return [sys.executable, "-m", "albert_tf.run_pretraining"
+         ] + [f"--{k}={v}" for k, v in values.items()]
 
 
 MIRRORED_SCRIPT = """
@@ -64,15 +64,17 @@ def test_mirrored_over_two_cpu_devices_equals_one_device(data, tmp_path):
   options = support.run_settings(data, tmp_path, save_checkpoints_steps=4, log_steps=4,
                                  steps_per_loop=4, gradient_clipping="global")
   del options["output_dir"]
-  result = subprocess.run(
-      [sys.executable, "-c", MIRRORED_SCRIPT,
-       json.dumps({"output_dir": str(tmp_path), "options": options})],
-      env=environment(), capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
+  result = subprocess.run([
+      sys.executable, "-c", MIRRORED_SCRIPT,
+      json.dumps({
+          "output_dir": str(tmp_path),
+          "options": options
+      })
+  ], env=environment(), capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   difference = float(re.search(r"MAX_WEIGHT_DIFF (\S+)", result.stdout).group(1))
   # Same global batch, same global-batch loss and clipping: only float summation order differs.
   assert difference < 1e-5
-
 
 
 PER_REPLICA_SCRIPT = """
@@ -153,7 +155,7 @@ expected, norms = reference(initial, clip_each_half=True)
 mirrored = strategy_lib.build_strategy("mirrored")
 results = {"replicas": mirrored.num_replicas_in_sync, "half_norms": norms}
 final = {}
-# name: (gradient_clipping, jit_compile); under XLA the replica step (with its clipping) is compiled.
+# name: (gradient_clipping, jit_compile); under XLA the replica step (and its clipping) compiles.
 RUNS = {"per_replica": ("per_replica", False), "global": ("global", False),
         "per_replica_xla": ("per_replica", True)}
 for name, (mode, jit_compile) in RUNS.items():
@@ -184,11 +186,14 @@ print("RESULT", json.dumps(results))
 @pytest.mark.slow
 def test_per_replica_clipping_on_two_cpu_devices_equals_one_device_reference(data):
   clip_norm = 0.1
-  result = subprocess.run(
-      [sys.executable, "-c", PER_REPLICA_SCRIPT,
-       json.dumps({"config": data[1], "input_file": os.path.join(data[0], "train-*"),
-                   "clip_norm": clip_norm})],
-      env=environment(), capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
+  result = subprocess.run([
+      sys.executable, "-c", PER_REPLICA_SCRIPT,
+      json.dumps({
+          "config": data[1],
+          "input_file": os.path.join(data[0], "train-*"),
+          "clip_norm": clip_norm
+      })
+  ], env=environment(), capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   results = json.loads(re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE).group(1))
   assert results["replicas"] == 2
@@ -204,6 +209,7 @@ def test_per_replica_clipping_on_two_cpu_devices_equals_one_device_reference(dat
   # The alternatives differ by far more than the tolerance: the test tells the algorithms apart.
   assert results["global_mode_difference"] > 1e-3
   assert results["clip_after_mean_difference"] > 1e-3
+
 
 def free_ports(count):
   sockets = [socket.socket() for _ in range(count)]
@@ -241,11 +247,15 @@ def run_two_workers(options: dict, log_dir) -> list[str]:
   workers = []
   for index, log in enumerate(logs):
     with open(log, "w") as log_file:
-      workers.append(subprocess.Popen(
-          [sys.executable, "-c", MULTI_WORKER_SCRIPT, json.dumps(options)],
-          env=environment(TF_CONFIG=json.dumps({"cluster": cluster,
-                                                "task": {"type": "worker", "index": index}})),
-          stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=REPO))
+      workers.append(
+          subprocess.Popen([sys.executable, "-c", MULTI_WORKER_SCRIPT,
+                            json.dumps(options)], env=environment(TF_CONFIG=json.dumps({
+                                "cluster": cluster,
+                                "task": {
+                                    "type": "worker",
+                                    "index": index
+                                }
+                            })), stdout=log_file, stderr=subprocess.STDOUT, text=True, cwd=REPO))
   try:
     for worker in workers:
       worker.wait(timeout=300)
@@ -257,8 +267,11 @@ def run_two_workers(options: dict, log_dir) -> list[str]:
       worker.wait()
   outputs = [log.read_text() for log in logs]
   # Every failed worker's log: when one worker dies the other's only says that its peer vanished.
-  failures = [f"worker {index} exited with {worker.returncode}:\n{output[-3000:]}"
-              for index, (worker, output) in enumerate(zip(workers, outputs)) if worker.returncode]
+  failures = [
+      f"worker {index} exited with {worker.returncode}:\n{output[-3000:]}"
+      for index, (worker, output) in enumerate(zip(workers, outputs))
+      if worker.returncode
+  ]
   assert not failures, "\n".join(failures)
   return outputs
 
@@ -276,7 +289,8 @@ def test_multi_worker_mirrored_trains_checkpoints_and_resumes(data, tmp_path, tm
   for output in resumed:
     assert re.search(r"Resumed from \S*model\.ckpt-4 \(step 4\)", output), output[-3000:]
   assert sorted(p.name for p in tmp_path.glob("model.ckpt-*.index")) == [
-      "model.ckpt-2.index", "model.ckpt-4.index", "model.ckpt-6.index"]
+      "model.ckpt-2.index", "model.ckpt-4.index", "model.ckpt-6.index"
+  ]
   for worker in range(2):
     assert (tmp_path / "input_pipeline" / f"worker-{worker}" / "ckpt-6.index").exists()
   assert not list(tmp_path.glob(".worker-*"))  # the non-chief's scratch copy is removed

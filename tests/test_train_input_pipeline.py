@@ -33,8 +33,10 @@ def test_decode_record_names_dtypes_and_values(records):
   record = next(iter(tf.data.TFRecordDataset(paths[0])))
   decoded = input_pipeline.decode_record(record, SEQ, PRED)
   expected = contents[0][0]
-  assert sorted(decoded) == ["input_mask", "input_type_ids", "input_word_ids", "masked_lm_ids",
-                             "masked_lm_positions", "masked_lm_weights", "next_sentence_labels"]
+  assert sorted(decoded) == [
+      "input_mask", "input_type_ids", "input_word_ids", "masked_lm_ids", "masked_lm_positions",
+      "masked_lm_weights", "next_sentence_labels"
+  ]
   for name, source in [("input_word_ids", "input_ids"), ("input_type_ids", "segment_ids"),
                        ("input_mask", "input_mask"), ("masked_lm_positions", "masked_lm_positions"),
                        ("masked_lm_ids", "masked_lm_ids"),
@@ -50,7 +52,8 @@ def test_check_record_lengths_accepts_matching_records(records):
 
 
 @pytest.mark.parametrize("seq,pred,message", [
-    (512, PRED, "records have max_seq_length=16 .* but --max_seq_length=512: pass --max_seq_length=16"),
+    (512, PRED,
+     "records have max_seq_length=16 .* but --max_seq_length=512: pass --max_seq_length=16"),
     (SEQ, 20, "records have max_predictions_per_seq=3 .* pass --max_predictions_per_seq=3"),
 ])
 def test_check_record_lengths_names_the_data_value(records, seq, pred, message):
@@ -90,8 +93,8 @@ def test_training_batches_are_static_cover_all_files_and_are_seeded(records):
     seen |= _ids(batch)
   everything = {tuple(i["input_ids"].tolist()) for file in contents for i in file}
   assert seen == everything
-  first_run, second_run = (input_pipeline.pretraining_dataset(paths, 4, SEQ, PRED, seed=3).take(5)
-                           for _ in range(2))
+  first_run, second_run = (
+      input_pipeline.pretraining_dataset(paths, 4, SEQ, PRED, seed=3).take(5) for _ in range(2))
   for first, second in zip(first_run, second_run):
     np.testing.assert_array_equal(first["input_word_ids"], second["input_word_ids"])
 
@@ -99,9 +102,13 @@ def test_training_batches_are_static_cover_all_files_and_are_seeded(records):
 @pytest.mark.parametrize("num_files", [3, 1])  # file-level, then record-level sharding
 def test_input_pipelines_read_disjoint_shards(records, num_files):
   paths = records[0][:num_files]
-  shards = [set().union(*(_ids(b) for b in input_pipeline.pretraining_dataset(
-      paths, 2, SEQ, PRED, input_pipeline_id=i, num_input_pipelines=2, seed=1).take(4)))
-            for i in range(2)]
+  shards = [
+      set().union(
+          *(_ids(b)
+            for b in input_pipeline.pretraining_dataset(paths, 2, SEQ, PRED, input_pipeline_id=i,
+                                                        num_input_pipelines=2, seed=1).take(4)))
+      for i in range(2)
+  ]
   assert shards[0] and shards[1] and not shards[0] & shards[1]
 
 

@@ -1,4 +1,4 @@
-"""The pretraining loop in-process on CPU: exact resume, warm start, eval outputs, NaN guard, XLA."""
+"""The pretraining loop in-process on CPU: exact resume, warm start, eval files, NaN guard, XLA."""
 
 import os
 import re
@@ -15,6 +15,7 @@ from albert_tf.training import pretraining_run
 from albert_tf.training import trainer as trainer_lib
 from tests import test_train_support as support
 
+
 @pytest.fixture(name="data", scope="module")
 def fixture_data(tmp_path_factory):
   return support.write_run_inputs(str(tmp_path_factory.mktemp("records")))
@@ -29,13 +30,17 @@ def options(data, output_dir, **overrides):
 
 def checkpoint_values(prefix):
   reader = tf.train.load_checkpoint(prefix)
-  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-          if name.startswith(("model/", "optimizer/")) and "OBJECT_GRAPH" not in name}
+  return {
+      name: reader.get_tensor(name)
+      for name in reader.get_variable_to_shape_map()
+      if name.startswith(("model/", "optimizer/")) and "OBJECT_GRAPH" not in name
+  }
 
 
 def steps_of(output_dir):
-  return sorted(checkpointing.checkpoint_step(p[:-len(".index")])
-                for p in tf.io.gfile.glob(os.path.join(output_dir, "model.ckpt-[0-9]*.index")))
+  return sorted(
+      checkpointing.checkpoint_step(p[:-len(".index")])
+      for p in tf.io.gfile.glob(os.path.join(output_dir, "model.ckpt-[0-9]*.index")))
 
 
 def assert_same_state(first, second, **tolerance):
@@ -79,24 +84,29 @@ def test_restart_resumes_exactly_weights_slots_step_and_data(data, straight, tmp
 
 
 def test_object_graph_is_readable_by_load_checkpoint(data, straight):
-  from albert_tf import AlbertConfig, AlbertPretrainer, load_checkpoint  # pylint: disable=g-import-not-at-top
+  from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
+  from albert_tf import AlbertPretrainer  # pylint: disable=g-import-not-at-top
+  from albert_tf import load_checkpoint  # pylint: disable=g-import-not-at-top
   pretrainer = AlbertPretrainer(AlbertConfig.from_json_file(data[1]))
   load_checkpoint(pretrainer, str(straight / "model.ckpt-3"))
   saved = checkpoint_values(str(straight / "model.ckpt-3"))
-  np.testing.assert_array_equal(
-      pretrainer.masked_lm.output_bias.numpy(),
-      saved["model/masked_lm/output_bias/.ATTRIBUTES/VARIABLE_VALUE"])
+  np.testing.assert_array_equal(pretrainer.masked_lm.output_bias.numpy(),
+                                saved["model/masked_lm/output_bias/.ATTRIBUTES/VARIABLE_VALUE"])
 
 
 def model_weights(prefix):
-  return {name: value for name, value in checkpoint_values(prefix).items()
-          if name.startswith("model/") and "OPTIMIZER_SLOT" not in name}
+  return {
+      name: value
+      for name, value in checkpoint_values(prefix).items()
+      if name.startswith("model/") and "OPTIMIZER_SLOT" not in name
+  }
 
 
 def test_init_checkpoint_warm_starts_a_new_run(data, straight, tmp_path):
   # Learning rate 0 leaves the weights where the warm start put them.
-  pretraining_run.run(options(data, tmp_path, num_train_steps=1, learning_rate=0.0, seed=99,
-                              init_checkpoint=str(straight)))
+  pretraining_run.run(
+      options(data, tmp_path, num_train_steps=1, learning_rate=0.0, seed=99,
+              init_checkpoint=str(straight)))
   assert_same_state(model_weights(str(straight / "model.ckpt-6")),
                     model_weights(str(tmp_path / "model.ckpt-1")), rtol=0, atol=0)
 
@@ -104,8 +114,10 @@ def test_init_checkpoint_warm_starts_a_new_run(data, straight, tmp_path):
 def assert_eval_results_format(output_dir, evaluations):
   """eval_results.txt holds exactly `evaluations` blocks of the original's six sorted keys."""
   text = (output_dir / "eval_results.txt").read_text()
-  keys = ["global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
-          "sentence_order_accuracy", "sentence_order_loss"]
+  keys = [
+      "global_step", "loss", "masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
+      "sentence_order_loss"
+  ]
   pattern = "".join(rf"{key} = [-0-9.e]+\n" for key in keys)
   assert re.fullmatch(f"({pattern}){{{evaluations}}}", text), text
 
@@ -126,14 +138,20 @@ def test_eval_appends_original_format_and_keeps_best(straight):
 
 
 def test_append_eval_results_reports_improvement_only(tmp_path):
-  results = {"global_step": 5, "loss": 1.5, "masked_lm_accuracy": 0.25, "masked_lm_loss": 1.0,
-             "sentence_order_accuracy": 0.5, "sentence_order_loss": 0.5}
+  results = {
+      "global_step": 5,
+      "loss": 1.5,
+      "masked_lm_accuracy": 0.25,
+      "masked_lm_loss": 1.0,
+      "sentence_order_accuracy": 0.5,
+      "sentence_order_loss": 0.5
+  }
   record = evaluation.EvalResults(str(tmp_path), "masked_lm_accuracy")
   assert record.append(results)
   assert not record.append({**results, "global_step": 6})
   assert record.append({**results, "global_step": 7, "masked_lm_accuracy": 0.5})
-  assert (tmp_path / "eval_results.txt").read_text().startswith(
-      "global_step = 5\nloss = 1.5\nmasked_lm_accuracy = 0.25\n")
+  assert (tmp_path / "eval_results.txt"
+         ).read_text().startswith("global_step = 5\nloss = 1.5\nmasked_lm_accuracy = 0.25\n")
   assert record.best() == (7, 0.5) and record.last_step() == 7
   assert not (tmp_path / "best_trial.txt").exists()
 
@@ -152,8 +170,8 @@ def test_fine_tuning_eval_results_have_best_lines_and_best_trial(tmp_path):
 
 
 def test_xla_step_matches_the_graph_step(data, straight, tmp_path):
-  pretraining_run.run(options(data, tmp_path, num_train_steps=6, save_checkpoints_steps=6,
-                              jit_compile=True))
+  pretraining_run.run(
+      options(data, tmp_path, num_train_steps=6, save_checkpoints_steps=6, jit_compile=True))
   assert_same_state(checkpoint_values(str(straight / "model.ckpt-6")),
                     checkpoint_values(str(tmp_path / "model.ckpt-6")), rtol=2e-4, atol=2e-5)
 

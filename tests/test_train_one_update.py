@@ -117,12 +117,17 @@ def fixture_matrix(tmp_path_factory):
   directory, config = support.write_run_inputs(str(tmp_path_factory.mktemp("records")))
   env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
   processes = [
-      subprocess.Popen(
-          [sys.executable, "-c", SCRIPT,
-           json.dumps({"config": config, "input_file": os.path.join(directory, "train-*"),
-                       "steps": STEPS, "paths": paths})],
-          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-      for paths in (["mirrored"], ["one_device", "compiled_update"])]
+      subprocess.Popen([
+          sys.executable, "-c", SCRIPT,
+          json.dumps({
+              "config": config,
+              "input_file": os.path.join(directory, "train-*"),
+              "steps": STEPS,
+              "paths": paths
+          })
+      ], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+      for paths in (["mirrored"], ["one_device", "compiled_update"])
+  ]
   runs, separation = [], 0.0
   for process in processes:
     try:

@@ -1,4 +1,4 @@
-"""albert_tf.optimization against a NumPy transcription of reference §8 (original create_optimizer)."""
+"""albert_tf.optimization against a NumPy transcription of the original create_optimizer."""
 
 import re
 
@@ -14,7 +14,7 @@ EXCLUDED = ("LayerNorm", "layer_norm", "bias")
 
 
 def reference_lr(step, peak=PEAK, train_steps=TRAIN_STEPS, warmup=WARMUP, start=0, power=1.0):
-  decayed = peak * (1.0 - min(step, train_steps) / train_steps) ** power
+  decayed = peak * (1.0 - min(step, train_steps) / train_steps)**power
   s = step - start
   if warmup and s < warmup:
     return peak * s / warmup
@@ -63,10 +63,18 @@ def test_schedule_config_round_trip():
 
 
 def _variables(rng):
-  shapes = {"dense/kernel": (4, 3), "dense/bias": (3,), "layer_norm/gamma": (3,),
-            "attention_layer_norm/beta": (3,), "word_embeddings": (6, 3), "output_bias": (6,)}
-  return {name: tf.Variable(rng.normal(size=shape).astype(np.float32), name=name)
-          for name, shape in shapes.items()}
+  shapes = {
+      "dense/kernel": (4, 3),
+      "dense/bias": (3,),
+      "layer_norm/gamma": (3,),
+      "attention_layer_norm/beta": (3,),
+      "word_embeddings": (6, 3),
+      "output_bias": (6,)
+  }
+  return {
+      name: tf.Variable(rng.normal(size=shape).astype(np.float32), name=name)
+      for name, shape in shapes.items()
+  }
 
 
 @pytest.mark.parametrize("kind", ["lamb", "adamw"])
@@ -120,10 +128,13 @@ def test_registered_for_serialization():
 
 
 def test_exclusions_select_exactly_layer_norms_and_biases_of_the_pretrainer():
-  from albert_tf import AlbertConfig, AlbertPretrainer  # pylint: disable=g-import-not-at-top
+  from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
+  from albert_tf import AlbertPretrainer  # pylint: disable=g-import-not-at-top
   from tests import test_train_support as support  # pylint: disable=g-import-not-at-top
-  config = AlbertConfig.from_dict({**support.TINY_CONFIG, "num_hidden_groups": 2,
-                                   "inner_group_num": 2})
+  config = AlbertConfig.from_dict({
+      **support.TINY_CONFIG, "num_hidden_groups": 2,
+      "inner_group_num": 2
+  })
   pretrainer = AlbertPretrainer(config)
   pretrainer.build()
   expected = set()
@@ -135,10 +146,12 @@ def test_exclusions_select_exactly_layer_norms_and_biases_of_the_pretrainer():
       expected.add(bias.ref())
   expected |= {pretrainer.masked_lm.output_bias.ref(), pretrainer.sentence_order.output_bias.ref()}
   optimizer = optimization.create_optimizer(0.1, 10, 1)
-  excluded = {v.ref() for v in pretrainer.trainable_variables
-              if not optimizer._do_use_weight_decay(v.name)}  # pylint: disable=protected-access
-  trust_ratio_skipped = {v.ref() for v in pretrainer.trainable_variables
-                         if not optimizer._do_layer_adaptation(v.name)}  # pylint: disable=protected-access
+  excluded = {
+      v.ref() for v in pretrainer.trainable_variables if not optimizer._do_use_weight_decay(v.name)
+  }  # pylint: disable=protected-access
+  trust_ratio_skipped = {
+      v.ref() for v in pretrainer.trainable_variables if not optimizer._do_layer_adaptation(v.name)
+  }  # pylint: disable=protected-access
   assert excluded == expected == trust_ratio_skipped
   decayed = {v.name for v in pretrainer.trainable_variables if v.ref() not in excluded}
   assert "albert/embeddings/word_embeddings:0" in decayed

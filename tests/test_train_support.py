@@ -1,9 +1,9 @@
 """Test helpers for the trainer tests: pretraining records with learnable structure (no tests here).
 
-Each instance is "[CLS] A [SEP] B [SEP]" where A and B are consecutive runs of an arithmetic sequence
-of token ids (so a masked token is predictable from its neighbours) and B comes first in half the
-instances (label 1, "swapped"), so sentence order is learnable too. Records follow the original
-schema exactly (reference §4.1).
+Each instance is "[CLS] A [SEP] B [SEP]" where A and B are consecutive runs of an arithmetic
+sequence of token ids (so a masked token is predictable from its neighbours) and B comes first in
+half the instances (label 1, "swapped"), so sentence order is learnable too. Records follow the
+original schema exactly (reference §4.1).
 """
 
 import json
@@ -15,10 +15,20 @@ import tensorflow as tf
 CLS, SEP, MASK, FIRST_WORD = 2, 3, 4, 5
 
 TINY_CONFIG = {
-    "vocab_size": 40, "embedding_size": 8, "hidden_size": 16, "num_hidden_layers": 2,
-    "num_hidden_groups": 1, "num_attention_heads": 2, "intermediate_size": 32, "inner_group_num": 1,
-    "down_scale_factor": 1, "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
-    "attention_probs_dropout_prob": 0.0, "max_position_embeddings": 32, "type_vocab_size": 2,
+    "vocab_size": 40,
+    "embedding_size": 8,
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_hidden_groups": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "inner_group_num": 1,
+    "down_scale_factor": 1,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+    "max_position_embeddings": 32,
+    "type_vocab_size": 2,
     "initializer_range": 0.02,
 }
 
@@ -63,7 +73,8 @@ def make_instance(rng, seq_length, max_predictions, vocab_size, stride=None):
   pad = seq_length - len(tokens)
   pred_pad = max_predictions - num_predictions
   return {
-      "input_ids": np.array(tokens + [0] * pad), "input_mask": np.array([1] * len(tokens) + [0] * pad),
+      "input_ids": np.array(tokens + [0] * pad),
+      "input_mask": np.array([1] * len(tokens) + [0] * pad),
       "segment_ids": np.array(segments + [0] * pad),
       "token_boundary": np.array([1] * len(tokens) + [0] * pad),
       "masked_lm_positions": np.array(positions + [0] * pred_pad),
@@ -90,8 +101,9 @@ def write_records(directory, num_files=2, per_file=64, seq_length=16, max_predic
   paths, contents = [], []
   for index in range(num_files):
     path = os.path.join(directory, f"train-{index:05d}.tfrecord")
-    instances = [make_instance(rng, seq_length, max_predictions, vocab_size, stride)
-                 for _ in range(per_file)]
+    instances = [
+        make_instance(rng, seq_length, max_predictions, vocab_size, stride) for _ in range(per_file)
+    ]
     with tf.io.TFRecordWriter(path) as writer:
       for instance in instances:
         writer.write(to_example(instance).SerializeToString())
@@ -112,8 +124,7 @@ def run_settings(inputs: tuple[str, str], output_dir, **overrides) -> dict:
   values = dict(albert_config_file=config, input_file=os.path.join(directory, "train-*"),
                 output_dir=str(output_dir), max_seq_length=16, max_predictions_per_seq=3,
                 train_batch_size=8, eval_batch_size=8, learning_rate=0.01, num_train_steps=4,
-                num_warmup_steps=1, save_checkpoints_steps=2, log_steps=2, steps_per_loop=2,
-                seed=3)
+                num_warmup_steps=1, save_checkpoints_steps=2, log_steps=2, steps_per_loop=2, seed=3)
   values.update(overrides)
   return values
 
@@ -122,6 +133,7 @@ def run_cli_in_process(arguments: list[str]) -> None:
   """Runs albert-run-pretraining's main() on `arguments` in this process (INFO logging on)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   from absl import logging  # pylint: disable=g-import-not-at-top
+
   from albert_tf import run_pretraining  # pylint: disable=g-import-not-at-top
   flags.FLAGS.unparse_flags()
   logging.set_verbosity(logging.INFO)

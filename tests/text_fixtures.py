@@ -2,8 +2,10 @@
 WordPiece vocab. Other test modules import these; nothing here reads outside tests/.
 
     from tests import text_fixtures
-    model_path = text_fixtures.build_sentencepiece_model(tmp_path)   # <pad>=0 <unk>=1 [CLS]=2 [SEP]=3 [MASK]=4
-    vocab_path = text_fixtures.build_wordpiece_vocab(tmp_path)       # [PAD] [UNK] [CLS] [SEP] [MASK], CJK + ##CJK
+    # <pad>=0 <unk>=1 [CLS]=2 [SEP]=3 [MASK]=4:
+    model_path = text_fixtures.build_sentencepiece_model(tmp_path)
+    # [PAD] [UNK] [CLS] [SEP] [MASK], CJK + ##CJK:
+    vocab_path = text_fixtures.build_wordpiece_vocab(tmp_path)
 """
 
 import os
@@ -33,9 +35,9 @@ def build_sentencepiece_model(tmp_dir: Union[str, os.PathLike]) -> str:
     The path of the `.model` file (the `.vocab` file sits next to it).
   """
   prefix = os.path.join(os.fspath(tmp_dir), "fixture_spm")
-  return sentencepiece_vocab.train_sentencepiece(
-      [ENGLISH_CORPUS, MIXED_CORPUS], prefix, vocab_size=SENTENCEPIECE_VOCAB_SIZE,
-      hard_vocab_limit=False)
+  return sentencepiece_vocab.train_sentencepiece([ENGLISH_CORPUS, MIXED_CORPUS], prefix,
+                                                 vocab_size=SENTENCEPIECE_VOCAB_SIZE,
+                                                 hard_vocab_limit=False)
 
 
 def build_wordpiece_vocab(tmp_dir: Union[str, os.PathLike]) -> str:

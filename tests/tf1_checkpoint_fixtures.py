@@ -15,18 +15,15 @@ import os
 from typing import Mapping, Optional
 
 import numpy as np
-import tensorflow as tf
-
 import numpy_albert
+import tensorflow as tf
 
 OPTIMIZER_SLOTS = ("adam_m", "adam_v")
 
 
-def write_tf1_checkpoint(prefix: os.PathLike,
-                         weights: Mapping[str, np.ndarray],
-                         name_prefix: str = "",
-                         optimizer_slots: bool = False,
-                         global_step: Optional[int] = None,
+def write_tf1_checkpoint(prefix: os.PathLike, weights: Mapping[str,
+                                                               np.ndarray], name_prefix: str = "",
+                         optimizer_slots: bool = False, global_step: Optional[int] = None,
                          extra_variables: Optional[Mapping[str, np.ndarray]] = None) -> str:
   """Writes a TF1 name-based checkpoint like the original training or export code.
 

@@ -93,8 +93,8 @@ class BrightmartAlbertModel(albert_model.ConfiguredModel):
       {"sequence_output": [B, T, H], "pooled_output": [B, H], "encoder_outputs": L tensors
       [B, T, H], "embedding_output": [B, T, H]}.
     """
-    embedding_output = self.embeddings(
-        inputs["input_word_ids"], inputs.get("input_type_ids"), training=training)
+    embedding_output = self.embeddings(inputs["input_word_ids"], inputs.get("input_type_ids"),
+                                       training=training)
     encoder_outputs = self.encoder(embedding_output, inputs.get("input_mask"), training=training)
     return {
         "sequence_output": encoder_outputs[-1],

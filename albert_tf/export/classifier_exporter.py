@@ -20,6 +20,7 @@ from albert_tf.models.albert_classifier import AlbertClassifier
 from albert_tf.models.hub_encoder import CONFIG_ASSET
 from albert_tf.tasks import classifier_data
 from albert_tf.tasks.classification import LABEL_LIST_FILE
+
 _TEXT_SIGNATURES = "classify_text, classify_text_pair"
 
 
@@ -63,8 +64,8 @@ def export_classifier(classifier: AlbertClassifier, *, export_dir: str,
         f"the classifier has num_labels={classifier.num_labels} but {task} {expected}: pass the "
         "labels (or --is_regression) the classifier was fine-tuned with")
   module = ClassifierServingModule(classifier, text_tokenizer, max_seq_length=max_seq_length,
-                                   labels=labels, is_regression=is_regression,
-                                   threshold=threshold, assets=assets)
+                                   labels=labels, is_regression=is_regression, threshold=threshold,
+                                   assets=assets)
   path = exporter.export_serving_model(module, export_dir, 1 if version is None else version,
                                        overwrite=overwrite)
   logging.info("Wrote the classifier SavedModel to %s", path)
@@ -157,14 +158,15 @@ def load_classifier(config: AlbertConfig, num_labels: int, init_checkpoint: str,
   return classifier
 
 
-def export_classifier_from_checkpoint(
-    *, albert_config_file: str, init_checkpoint: str, export_dir: str,
-    spm_model_file: Optional[str] = None, vocab_file: Optional[str] = None,
-    do_lower_case: bool = True, max_seq_length: int = 128,
-    label_list: Optional[Sequence[str]] = None, num_labels: Optional[int] = None,
-    is_regression: bool = False, threshold: Optional[float] = None,
-    version: Optional[int] = None, overwrite: bool = False, dtype: str = "float32",
-    text_signatures: bool = True) -> str:
+def export_classifier_from_checkpoint(*, albert_config_file: str, init_checkpoint: str,
+                                      export_dir: str, spm_model_file: Optional[str] = None,
+                                      vocab_file: Optional[str] = None, do_lower_case: bool = True,
+                                      max_seq_length: int = 128,
+                                      label_list: Optional[Sequence[str]] = None,
+                                      num_labels: Optional[int] = None, is_regression: bool = False,
+                                      threshold: Optional[float] = None,
+                                      version: Optional[int] = None, overwrite: bool = False,
+                                      dtype: str = "float32", text_signatures: bool = True) -> str:
   """Exports a fine-tuned checkpoint (arguments as the albert-export flags of the same names).
 
   `init_checkpoint` is a fine-tuning run's output directory (its model.ckpt-best, else its latest
@@ -179,26 +181,25 @@ def export_classifier_from_checkpoint(
     ExportError: a user error; the message names the flag or file and the fix.
     AlbertConfigError: the config file is invalid.
   """
-  exporter.check_required(albert_config_file=albert_config_file,
-                          init_checkpoint=init_checkpoint, export_dir=export_dir)
+  exporter.check_required(albert_config_file=albert_config_file, init_checkpoint=init_checkpoint,
+                          export_dir=export_dir)
   config = AlbertConfig.from_json_file(albert_config_file)
   exporter.check_max_seq_length(max_seq_length, config)
   prefix = classifier_checkpoint_prefix(init_checkpoint)
   labels = resolve_labels(label_list, num_labels, is_regression, os.path.dirname(prefix))
   classifier = load_classifier(config, len(labels) or 1, prefix, dtype)
-  return export_fine_tuned(
-      classifier, config, prefix, export_dir=export_dir, spm_model_file=spm_model_file,
-      vocab_file=vocab_file, do_lower_case=do_lower_case, max_seq_length=max_seq_length,
-      labels=labels, is_regression=is_regression, threshold=threshold, version=version,
-      overwrite=overwrite, text_signatures=text_signatures)
+  return export_fine_tuned(classifier, config, prefix, export_dir=export_dir,
+                           spm_model_file=spm_model_file, vocab_file=vocab_file,
+                           do_lower_case=do_lower_case, max_seq_length=max_seq_length,
+                           labels=labels, is_regression=is_regression, threshold=threshold,
+                           version=version, overwrite=overwrite, text_signatures=text_signatures)
 
 
-def export_fine_tuned(
-    classifier: AlbertClassifier, config: AlbertConfig, checkpoint_prefix: str, *,
-    export_dir: str, spm_model_file: Optional[str], vocab_file: Optional[str],
-    do_lower_case: bool, max_seq_length: int, labels: Sequence[str], is_regression: bool,
-    threshold: Optional[float], version: Optional[int], overwrite: bool,
-    text_signatures: bool = True) -> str:
+def export_fine_tuned(classifier: AlbertClassifier, config: AlbertConfig, checkpoint_prefix: str, *,
+                      export_dir: str, spm_model_file: Optional[str], vocab_file: Optional[str],
+                      do_lower_case: bool, max_seq_length: int, labels: Sequence[str],
+                      is_regression: bool, threshold: Optional[float], version: Optional[int],
+                      overwrite: bool, text_signatures: bool = True) -> str:
   """Exports a classifier holding `checkpoint_prefix`'s weights, with its vocabulary and config.
 
   The version defaults to the checkpoint's step; `assets/` gets the vocabulary and the encoder's

@@ -76,10 +76,9 @@ def check_max_seq_length(max_seq_length: int, config: AlbertConfig) -> None:
     raise ExportError(f"--max_seq_length={max_seq_length} leaves no room for "
                       "[CLS] text [SEP]: use 3 or more")
   if max_seq_length > config.max_position_embeddings:
-    raise ExportError(
-        f"--max_seq_length={max_seq_length} exceeds the config's "
-        f"max_position_embeddings={config.max_position_embeddings}: pass "
-        f"--max_seq_length<={config.max_position_embeddings}, or omit it")
+    raise ExportError(f"--max_seq_length={max_seq_length} exceeds the config's "
+                      f"max_position_embeddings={config.max_position_embeddings}: pass "
+                      f"--max_seq_length<={config.max_position_embeddings}, or omit it")
 
 
 @contextlib.contextmanager
@@ -125,8 +124,7 @@ def serving_version(version: Optional[int], init_checkpoint: str) -> int:
   except checkpoints.CheckpointError as error:
     raise ExportError(" ".join(str(error).split())) from error
   if not step:
-    logging.info("Checkpoint %s records no training step; exporting as version 1.",
-                 init_checkpoint)
+    logging.info("Checkpoint %s records no training step; exporting as version 1.", init_checkpoint)
     return 1
   return step
 
@@ -158,9 +156,9 @@ def export_serving_model(module: tf.Module, export_dir: str, version: int,
   """
 
   def write(path: str) -> None:
-    tf.saved_model.save(module, path, signatures=module.get_signatures(),
-                        options=tf.saved_model.SaveOptions(
-                            function_aliases={"serve": module.serve}))
+    tf.saved_model.save(
+        module, path, signatures=module.get_signatures(),
+        options=tf.saved_model.SaveOptions(function_aliases={"serve": module.serve}))
 
   return write_atomically(os.path.join(export_dir, str(version)), overwrite, write)
 
@@ -220,8 +218,8 @@ def export_savedmodel(*, albert_config_file: str, init_checkpoint: str, export_d
     assets = {CONFIG_ASSET: config_asset}
     if tokenizer is not None:
       assets["vocab"] = spm_model_file or vocab_file
-    module = AlbertServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length,
-                                 top_k=top_k, assets=assets)
+    module = AlbertServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length, top_k=top_k,
+                                 assets=assets)
     path = export_serving_model(module, export_dir, version, overwrite=overwrite)
     logging.info("Wrote the serving SavedModel to %s", path)
     if encoder_export_dir:

@@ -30,8 +30,8 @@ def truncated_lengths(length_a: tf.Tensor, length_b: tf.Tensor,
   return kept_a, kept_b
 
 
-def pack_inputs(segment_a: tf.RaggedTensor, segment_b: Optional[tf.RaggedTensor],
-                seq_length: int, special_ids: Dict[str, int]) -> Dict[str, tf.Tensor]:
+def pack_inputs(segment_a: tf.RaggedTensor, segment_b: Optional[tf.RaggedTensor], seq_length: int,
+                special_ids: Dict[str, int]) -> Dict[str, tf.Tensor]:
   """Builds the model's dict inputs from tokenized segments.
 
   Args:

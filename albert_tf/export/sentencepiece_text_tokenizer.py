@@ -44,8 +44,8 @@ class SentencePieceTextTokenizer(tf.Module):
     self.vocab_size = processor.GetPieceSize()
     self.special_ids = {
         name: processor.PieceToId(piece)
-        for name, piece in (("pad_id", tokenization.PAD_TOKEN_SP),
-                            ("unk_id", tokenization.UNK_TOKEN_SP),
+        for name, piece in (("pad_id", tokenization.PAD_TOKEN_SP), ("unk_id",
+                                                                    tokenization.UNK_TOKEN_SP),
                             ("cls_id", tokenization.CLS_TOKEN), ("sep_id", tokenization.SEP_TOKEN),
                             ("mask_id", tokenization.MASK_TOKEN))
     }
@@ -86,8 +86,8 @@ class SentencePieceTextTokenizer(tf.Module):
     without_comma = tf.strings.regex_replace(to_split, ",$", "")
     reencoded = self._pieces.tokenize(tf.strings.regex_replace(without_comma, _WORD_START, ""))
     reencoded = _strip_added_word_start(
-        reencoded,
-        original_starts_word=tf.strings.regex_full_match(to_split, f"(?s){_WORD_START}.*"))
+        reencoded, original_starts_word=tf.strings.regex_full_match(to_split,
+                                                                    f"(?s){_WORD_START}.*"))
     commas = tf.RaggedTensor.from_tensor(tf.fill([tf.size(split_index), 1], ","))
     replacements = tf.concat([reencoded, commas], axis=1)
     kept = tf.RaggedTensor.from_tensor(tf.expand_dims(tf.gather(flat, keep_index), 1))
@@ -117,8 +117,9 @@ def _unknown_stand_in_for_nul(processor: spm.SentencePieceProcessor) -> str:
   """
   for codepoint in range(0xFDD0, 0xFDF0):
     candidate = chr(codepoint)
-    if all(processor.EncodeAsIds(text.replace("\x00", candidate)) == processor.EncodeAsIds(text)
-           for text in ("\x00", "a\x00b", "\x00\x00 1")):
+    if all(
+        processor.EncodeAsIds(text.replace("\x00", candidate)) == processor.EncodeAsIds(text)
+        for text in ("\x00", "a\x00b", "\x00\x00 1")):
       return candidate
   raise ValueError("no stand-in for U+0000 found for this SentencePiece model")
 
@@ -128,10 +129,10 @@ def _strip_added_word_start(reencoded: tf.RaggedTensor,
   """Removes the dummy-prefix "▁" SentencePiece adds when the original piece had none."""
   values = reencoded.flat_values
   row_of_value = reencoded.value_rowids()
-  is_first = tf.range(tf.size(values, out_type=tf.int64)) == tf.gather(
-      reencoded.row_starts(), row_of_value)
-  strip = (is_first & ~tf.gather(original_starts_word, row_of_value)
-           & tf.strings.regex_full_match(values, f"(?s){_WORD_START}.*"))
+  is_first = tf.range(tf.size(values,
+                              out_type=tf.int64)) == tf.gather(reencoded.row_starts(), row_of_value)
+  strip = (is_first & ~tf.gather(original_starts_word, row_of_value) &
+           tf.strings.regex_full_match(values, f"(?s){_WORD_START}.*"))
   stripped = tf.where(strip, tf.strings.regex_replace(values, f"^{_WORD_START}", ""), values)
   keep = ~(strip & tf.equal(stripped, ""))
   return tf.ragged.boolean_mask(reencoded.with_flat_values(stripped),

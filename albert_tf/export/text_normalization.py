@@ -45,11 +45,15 @@ def lower_utf8(text: tf.Tensor) -> tf.Tensor:
 @functools.lru_cache(maxsize=None)
 def _case_mapping_gaps() -> Tuple[Tuple[str, str], ...]:
   """(character, Python's lower-case) for every character TF's `StringLower` leaves wrong."""
-  cased = [chr(c) for c in range(sys.maxunicode + 1)
-           if not 0xD800 <= c < 0xE000 and chr(c).lower() != chr(c)]
+  cased = [
+      chr(c)
+      for c in range(sys.maxunicode + 1)
+      if not 0xD800 <= c < 0xE000 and chr(c).lower() != chr(c)
+  ]
   with tf.init_scope():  # Runs eagerly even when first called while tracing a tf.function.
     lowered = tf.strings.lower(tf.constant(cased), encoding="utf-8").numpy()
-  return tuple((char, char.lower()) for char, tf_lower in zip(cased, lowered)
+  return tuple((char, char.lower())
+               for char, tf_lower in zip(cased, lowered)
                if tf_lower.decode("utf-8") != char.lower())
 
 
@@ -95,6 +99,5 @@ def bert_basic_tokenize(text: tf.Tensor, do_lower_case: bool) -> tf.RaggedTensor
     text = tf.strings.regex_replace(text, unicode_classes.nonspacing_marks(), "")
   punctuation = unicode_classes.bert_punctuation()
   return tf_text.regex_split(
-      text,
-      delim_regex_pattern=f"{unicode_classes.python_whitespace()}+|{punctuation}",
+      text, delim_regex_pattern=f"{unicode_classes.python_whitespace()}+|{punctuation}",
       keep_delim_regex_pattern=punctuation)

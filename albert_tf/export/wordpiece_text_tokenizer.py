@@ -46,18 +46,16 @@ class WordPieceTextTokenizer(tf.Module):
         for name in ("pad_id", "unk_id", "cls_id", "sep_id", "mask_id")
     }
     self._token_to_id = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(tokens), tf.constant(ids, tf.int64)), default_value=-1)
+        tf.lookup.KeyValueTensorInitializer(tf.constant(tokens), tf.constant(ids, tf.int64)),
+        default_value=-1)
     self._id_to_token = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(all_ids, tf.int64), tf.constant(all_tokens)),
+        tf.lookup.KeyValueTensorInitializer(tf.constant(all_ids, tf.int64),
+                                            tf.constant(all_tokens)),
         default_value=tokenization.UNK_TOKEN_WP)
     self._wordpiece = tf_text.WordpieceTokenizer(
-        self._token_to_id,
-        suffix_indicator="##",
+        self._token_to_id, suffix_indicator="##",
         max_bytes_per_word=tokenization.MAX_WORDPIECE_CHARS * _MAX_UTF8_BYTES_PER_CHAR,
-        token_out_type=tf.int64,
-        unknown_token=tokenization.UNK_TOKEN_WP)
+        token_out_type=tf.int64, unknown_token=tokenization.UNK_TOKEN_WP)
 
   def tokenize(self, text: tf.Tensor) -> tf.RaggedTensor:
     """Returns int32 ids [batch, (tokens)] for a string tensor [batch]."""

@@ -43,12 +43,10 @@ class AlbertClassificationHead(tf_keras.layers.Layer):
 
   def build(self, input_shape=None):
     self.output_weights = self.add_weight(
-        "output_weights",
-        shape=[self.num_labels, self.hidden_size],
-        initializer=initializers.truncated_normal(self.initializer_range),
-        trainable=True)
-    self.output_bias = self.add_weight(
-        "output_bias", shape=[self.num_labels], initializer="zeros", trainable=True)
+        "output_weights", shape=[self.num_labels, self.hidden_size],
+        initializer=initializers.truncated_normal(self.initializer_range), trainable=True)
+    self.output_bias = self.add_weight("output_bias", shape=[self.num_labels], initializer="zeros",
+                                       trainable=True)
     super().build(input_shape)
 
   def call(self, pooled_output: tf.Tensor, training: bool | None = None) -> tf.Tensor:
@@ -58,7 +56,10 @@ class AlbertClassificationHead(tf_keras.layers.Layer):
 
   def get_config(self) -> dict:
     config = super().get_config()
-    config.update({"hidden_size": self.hidden_size, "num_labels": self.num_labels,
-                   "dropout_rate": self.dropout_rate,
-                   "initializer_range": self.initializer_range})
+    config.update({
+        "hidden_size": self.hidden_size,
+        "num_labels": self.num_labels,
+        "dropout_rate": self.dropout_rate,
+        "initializer_range": self.initializer_range
+    })
     return config

@@ -33,14 +33,9 @@ class AlbertEmbeddings(tf_keras.layers.Layer):
     TensorShape([1, 3, 128])
   """
 
-  def __init__(self,
-               vocab_size: int,
-               embedding_size: int,
-               max_position_embeddings: int = 512,
-               type_vocab_size: int = 2,
-               hidden_dropout_prob: float = 0.0,
-               initializer_range: float = 0.02,
-               **kwargs):
+  def __init__(self, vocab_size: int, embedding_size: int, max_position_embeddings: int = 512,
+               type_vocab_size: int = 2, hidden_dropout_prob: float = 0.0,
+               initializer_range: float = 0.02, **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = vocab_size
     self.embedding_size = embedding_size
@@ -72,8 +67,7 @@ class AlbertEmbeddings(tf_keras.layers.Layer):
 
   def add_table(self, name: str, shape: list[int]) -> tf.Variable:
     """A trainable table with the original's truncated-normal initialisation."""
-    return self.add_weight(name,
-                           shape=shape,
+    return self.add_weight(name, shape=shape,
                            initializer=initializers.truncated_normal(self.initializer_range),
                            trainable=True)
 
@@ -81,9 +75,7 @@ class AlbertEmbeddings(tf_keras.layers.Layer):
     """The word vectors of the ids, [B, T, width]: rows of the word table here."""
     return tf.gather(self.word_embeddings, input_word_ids)
 
-  def call(self,
-           input_word_ids: tf.Tensor,
-           input_type_ids: Optional[tf.Tensor] = None,
+  def call(self, input_word_ids: tf.Tensor, input_type_ids: Optional[tf.Tensor] = None,
            training: Optional[bool] = None) -> tf.Tensor:
     """Embeds token ids.
 
@@ -117,9 +109,9 @@ class AlbertEmbeddings(tf_keras.layers.Layer):
       if seq_length > self.max_position_embeddings:
         raise ValueError(f"{message} (got {seq_length})")
       return self.position_embeddings[:seq_length]
-    with tf.control_dependencies([
-        tf.debugging.assert_less_equal(seq_length, self.max_position_embeddings, message=message)
-    ]):
+    with tf.control_dependencies(
+        [tf.debugging.assert_less_equal(seq_length, self.max_position_embeddings,
+                                        message=message)]):
       return self.position_embeddings[:seq_length]
 
   def get_config(self) -> dict:

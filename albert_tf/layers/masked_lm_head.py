@@ -36,12 +36,8 @@ class AlbertMaskedLMHead(tf_keras.layers.Layer):
     TensorShape([2, 2, 30000])
   """
 
-  def __init__(self,
-               vocab_size: int,
-               embedding_size: int,
-               hidden_act: str = "gelu",
-               initializer_range: float = 0.02,
-               **kwargs):
+  def __init__(self, vocab_size: int, embedding_size: int, hidden_act: str = "gelu",
+               initializer_range: float = 0.02, **kwargs):
     kwargs.setdefault("dtype", "float32")
     super().__init__(**kwargs)
     self.vocab_size = vocab_size
@@ -49,10 +45,8 @@ class AlbertMaskedLMHead(tf_keras.layers.Layer):
     self.hidden_act = hidden_act
     self.initializer_range = initializer_range
     self.transform = tf_keras.layers.Dense(
-        embedding_size,
-        activation=activations.get_activation(hidden_act),
-        kernel_initializer=initializers.truncated_normal(initializer_range),
-        name="transform",
+        embedding_size, activation=activations.get_activation(hidden_act),
+        kernel_initializer=initializers.truncated_normal(initializer_range), name="transform",
         dtype=self.dtype_policy)
     self.layer_norm = normalization.albert_layer_norm("layer_norm", dtype=self.dtype_policy)
 
@@ -62,13 +56,11 @@ class AlbertMaskedLMHead(tf_keras.layers.Layer):
       self.transform.build([None, tf.TensorShape(input_shape)[-1]])
     with tf.name_scope(self.layer_norm.name):
       self.layer_norm.build([None, self.embedding_size])
-    self.output_bias = self.add_weight(
-        "output_bias", shape=[self.vocab_size], initializer="zeros", trainable=True)
+    self.output_bias = self.add_weight("output_bias", shape=[self.vocab_size], initializer="zeros",
+                                       trainable=True)
     super().build(input_shape)
 
-  def call(self,
-           sequence_output: tf.Tensor,
-           masked_lm_positions: tf.Tensor,
+  def call(self, sequence_output: tf.Tensor, masked_lm_positions: tf.Tensor,
            embedding_table: Union[tf.Variable, Callable[[], tf.Tensor]]) -> tf.Tensor:
     """Computes the MLM logits.
 

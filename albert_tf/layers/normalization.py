@@ -18,5 +18,5 @@ def albert_layer_norm(name: str, **kwargs) -> tf_keras.layers.LayerNormalization
   Returns:
     The layer (gamma = 1, beta = 0 at initialization).
   """
-  return tf_keras.layers.LayerNormalization(
-      axis=-1, epsilon=LAYER_NORM_EPSILON, name=name, **kwargs)
+  return tf_keras.layers.LayerNormalization(axis=-1, epsilon=LAYER_NORM_EPSILON, name=name,
+                                            **kwargs)

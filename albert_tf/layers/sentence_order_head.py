@@ -11,7 +11,7 @@ NUM_CLASSES = 2
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
 class AlbertSentenceOrderHead(tf_keras.layers.Layer):
-  """`logits = pooled · output_weightsᵀ + output_bias` with output_weights stored [2, H] as the original.
+  """`logits = pooled · output_weightsᵀ + output_bias`; output_weights is [2, H], as originally.
 
   Runs in float32 by default, like the MLM head, so the SOP loss is exact under mixed precision.
 
@@ -34,12 +34,10 @@ class AlbertSentenceOrderHead(tf_keras.layers.Layer):
 
   def build(self, input_shape=None):
     self.output_weights = self.add_weight(
-        "output_weights",
-        shape=[NUM_CLASSES, self.hidden_size],
-        initializer=initializers.truncated_normal(self.initializer_range),
-        trainable=True)
-    self.output_bias = self.add_weight(
-        "output_bias", shape=[NUM_CLASSES], initializer="zeros", trainable=True)
+        "output_weights", shape=[NUM_CLASSES, self.hidden_size],
+        initializer=initializers.truncated_normal(self.initializer_range), trainable=True)
+    self.output_bias = self.add_weight("output_bias", shape=[NUM_CLASSES], initializer="zeros",
+                                       trainable=True)
     super().build(input_shape)
 
   def call(self, pooled_output: tf.Tensor) -> tf.Tensor:

@@ -59,17 +59,10 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
     (12, TensorShape([2, 5, 768]))
   """
 
-  def __init__(self,
-               num_hidden_layers: int,
-               hidden_size: int,
-               num_attention_heads: int,
-               intermediate_size: int,
-               num_hidden_groups: int = 1,
-               inner_group_num: int = 1,
-               hidden_act: str = "gelu",
-               hidden_dropout_prob: float = 0.0,
-               attention_probs_dropout_prob: float = 0.0,
-               initializer_range: float = 0.02,
+  def __init__(self, num_hidden_layers: int, hidden_size: int, num_attention_heads: int,
+               intermediate_size: int, num_hidden_groups: int = 1, inner_group_num: int = 1,
+               hidden_act: str = "gelu", hidden_dropout_prob: float = 0.0,
+               attention_probs_dropout_prob: float = 0.0, initializer_range: float = 0.02,
                **kwargs):
     super().__init__(**kwargs)
     albert_config.check_layer_groups(num_hidden_layers, num_hidden_groups)
@@ -85,15 +78,14 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
     self.initializer_range = initializer_range
     self.groups = [[
         transformer_block.AlbertTransformerBlock(
-            hidden_size=hidden_size,
-            num_attention_heads=num_attention_heads,
-            intermediate_size=intermediate_size,
-            hidden_act=hidden_act,
+            hidden_size=hidden_size, num_attention_heads=num_attention_heads,
+            intermediate_size=intermediate_size, hidden_act=hidden_act,
             hidden_dropout_prob=hidden_dropout_prob,
             attention_probs_dropout_prob=attention_probs_dropout_prob,
-            initializer_range=initializer_range,
-            name=f"group_{group}_inner_group_{inner}") for inner in range(inner_group_num)
-    ] for group in range(num_hidden_groups)]
+            initializer_range=initializer_range, name=f"group_{group}_inner_group_{inner}")
+        for inner in range(inner_group_num)
+    ]
+                   for group in range(num_hidden_groups)]
     # The same blocks, group-major, in a flat list: tf_keras' .keras format saves layers held in a
     # list but skips lists nested in lists, so without it `groups` would be silently not saved.
     self.blocks = [block for blocks in self.groups for block in blocks]
@@ -101,8 +93,10 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
   @property
   def layer_to_group(self) -> List[int]:
     """The group index used by each of the L layers."""
-    return [albert_config.group_of_layer(layer, self.num_hidden_layers, self.num_hidden_groups)
-            for layer in range(self.num_hidden_layers)]
+    return [
+        albert_config.group_of_layer(layer, self.num_hidden_layers, self.num_hidden_groups)
+        for layer in range(self.num_hidden_layers)
+    ]
 
   def build(self, input_shape=None):
     for block in self.blocks:
@@ -110,9 +104,7 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
         block.build([None, None, self.hidden_size])
     super().build(input_shape)
 
-  def call(self,
-           inputs: tf.Tensor,
-           input_mask: Optional[tf.Tensor] = None,
+  def call(self, inputs: tf.Tensor, input_mask: Optional[tf.Tensor] = None,
            training: Optional[bool] = None) -> List[tf.Tensor]:
     """Runs the L layers.
 

@@ -53,14 +53,9 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
     TensorShape([2, 5, 768])
   """
 
-  def __init__(self,
-               hidden_size: int,
-               num_attention_heads: int,
-               intermediate_size: int,
-               hidden_act: str = "gelu",
-               hidden_dropout_prob: float = 0.0,
-               attention_probs_dropout_prob: float = 0.0,
-               initializer_range: float = 0.02,
+  def __init__(self, hidden_size: int, num_attention_heads: int, intermediate_size: int,
+               hidden_act: str = "gelu", hidden_dropout_prob: float = 0.0,
+               attention_probs_dropout_prob: float = 0.0, initializer_range: float = 0.02,
                **kwargs):
     super().__init__(**kwargs)
     albert_config.check_attention_heads(hidden_size, num_attention_heads)
@@ -75,16 +70,14 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
 
     def dense(units, name, activation=None):
       return tf_keras.layers.Dense(
-          units,
-          activation=activation,
-          kernel_initializer=initializers.truncated_normal(initializer_range),
-          name=name)
+          units, activation=activation,
+          kernel_initializer=initializers.truncated_normal(initializer_range), name=name)
 
     self.query = dense(hidden_size, "query")
     self.key = dense(hidden_size, "key")
     self.value = dense(hidden_size, "value")
-    self.attention_probs_dropout = tf_keras.layers.Dropout(
-        attention_probs_dropout_prob, name="attention_probs_dropout")
+    self.attention_probs_dropout = tf_keras.layers.Dropout(attention_probs_dropout_prob,
+                                                           name="attention_probs_dropout")
     self.attention_output = dense(hidden_size, "attention_output")
     self.attention_dropout = tf_keras.layers.Dropout(hidden_dropout_prob, name="attention_dropout")
     # float32 LayerNorms carry the float32 residual stream under mixed precision (see above).
@@ -100,16 +93,14 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
     hidden = [None, self.hidden_size]
     for sublayer, shape in ((self.query, hidden), (self.key, hidden), (self.value, hidden),
                             (self.attention_output, hidden), (self.attention_layer_norm, hidden),
-                            (self.intermediate, hidden),
-                            (self.output_dense, [None, self.intermediate_size]),
-                            (self.output_layer_norm, hidden)):
+                            (self.intermediate, hidden), (self.output_dense,
+                                                          [None, self.intermediate_size
+                                                          ]), (self.output_layer_norm, hidden)):
       with tf.name_scope(sublayer.name):
         sublayer.build(shape)
     super().build(input_shape)
 
-  def call(self,
-           inputs: tf.Tensor,
-           attention_bias: tf.Tensor,
+  def call(self, inputs: tf.Tensor, attention_bias: tf.Tensor,
            training: Optional[bool] = None) -> tf.Tensor:
     """Applies the block.
 

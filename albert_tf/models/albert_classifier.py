@@ -37,9 +37,8 @@ class AlbertClassifier(albert_model.ConfiguredModel):
     (tf.float32, TensorShape([1, 3]), TensorShape([1, 32]))
   """
 
-  def __init__(self, config: albert_model.ConfigLike, num_labels: int,
-               dropout_rate: float = 0.1, encoder: Optional[tf_keras.layers.Layer] = None,
-               **kwargs):
+  def __init__(self, config: albert_model.ConfigLike, num_labels: int, dropout_rate: float = 0.1,
+               encoder: Optional[tf_keras.layers.Layer] = None, **kwargs):
     kwargs.setdefault("name", "albert_classifier")
     super().__init__(config, **kwargs)
     self.num_labels = num_labels
@@ -60,8 +59,7 @@ class AlbertClassifier(albert_model.ConfiguredModel):
       raise TypeError(f"{self.name}'s encoder is a {type(self.albert).__name__}, whose weights "
                       "come from its SavedModel, not from a checkpoint: build the classifier "
                       "without `encoder` to load a checkpoint into it")
-    return self.albert.checkpoint_table().with_head(checkpoint_names.CLASSIFIER_HEAD,
-                                                    optional=True)
+    return self.albert.checkpoint_table().with_head(checkpoint_names.CLASSIFIER_HEAD, optional=True)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""

@@ -28,8 +28,8 @@ def config_fields(config: albert_config.AlbertConfig, *names: str) -> dict:
 
 
 def build_sublayers(
-    model: tf_keras.Model,
-    sublayers: Iterable[Tuple[tf_keras.layers.Layer, Optional[Sequence[Optional[int]]]]]) -> None:
+    model: tf_keras.Model, sublayers: Iterable[Tuple[tf_keras.layers.Layer,
+                                                     Optional[Sequence[Optional[int]]]]]) -> None:
   """Builds each (layer, input shape) under the layer's own name scope and marks `model` built.
 
   The name scopes give the variables the names a forward pass would give them below `model`.
@@ -48,10 +48,8 @@ def build_sublayers(
 def pooler(config: albert_config.AlbertConfig) -> tf_keras.layers.Dense:
   """The tanh pooler on token 0 (original scope `bert/pooler/dense`), named "pooler"."""
   return tf_keras.layers.Dense(
-      config.hidden_size,
-      activation="tanh",
-      kernel_initializer=initializers.truncated_normal(config.initializer_range),
-      name="pooler")
+      config.hidden_size, activation="tanh",
+      kernel_initializer=initializers.truncated_normal(config.initializer_range), name="pooler")
 
 
 class ConfiguredModel(tf_keras.Model):
@@ -103,18 +101,17 @@ class AlbertModel(ConfiguredModel):
     cfg = self.config
     self.embeddings = embeddings.AlbertEmbeddings(
         **config_fields(cfg, "vocab_size", "embedding_size", "max_position_embeddings",
-                  "type_vocab_size", "hidden_dropout_prob", "initializer_range"),
+                        "type_vocab_size", "hidden_dropout_prob", "initializer_range"),
         name="embeddings")
     self.embedding_projection = None
     if cfg.embedding_size != cfg.hidden_size:
       self.embedding_projection = tf_keras.layers.Dense(
-          cfg.hidden_size,
-          kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
+          cfg.hidden_size, kernel_initializer=initializers.truncated_normal(cfg.initializer_range),
           name="embedding_projection")
     self.encoder = shared_encoder.AlbertSharedEncoder(
         **config_fields(cfg, "num_hidden_layers", "hidden_size", "num_attention_heads",
-                  "intermediate_size", "num_hidden_groups", "inner_group_num", "hidden_act",
-                  "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
+                        "intermediate_size", "num_hidden_groups", "inner_group_num", "hidden_act",
+                        "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range"),
         name="encoder")
     self.pooler = pooler(cfg)
 
@@ -127,9 +124,7 @@ class AlbertModel(ConfiguredModel):
       sublayers.append((self.embedding_projection, [None, cfg.embedding_size]))
     build_sublayers(self, sublayers)
 
-  def call(self,
-           inputs: Mapping[str, tf.Tensor],
-           training: Optional[bool] = None) -> dict:
+  def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
     """Runs the encoder.
 
     Args:
@@ -146,8 +141,8 @@ class AlbertModel(ConfiguredModel):
       raise ValueError("AlbertModel takes a dict with input_word_ids (and optionally input_mask, "
                        "input_type_ids), each int32 [batch, seq]")
     input_mask = inputs.get("input_mask")
-    embedding_output = self.embeddings(
-        inputs["input_word_ids"], inputs.get("input_type_ids"), training=training)
+    embedding_output = self.embeddings(inputs["input_word_ids"], inputs.get("input_type_ids"),
+                                       training=training)
     hidden = embedding_output
     if self.embedding_projection is not None:
       hidden = self.embedding_projection(hidden)

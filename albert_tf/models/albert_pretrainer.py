@@ -50,15 +50,13 @@ class AlbertPretrainer(albert_model.ConfiguredModel):
     super().__init__(config, **kwargs)
     cfg = self.config
     self.albert = self.backbone_class(cfg, name="albert")
-    self.masked_lm = masked_lm_head.AlbertMaskedLMHead(
-        vocab_size=cfg.vocab_size,
-        embedding_size=self.masked_lm_width(),
-        hidden_act=cfg.hidden_act,
-        initializer_range=cfg.initializer_range,
-        name="masked_lm")
+    self.masked_lm = masked_lm_head.AlbertMaskedLMHead(vocab_size=cfg.vocab_size,
+                                                       embedding_size=self.masked_lm_width(),
+                                                       hidden_act=cfg.hidden_act,
+                                                       initializer_range=cfg.initializer_range,
+                                                       name="masked_lm")
     self.sentence_order = sentence_order_head.AlbertSentenceOrderHead(
-        hidden_size=cfg.hidden_size, initializer_range=cfg.initializer_range,
-        name="sentence_order")
+        hidden_size=cfg.hidden_size, initializer_range=cfg.initializer_range, name="sentence_order")
 
   def masked_lm_width(self) -> int:
     """The MLM transform's output width: E, the width of the tied word embedding table."""
@@ -75,9 +73,9 @@ class AlbertPretrainer(albert_model.ConfiguredModel):
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
     hidden_size = self.config.hidden_size
-    albert_model.build_sublayers(self, ((self.albert, None),
-                                        (self.masked_lm, [None, None, hidden_size]),
-                                        (self.sentence_order, [None, hidden_size])))
+    albert_model.build_sublayers(self,
+                                 ((self.albert, None), (self.masked_lm, [None, None, hidden_size]),
+                                  (self.sentence_order, [None, hidden_size])))
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: Optional[bool] = None) -> dict:
     """Runs the backbone and both heads.
@@ -97,9 +95,13 @@ class AlbertPretrainer(albert_model.ConfiguredModel):
     return {
         # The hook itself, not its value: the float32 head evaluates it, so under mixed precision
         # a table computed from variables (brightmart's product) is formed in float32 too.
-        "mlm_logits": self.masked_lm(outputs["sequence_output"], inputs["masked_lm_positions"],
-                                     self.masked_lm_table),
-        "sop_logits": self.sentence_order(outputs["pooled_output"]),
-        "sequence_output": outputs["sequence_output"],
-        "pooled_output": outputs["pooled_output"],
+        "mlm_logits":
+            self.masked_lm(outputs["sequence_output"], inputs["masked_lm_positions"],
+                           self.masked_lm_table),
+        "sop_logits":
+            self.sentence_order(outputs["pooled_output"]),
+        "sequence_output":
+            outputs["sequence_output"],
+        "pooled_output":
+            outputs["pooled_output"],
     }

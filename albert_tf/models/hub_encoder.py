@@ -75,8 +75,7 @@ class HubEncoder(tf_keras.layers.Layer):
     """Calls the encoder on one two-token row to check its contract; returns H."""
     ids = tf.zeros([1, 2], tf.int32)
     try:
-      outputs = self.encoder(dict(zip(_INPUT_NAMES, (ids, tf.ones_like(ids), ids))),
-                             training=False)
+      outputs = self.encoder(dict(zip(_INPUT_NAMES, (ids, tf.ones_like(ids), ids))), training=False)
     except _PROBE_ERRORS as error:
       raise HubEncoderError(
           f"albert_hub_module_handle {self.handle} cannot be called on the dict "
@@ -103,8 +102,10 @@ class HubEncoder(tf_keras.layers.Layer):
 
   def get_config(self) -> dict:
     config = super().get_config()
-    config.update({"handle": self.handle,
-                   "config": None if self.config is None else self.config.to_dict()})
+    config.update({
+        "handle": self.handle,
+        "config": None if self.config is None else self.config.to_dict()
+    })
     return config
 
   @classmethod
@@ -119,7 +120,6 @@ def read_config_asset(handle: str) -> Optional[AlbertConfig]:
   """The AlbertConfig a SavedModel carries in `assets/albert_config.json`, or None."""
   path = os.path.join(handle, "assets", CONFIG_ASSET)
   if not tf.io.gfile.exists(path):
-    logging.info("%s carries no %s; its hidden size comes from a probe call.", handle,
-                 CONFIG_ASSET)
+    logging.info("%s carries no %s; its hidden size comes from a probe call.", handle, CONFIG_ASSET)
     return None
   return AlbertConfig.from_json_file(path)

@@ -26,8 +26,7 @@ def _per_example_sop_loss(features, outputs) -> tf.Tensor:
       labels=_sop_labels(features), logits=tf.cast(outputs["sop_logits"], tf.float32))
 
 
-def compute_pretraining_losses(features: Mapping[str, tf.Tensor],
-                               outputs: Mapping[str, tf.Tensor],
+def compute_pretraining_losses(features: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tensor],
                                masked_lm_weight_sum: Optional[tf.Tensor] = None,
                                num_examples: Optional[tf.Tensor] = None) -> dict:
   """The original ALBERT pretraining loss.
@@ -86,18 +85,20 @@ class PretrainingMetrics(tf.Module):
 
   @property
   def metrics(self) -> list:
-    return [self.masked_lm_accuracy, self.masked_lm_loss, self.sentence_order_accuracy,
-            self.sentence_order_loss]
+    return [
+        self.masked_lm_accuracy, self.masked_lm_loss, self.sentence_order_accuracy,
+        self.sentence_order_loss
+    ]
 
-  def update_state(self, features: Mapping[str, tf.Tensor],
-                   outputs: Mapping[str, tf.Tensor]) -> None:
+  def update_state(self, features: Mapping[str, tf.Tensor], outputs: Mapping[str,
+                                                                             tf.Tensor]) -> None:
     """Adds one batch (same arguments as compute_pretraining_losses)."""
     weights = tf.cast(features["masked_lm_weights"], tf.float32)
     mlm_predictions = tf.argmax(outputs["mlm_logits"], axis=-1, output_type=tf.int32)
-    self.masked_lm_accuracy.update_state(
-        tf.cast(features["masked_lm_ids"], tf.int32), mlm_predictions, sample_weight=weights)
-    self.masked_lm_loss.update_state(
-        _per_prediction_mlm_loss(features, outputs), sample_weight=weights)
+    self.masked_lm_accuracy.update_state(tf.cast(features["masked_lm_ids"], tf.int32),
+                                         mlm_predictions, sample_weight=weights)
+    self.masked_lm_loss.update_state(_per_prediction_mlm_loss(features, outputs),
+                                     sample_weight=weights)
     sop_predictions = tf.argmax(outputs["sop_logits"], axis=-1, output_type=tf.int32)
     self.sentence_order_accuracy.update_state(_sop_labels(features), sop_predictions)
     self.sentence_order_loss.update_state(_per_example_sop_loss(features, outputs))

@@ -1,1 +1,1 @@
-"""Tasks: what the one training loop in albert_tf.training runs (a model, a loss, metrics, an input)."""
+"""Tasks: what the one training loop in albert_tf.training runs (model, loss, metrics, input)."""

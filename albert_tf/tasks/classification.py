@@ -47,8 +47,8 @@ class ClassificationMetrics(tf.Module):
   def update_state(self, features: task_lib.Features, outputs: task_lib.Outputs) -> None:
     weights = tf.cast(features["is_real_example"], tf.float32)
     if self.is_regression:
-      self.mean_squared_error.update_state(
-          per_example_loss(features, outputs["logits"], True), sample_weight=weights)
+      self.mean_squared_error.update_state(per_example_loss(features, outputs["logits"], True),
+                                           sample_weight=weights)
     else:
       predictions = tf.argmax(outputs["logits"], axis=-1, output_type=tf.int32)
       self.accuracy.update_state(tf.cast(features["label_ids"], tf.int32), predictions,
@@ -89,9 +89,9 @@ class ClassificationTask(task_lib.Task):
   eval_results_format = "fine_tuning"
 
   def __init__(self, config: AlbertConfig, *, task_name: str, label_list: list[str],
-               is_regression: bool, record_files: Mapping[str, str],
-               num_examples: Mapping[str, int], max_seq_length: int, seed: int = 0,
-               hub_module_handle: str | None = None):
+               is_regression: bool, record_files: Mapping[str, str], num_examples: Mapping[str,
+                                                                                           int],
+               max_seq_length: int, seed: int = 0, hub_module_handle: str | None = None):
     self.config = config
     self.task_name = task_name
     self.label_list = list(label_list)
@@ -131,10 +131,12 @@ class ClassificationTask(task_lib.Task):
 
   def dataset(self, split: str, batch_size: int, input_pipeline_id: int = 0,
               num_input_pipelines: int = 1) -> tf.data.Dataset:
-    return classifier_data.classifier_dataset(
-        self.record_files[split], batch_size=batch_size, max_seq_length=self.max_seq_length,
-        is_training=split == "train", is_regression=self.is_regression, seed=self.seed,
-        input_pipeline_id=input_pipeline_id, num_input_pipelines=num_input_pipelines)
+    return classifier_data.classifier_dataset(self.record_files[split], batch_size=batch_size,
+                                              max_seq_length=self.max_seq_length,
+                                              is_training=split == "train",
+                                              is_regression=self.is_regression, seed=self.seed,
+                                              input_pipeline_id=input_pipeline_id,
+                                              num_input_pipelines=num_input_pipelines)
 
   def num_eval_steps(self, eval_batch_size: int) -> int:
     return self.num_batches("eval", eval_batch_size)
@@ -145,16 +147,20 @@ class ClassificationTask(task_lib.Task):
 
   def eval_outputs(self, features: task_lib.Features,
                    outputs: task_lib.Outputs) -> dict[str, tf.Tensor]:
-    return {"label_ids": features["label_ids"], "is_real_example": features["is_real_example"],
-            "logits": outputs["logits"],
-            "per_example_loss": per_example_loss(features, outputs["logits"], self.is_regression)}
+    return {
+        "label_ids": features["label_ids"],
+        "is_real_example": features["is_real_example"],
+        "logits": outputs["logits"],
+        "per_example_loss": per_example_loss(features, outputs["logits"], self.is_regression)
+    }
 
   def reduce_eval(self, results: dict[str, float],
                   collected: Mapping[str, np.ndarray]) -> dict[str, float]:
-    metrics = classifier_metrics.classification_metrics(
-        self.task_name, collected["label_ids"], collected["logits"],
-        collected["is_real_example"], collected["per_example_loss"],
-        is_regression=self.is_regression)
+    metrics = classifier_metrics.classification_metrics(self.task_name, collected["label_ids"],
+                                                        collected["logits"],
+                                                        collected["is_real_example"],
+                                                        collected["per_example_loss"],
+                                                        is_regression=self.is_regression)
     # The Estimator's `loss` key: here the mean loss over real examples (= eval_loss).
     return {**metrics, "loss": metrics["eval_loss"]}
 

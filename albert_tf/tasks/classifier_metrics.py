@@ -98,8 +98,7 @@ def matthews_corrcoef(labels: np.ndarray, predictions: np.ndarray,
   return _safe_divide(tp * tn - fp * fn, np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
 
 
-def f1(labels: np.ndarray, predictions: np.ndarray,
-       weights: Optional[np.ndarray] = None) -> float:
+def f1(labels: np.ndarray, predictions: np.ndarray, weights: Optional[np.ndarray] = None) -> float:
   """F1 of the positive class (label index 1: MRPC's paraphrase, QQP's duplicate).
 
   2·TP / (2·TP + FP + FN), the harmonic mean of precision and recall; 0 when there are neither
@@ -148,8 +147,7 @@ def spearman(labels: np.ndarray, predictions: np.ndarray,
   return pearson(average_ranks(x[real]), average_ranks(y[real]), weights[real])
 
 
-def mse(labels: np.ndarray, predictions: np.ndarray,
-        weights: Optional[np.ndarray] = None) -> float:
+def mse(labels: np.ndarray, predictions: np.ndarray, weights: Optional[np.ndarray] = None) -> float:
   """Weighted mean squared error (tf.metrics.mean_squared_error). Arguments as `pearson`."""
   return weighted_mean((_flat(labels) - _flat(predictions))**2, weights)
 
@@ -179,8 +177,8 @@ def classification_metrics(task_name: str, labels: np.ndarray, logits_or_predict
   metrics = {"eval_loss": weighted_mean(per_example_loss, weights)}
   if is_regression:
     predictions = outputs.reshape(-1)
-    metrics.update(pearson=pearson(labels, predictions, weights),
-                   spearman=spearman(labels, predictions, weights),
+    metrics.update(pearson=pearson(labels, predictions,
+                                   weights), spearman=spearman(labels, predictions, weights),
                    MSE=mse(labels, predictions, weights))
     return metrics
   if outputs.ndim != 2:

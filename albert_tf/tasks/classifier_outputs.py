@@ -21,8 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-from albert_tf.tasks.classifier_data.errors import ClassifierDataError
 from albert_tf.file_io import write_text_atomically
+from albert_tf.tasks.classifier_data.errors import ClassifierDataError
 
 TEST_RESULTS = "test_results.tsv"
 SUBMIT_RESULTS = "submit_results.tsv"

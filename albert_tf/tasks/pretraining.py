@@ -66,8 +66,10 @@ class PretrainingTask(task_lib.Task):
 
   def batch_statistics(self, features: task_lib.Features) -> dict[str, tf.Tensor]:
     weights = tf.cast(features["masked_lm_weights"], tf.float32)
-    return {"masked_lm_weight_sum": tf.reduce_sum(weights),
-            "examples": tf.cast(tf.shape(weights)[0], tf.float32)}
+    return {
+        "masked_lm_weight_sum": tf.reduce_sum(weights),
+        "examples": tf.cast(tf.shape(weights)[0], tf.float32)
+    }
 
   def compute_losses(self, features: task_lib.Features, outputs: task_lib.Outputs,
                      statistics: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -80,10 +82,12 @@ class PretrainingTask(task_lib.Task):
 
   def dataset(self, split: str, batch_size: int, input_pipeline_id: int = 0,
               num_input_pipelines: int = 1) -> tf.data.Dataset:
-    return input_pipeline.pretraining_dataset(
-        self.input_files, batch_size, self.max_seq_length, self.max_predictions_per_seq,
-        is_training=split == "train", input_pipeline_id=input_pipeline_id,
-        num_input_pipelines=num_input_pipelines, seed=self.seed)
+    return input_pipeline.pretraining_dataset(self.input_files, batch_size, self.max_seq_length,
+                                              self.max_predictions_per_seq,
+                                              is_training=split == "train",
+                                              input_pipeline_id=input_pipeline_id,
+                                              num_input_pipelines=num_input_pipelines,
+                                              seed=self.seed)
 
   def num_eval_steps(self, eval_batch_size: int) -> int:
     del eval_batch_size  # The eval split repeats; the original runs max_eval_steps batches.

@@ -16,7 +16,6 @@ from albert_tf import checkpoints
 from albert_tf import file_io
 
 
-
 def checkpoint_step(path: str) -> int:
   """The step encoded in a checkpoint prefix such as `dir/model.ckpt-500`."""
   step = checkpoints.step_in_name(path)
@@ -58,8 +57,8 @@ class TrainingCheckpoints:
     self._input_manager = None
     if iterator is not None:
       input_dir = os.path.join(output_dir, "input_pipeline", f"worker-{worker_index}")
-      self._input_manager = tf.train.CheckpointManager(
-          tf.train.Checkpoint(iterator=iterator), input_dir, max_to_keep=keep_checkpoint_max)
+      self._input_manager = tf.train.CheckpointManager(tf.train.Checkpoint(iterator=iterator),
+                                                       input_dir, max_to_keep=keep_checkpoint_max)
 
   @property
   def latest(self) -> str | None:
@@ -83,8 +82,9 @@ class TrainingCheckpoints:
       if tf.io.gfile.exists(input_checkpoint + ".index"):
         self._input_manager.checkpoint.restore(input_checkpoint).assert_consumed()
       else:
-        logging.warning("No data position saved for step %d in %s: reading the input from its "
-                        "start.", step, self._input_manager.directory)
+        logging.warning(
+            "No data position saved for step %d in %s: reading the input from its "
+            "start.", step, self._input_manager.directory)
     return step
 
   def save(self, step: int) -> str:

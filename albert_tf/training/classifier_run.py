@@ -77,15 +77,15 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
   """
   config = _config(options)
   _check_options(options, config)
-  processor = classifier_data.get_processor(
-      options.task_name, use_spm=bool(options.spm_model_file),
-      do_lower_case=options.do_lower_case, generic=options.generic)
+  processor = classifier_data.get_processor(options.task_name, use_spm=bool(options.spm_model_file),
+                                            do_lower_case=options.do_lower_case,
+                                            generic=options.generic)
   tokenizer = tokenization.FullTokenizer(vocab_file=options.vocab_file,
                                          do_lower_case=options.do_lower_case,
                                          spm_model_file=options.spm_model_file)
-  fingerprint = classifier_data.vocab_fingerprint(
-      spm_model_file=options.spm_model_file, vocab_file=options.vocab_file,
-      do_lower_case=options.do_lower_case)
+  fingerprint = classifier_data.vocab_fingerprint(spm_model_file=options.spm_model_file,
+                                                  vocab_file=options.vocab_file,
+                                                  do_lower_case=options.do_lower_case)
   labels = _labels(processor, options)
   wanted = {"train": options.do_train, "eval": options.do_eval, "predict": options.do_predict}
   files, counts, guids = {}, {}, {}
@@ -94,15 +94,16 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
     files[split], counts[split] = classifier_data.cached_features(
         cached_dir=options.cached_dir or options.output_dir, task_name=processor.name,
         split=_DATA_SPLITS[split], examples=examples, label_list=labels,
-        max_seq_length=options.max_seq_length,
-        tokenizer=tokenizer, vocab_fingerprint=fingerprint, is_regression=processor.is_regression)
+        max_seq_length=options.max_seq_length, tokenizer=tokenizer, vocab_fingerprint=fingerprint,
+        is_regression=processor.is_regression)
     guids[split] = [example.guid for example in examples]
     logging.info("%s: %d examples (%s).", split, counts[split], files[split])
-  task = classification.ClassificationTask(
-      config, task_name=processor.name, label_list=labels, is_regression=processor.is_regression,
-      record_files=files, num_examples=counts, max_seq_length=options.max_seq_length,
-      seed=0 if options.seed is None else options.seed,
-      hub_module_handle=options.albert_hub_module_handle)
+  task = classification.ClassificationTask(config, task_name=processor.name, label_list=labels,
+                                           is_regression=processor.is_regression,
+                                           record_files=files, num_examples=counts,
+                                           max_seq_length=options.max_seq_length,
+                                           seed=0 if options.seed is None else options.seed,
+                                           hub_module_handle=options.albert_hub_module_handle)
   return task, guids
 
 
@@ -148,9 +149,9 @@ def predict(training_run: run_loop.TrainingRun, options: ClassifierOptions,
   batch_size = options.predict_batch_size
   collected = training_run.trainer.predict(training_run.iterator("predict", batch_size),
                                            math.ceil(len(guids) / batch_size))
-  test_file, submit_file = classifier_outputs.write_predictions(
-      options.output_dir, guids, task.predictions(collected), task.label_list,
-      task.is_regression)
+  test_file, submit_file = classifier_outputs.write_predictions(options.output_dir, guids,
+                                                                task.predictions(collected),
+                                                                task.label_list, task.is_regression)
   logging.info("Wrote %s and %s.", test_file, submit_file)
 
 
@@ -168,8 +169,8 @@ def export(training_run: run_loop.TrainingRun, options: ClassifierOptions) -> st
       training_run.model, task.config, path, export_dir=options.export_dir,
       spm_model_file=options.spm_model_file, vocab_file=options.vocab_file,
       do_lower_case=options.do_lower_case, max_seq_length=options.max_seq_length,
-      labels=task.label_list, is_regression=task.is_regression, threshold=threshold,
-      version=None, overwrite=True)
+      labels=task.label_list, is_regression=task.is_regression, threshold=threshold, version=None,
+      overwrite=True)
   logging.info("Exported the classifier (%s) to %s.", path, exported)
   return exported
 

@@ -1,7 +1,7 @@
 """Evaluation results in the original formats (reference §10, finetuning.md §1).
 
-eval_results.txt gets one block per evaluation of `key = value` lines, keys sorted, floats printed as
-float32 like the Estimator. Two formats:
+eval_results.txt gets one block per evaluation of `key = value` lines, keys sorted, floats printed
+as float32 like the Estimator. Two formats:
 * "pretraining" (run_pretraining.py): just the block; the checkpoint is copied to model.ckpt-best.*
   whenever the best metric (masked_lm_accuracy) improves.
 * "fine_tuning" (run_classifier.py): the block, then `best = <best value before this evaluation>`
@@ -24,7 +24,7 @@ _SEPARATOR = "=" * 50
 
 
 def format_eval_results(results: Mapping[str, float]) -> str:
-  """The original's lines: `key = value`, sorted by key, floats printed as float32 like the Estimator."""
+  """The original's lines: `key = value`, sorted by key, floats as float32 like the Estimator."""
   lines = []
   for key in sorted(results):
     value = results[key]
@@ -74,13 +74,15 @@ class EvalResults:
 
   def last_step(self) -> int:
     """The newest global_step the file holds, or -1."""
-    return max((int(results["global_step"]) for results in read_eval_results(self.output_dir)
+    return max((int(results["global_step"])
+                for results in read_eval_results(self.output_dir)
                 if "global_step" in results), default=-1)
 
   def best(self) -> tuple[int, float]:
     """(step, value) of the best evaluation so far, or (-1, -inf)."""
     scored = [(e[self.best_metric], int(e.get("global_step", -1)))
-              for e in read_eval_results(self.output_dir) if self.best_metric in e]
+              for e in read_eval_results(self.output_dir)
+              if self.best_metric in e]
     if not scored:
       return -1, float("-inf")
     value, step = max(scored, key=lambda pair: pair[0])

@@ -47,7 +47,8 @@ def resolve_input_files(input_file: str) -> list[str]:
     raise InputDataError(str(error)) from None
 
 
-def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict[str, tf.io.FixedLenFeature]:
+def feature_spec(max_seq_length: int,
+                 max_predictions_per_seq: int) -> dict[str, tf.io.FixedLenFeature]:
   """The parsing spec of the original run_pretraining input_fn."""
   spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64) for name in _SEQUENCE_FEATURES}
   spec["masked_lm_positions"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64)
@@ -73,14 +74,15 @@ def check_record_lengths(files: Sequence[str], max_seq_length: int,
   try:
     first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
   except tf.errors.OpError as error:
-    raise InputDataError(f"{path} is not a readable TFRecord file ({error.message.splitlines()[0]})."
-                         ) from error
+    raise InputDataError(
+        f"{path} is not a readable TFRecord file ({error.message.splitlines()[0]}).") from error
   if first is None:
     raise InputDataError(f"{path} holds no records: regenerate it with create_pretraining_data.")
   try:
     example = tf.train.Example.FromString(first.numpy())
   except Exception as error:  # protobuf raises its own DecodeError
-    raise InputDataError(f"{path}: the first record is not a tf.train.Example ({error}).") from error
+    raise InputDataError(
+        f"{path}: the first record is not a tf.train.Example ({error}).") from error
   features = example.features.feature
 
   def length(name: str) -> int:
@@ -96,8 +98,9 @@ def check_record_lengths(files: Sequence[str], max_seq_length: int,
     for name in names:
       actual = length(name)
       if actual != expected:
-        raise InputDataError(f"{path}: records have {flag}={actual} ({name} has {actual} values) but "
-                             f"--{flag}={expected}: pass --{flag}={actual}.")
+        raise InputDataError(
+            f"{path}: records have {flag}={actual} ({name} has {actual} values) but "
+            f"--{flag}={expected}: pass --{flag}={actual}.")
   length("next_sentence_labels")
 
 
@@ -105,8 +108,10 @@ def decode_record(record: tf.Tensor, max_seq_length: int,
                   max_predictions_per_seq: int) -> dict[str, tf.Tensor]:
   """Parses one serialized example into model inputs (int64 -> int32, original names mapped)."""
   parsed = tf.io.parse_single_example(record, feature_spec(max_seq_length, max_predictions_per_seq))
-  return {_RENAMES.get(name, name): tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
-          for name, value in parsed.items()}
+  return {
+      _RENAMES.get(name, name): tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
+      for name, value in parsed.items()
+  }
 
 
 def pretraining_dataset(files: Sequence[str], batch_size: int, max_seq_length: int,
@@ -116,9 +121,9 @@ def pretraining_dataset(files: Sequence[str], batch_size: int, max_seq_length: i
   """Batches of pretraining features for one input pipeline (one worker).
 
   Training: the file list is sharded over the input pipelines (records are sharded instead when
-  there are fewer files than pipelines), repeated, shuffled, read `min(4, files)` at a time, shuffled
-  again in a 100-record buffer, decoded, batched with drop_remainder (static shapes for XLA/TPU) and
-  prefetched. Evaluation reads the files in order, repeated, like the original.
+  there are fewer files than pipelines), repeated, shuffled, read `min(4, files)` at a time,
+  shuffled again in a 100-record buffer, decoded, batched with drop_remainder (static shapes for
+  XLA/TPU) and prefetched. Evaluation reads the files in order, repeated, like the original.
 
   Args:
     files: TFRecord files.
@@ -149,6 +154,7 @@ def pretraining_dataset(files: Sequence[str], batch_size: int, max_seq_length: i
     dataset = dataset.shard(num_input_pipelines, input_pipeline_id)
   if is_training:
     dataset = dataset.shuffle(_RECORD_SHUFFLE_BUFFER, seed=seed)
-  dataset = dataset.map(lambda record: decode_record(record, max_seq_length, max_predictions_per_seq),
-                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  dataset = dataset.map(
+      lambda record: decode_record(record, max_seq_length, max_predictions_per_seq),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

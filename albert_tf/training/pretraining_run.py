@@ -1,8 +1,8 @@
 """One pretraining run: the pretraining task on the one training loop (albert_tf.training.run_loop).
 
-`run(options, strategy)` is what `albert_tf.run_pretraining` calls after parsing flags; tests call it
-directly. Outputs in `output_dir` (docs/architecture.md): albert_config.json, model.ckpt-<step>.*,
-model.ckpt-best.*, eval_results.txt, TensorBoard events under train/ and eval/.
+`run(options, strategy)` is what `albert_tf.run_pretraining` calls after parsing flags; tests call
+it directly. Outputs in `output_dir` (docs/architecture.md): albert_config.json,
+model.ckpt-<step>.*, model.ckpt-best.*, eval_results.txt, TensorBoard events under train/ and eval/.
 """
 
 import tensorflow as tf
@@ -21,12 +21,12 @@ def build_task(options: RunOptions) -> pretraining.PretrainingTask:
   files = input_pipeline.resolve_input_files(options.input_file)
   input_pipeline.check_record_lengths(files, options.max_seq_length,
                                       options.max_predictions_per_seq)
-  return pretraining.PretrainingTask(
-      AlbertConfig.from_json_file(options.albert_config_file), files,
-      max_seq_length=options.max_seq_length,
-      max_predictions_per_seq=options.max_predictions_per_seq,
-      max_eval_steps=options.max_eval_steps, seed=0 if options.seed is None else options.seed,
-      init_from_group0=options.init_from_group0)
+  return pretraining.PretrainingTask(AlbertConfig.from_json_file(options.albert_config_file), files,
+                                     max_seq_length=options.max_seq_length,
+                                     max_predictions_per_seq=options.max_predictions_per_seq,
+                                     max_eval_steps=options.max_eval_steps,
+                                     seed=0 if options.seed is None else options.seed,
+                                     init_from_group0=options.init_from_group0)
 
 
 def run(options: RunOptions, strategy: tf.distribute.Strategy | None = None) -> None:

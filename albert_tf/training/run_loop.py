@@ -36,10 +36,11 @@ def _num_workers(strategy: tf.distribute.Strategy) -> int:
 
 
 def _build_optimizer(options: LoopOptions) -> tf_keras.optimizers.legacy.Optimizer:
-  optimizer = optimization.create_optimizer(
-      options.learning_rate, options.num_train_steps, options.num_warmup_steps,
-      optimizer=options.optimizer, poly_power=options.poly_power,
-      start_warmup_step=options.start_warmup_step, bias_correction=options.bias_correction)
+  optimizer = optimization.create_optimizer(options.learning_rate, options.num_train_steps,
+                                            options.num_warmup_steps, optimizer=options.optimizer,
+                                            poly_power=options.poly_power,
+                                            start_warmup_step=options.start_warmup_step,
+                                            bias_correction=options.bias_correction)
   if options.mixed_precision == "float16":
     optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
   return optimizer
@@ -73,10 +74,11 @@ class TrainingRun:
     with strategy.scope():
       self.model = task.build_model()
       self.optimizer = _build_optimizer(options)
-    self.trainer = trainer_lib.Trainer(
-        strategy, task, self.model, self.optimizer, global_batch_size=options.train_batch_size,
-        jit_compile=options.jit_compile, gradient_clipping=options.gradient_clipping,
-        distributed_input=not options.checkpoint_input_pipeline)
+    self.trainer = trainer_lib.Trainer(strategy, task, self.model, self.optimizer,
+                                       global_batch_size=options.train_batch_size,
+                                       jit_compile=options.jit_compile,
+                                       gradient_clipping=options.gradient_clipping,
+                                       distributed_input=not options.checkpoint_input_pipeline)
     self.train_iterator = self.iterator("train", options.train_batch_size) if options.do_train \
         else None
     self.checkpoints = checkpointing.TrainingCheckpoints(
@@ -89,19 +91,21 @@ class TrainingRun:
     # An evaluation-only run must not add an empty events file to the training run's train/.
     self.writers = {
         name: (tf.summary.create_file_writer(os.path.join(options.output_dir, name))
-               if self.is_chief else tf.summary.create_noop_writer())
-        for name in (("train", "eval") if options.do_train else ("eval",))}
+               if self.is_chief else tf.summary.create_noop_writer()
+              ) for name in (("train", "eval") if options.do_train else ("eval",))
+    }
 
   def iterator(self, split: str, global_batch_size: int) -> Iterator[Any]:
     """An iterator over `split`: per-worker batches, or per-replica ones when the data position is
     not checkpointed (see Trainer's `distributed_input`)."""
     if not self.options.checkpoint_input_pipeline:
-      return iter(self.strategy.distribute_datasets_from_function(
-          lambda context: self.task.dataset(
-              split, context.get_per_replica_batch_size(global_batch_size),
-              context.input_pipeline_id, context.num_input_pipelines)))
-    return iter(self.task.dataset(split, global_batch_size // self.num_workers, self.worker,
-                                  self.num_workers))
+      return iter(
+          self.strategy.distribute_datasets_from_function(lambda context: self.task.dataset(
+              split, context.get_per_replica_batch_size(global_batch_size), context.
+              input_pipeline_id, context.num_input_pipelines)))
+    return iter(
+        self.task.dataset(split, global_batch_size // self.num_workers, self.worker,
+                          self.num_workers))
 
   def write_summaries(self, name: str, logs: dict, step: int) -> None:
     with self.writers[name].as_default(step=step):
@@ -219,8 +223,7 @@ class Progress:
     write: where lines go (absl logging, which `albert_tf` entry points echo to the console).
   """
 
-  def __init__(self, total_steps: int, start_step: int,
-               write: Callable[..., None] = logging.info):
+  def __init__(self, total_steps: int, start_step: int, write: Callable[..., None] = logging.info):
     self.total_steps = total_steps
     self.start_step = start_step
     self.start = time.monotonic()

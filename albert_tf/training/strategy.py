@@ -14,8 +14,8 @@ import socket
 import urllib.parse
 
 from absl import logging
-import tensorflow as tf
 from official.common import distribute_utils
+import tensorflow as tf
 
 STRATEGY_NAMES = ("auto", "tpu", "mirrored", "multi_worker_mirrored", "one_device")
 
@@ -41,7 +41,8 @@ def _check_tpu_reachable(tpu: str | None) -> None:
   if not tpu or tpu == "local":
     if not tpu_environment_present():
       raise StrategyError(
-          "--distribution_strategy=tpu but no TPU was found on this machine (no /dev/accel*, no TPU_NAME): "
+          "--distribution_strategy=tpu but no TPU was found on this machine (no /dev/accel*, no "
+          "TPU_NAME): "
           "pass --tpu=<name or grpc://host:8470>, or use --distribution_strategy=auto.")
     return
   address = urllib.parse.urlparse(tpu)
@@ -97,8 +98,8 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
   Args:
     distribution_strategy: one of STRATEGY_NAMES. `auto` picks TPU when `tpu` is given or a TPU
       environment is present, multi_worker_mirrored when TF_CONFIG names several workers, else all
-      visible GPUs (mirrored, or one_device for one GPU), else the CPU (mirrored over the logical CPU
-      devices when `split_cpu` made several, else one_device).
+      visible GPUs (mirrored, or one_device for one GPU), else the CPU (mirrored over the logical
+      CPU devices when `split_cpu` made several, else one_device).
     tpu: TPU name or grpc:// address (the original's --tpu_name/--master).
     num_gpus: GPUs to use; None means all visible ones.
     tpu_zone: GCE zone of a TPU given by name (the original's --tpu_zone).
@@ -128,7 +129,8 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
       distribution_strategy = "mirrored"
     else:
       distribution_strategy = "one_device"
-  logging.info("Distribution strategy: %s (GPUs: %d, TPU: %s)", distribution_strategy, num_gpus, tpu)
+  logging.info("Distribution strategy: %s (GPUs: %d, TPU: %s)", distribution_strategy, num_gpus,
+               tpu)
 
   if distribution_strategy == "tpu":
     _check_tpu_reachable(tpu)
@@ -176,8 +178,8 @@ def _cluster_task(strategy: tf.distribute.Strategy) -> tuple[str | None, int]:
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
   """Whether this worker writes the shared outputs (checkpoints, summaries, eval results)."""
   task_type, task_id = _cluster_task(strategy)
-  return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and
-                                          "chief" not in strategy.cluster_resolver.cluster_spec().as_dict())
+  return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and "chief"
+                                          not in strategy.cluster_resolver.cluster_spec().as_dict())
 
 
 def worker_index(strategy: tf.distribute.Strategy) -> int:

@@ -120,9 +120,10 @@ class Trainer:
     self.update_in_compiled_step = update_in_compiled_step
     compile_update = jit_compile and update_in_compiled_step
     compile_gradients = jit_compile and not update_in_compiled_step
-    self._update_fn = tf.function(self._update, jit_compile=True) if compile_update else self._update
-    self._gradients_fn = (tf.function(self._gradients, jit_compile=True) if compile_gradients
-                          else self._gradients)
+    self._update_fn = tf.function(self._update,
+                                  jit_compile=True) if compile_update else self._update
+    self._gradients_fn = (tf.function(self._gradients, jit_compile=True)
+                          if compile_gradients else self._gradients)
     with strategy.scope():
       self.train_metrics = task.build_metrics()
       self.eval_metrics = task.build_metrics()
@@ -215,8 +216,7 @@ class Trainer:
 
     def replica_slice(context: tf.distribute.experimental.ValueContext) -> Any:
       index = context.replica_id_in_sync_group % local_replicas
-      return tf.nest.map_structure(
-          lambda t: tf.split(t, local_replicas, axis=0)[index], batch)
+      return tf.nest.map_structure(lambda t: tf.split(t, local_replicas, axis=0)[index], batch)
 
     return self.strategy.experimental_distribute_values_from_function(replica_slice)
 

@@ -29,7 +29,16 @@ from albert_tf.tasks.classifier_data.registry import get_processor
 from albert_tf.tasks.classifier_data.registry import task_names
 
 __all__ = [
-    "ClassifierDataError", "ClassifierProcessor", "GenericTaskSpec", "InputExample",
-    "cached_features", "classifier_dataset", "get_processor", "read_label_list", "record_path",
-    "task_names", "vocab_fingerprint", "write_label_list",
+    "ClassifierDataError",
+    "ClassifierProcessor",
+    "GenericTaskSpec",
+    "InputExample",
+    "cached_features",
+    "classifier_dataset",
+    "get_processor",
+    "read_label_list",
+    "record_path",
+    "task_names",
+    "vocab_fingerprint",
+    "write_label_list",
 ]

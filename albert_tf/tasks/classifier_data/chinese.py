@@ -56,10 +56,10 @@ class LcqmcProcessor(ClassifierProcessor):
       if len(row) < 3:
         raise ClassifierDataError(f"{path}:{line}: {len(row)} tab-separated columns, but lcqmc "
                                   "lines have 3 (text_a, text_b, label); fix or remove the line.")
-      examples.append(InputExample(
-          guid=f"{split}-{index}", text_a=self.process_text(row[0]),
-          text_b=self.process_text(row[1]),
-          label=self.parse_label(self.process_text(row[2]), labels, path, line)))
+      examples.append(
+          InputExample(guid=f"{split}-{index}", text_a=self.process_text(row[0]),
+                       text_b=self.process_text(row[1]),
+                       label=self.parse_label(self.process_text(row[2]), labels, path, line)))
     return examples
 
 
@@ -75,15 +75,17 @@ class ClueTask:
   dropped_label: Optional[str] = None
 
 
-CLUE_TASKS: Dict[str, ClueTask] = {task.name: task for task in (
-    ClueTask("afqmc", "sentence1", "sentence2", ("0", "1"), "0"),
-    ClueTask("tnews", "sentence", None,
-             tuple(str(100 + i) for i in range(17) if i not in (5, 11)), "100"),
-    ClueTask("iflytek", "sentence", None, tuple(str(i) for i in range(119)), "0"),
-    ClueTask("cmnli", "sentence1", "sentence2", ("contradiction", "entailment", "neutral"),
-             "neutral", first_index=1, dropped_label="-"),
-    ClueTask("csl", "keyword", "abst", ("0", "1"), "0"),
-)}
+CLUE_TASKS: Dict[str, ClueTask] = {
+    task.name: task for task in (
+        ClueTask("afqmc", "sentence1", "sentence2", ("0", "1"), "0"),
+        ClueTask("tnews", "sentence", None,
+                 tuple(str(100 + i) for i in range(17) if i not in (5, 11)), "100"),
+        ClueTask("iflytek", "sentence", None, tuple(str(i) for i in range(119)), "0"),
+        ClueTask("cmnli", "sentence1", "sentence2", (
+            "contradiction", "entailment", "neutral"), "neutral", first_index=1, dropped_label="-"),
+        ClueTask("csl", "keyword", "abst", ("0", "1"), "0"),
+    )
+}
 
 
 class ClueProcessor(ClassifierProcessor):
@@ -133,9 +135,10 @@ class ClueProcessor(ClassifierProcessor):
         if label == task.dropped_label:
           continue
         self.parse_label(label, labels, path, line)
-      examples.append(InputExample(
-          guid=f"{split}-{index}", text_a=self._text(record, task.text_a),
-          text_b=self._text(record, task.text_b) if task.text_b else None, label=label))
+      examples.append(
+          InputExample(guid=f"{split}-{index}", text_a=self._text(record, task.text_a),
+                       text_b=self._text(record, task.text_b) if task.text_b else None,
+                       label=label))
     return examples
 
   def _text(self, record: Dict[str, Any], field: str) -> str:

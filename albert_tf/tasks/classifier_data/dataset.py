@@ -18,8 +18,10 @@ _RENAMES = {"input_ids": "input_word_ids", "segment_ids": "input_type_ids"}
 
 def feature_spec(max_seq_length: int, is_regression: bool) -> dict[str, tf.io.FixedLenFeature]:
   """The parsing spec of the original run_classifier input_fn."""
-  spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
-          for name in ("input_ids", "input_mask", "segment_ids")}
+  spec = {
+      name: tf.io.FixedLenFeature([max_seq_length], tf.int64)
+      for name in ("input_ids", "input_mask", "segment_ids")
+  }
   spec["label_ids"] = tf.io.FixedLenFeature([], tf.float32 if is_regression else tf.int64)
   spec["is_real_example"] = tf.io.FixedLenFeature([], tf.int64)
   return spec
@@ -27,8 +29,10 @@ def feature_spec(max_seq_length: int, is_regression: bool) -> dict[str, tf.io.Fi
 
 def _decode(record: tf.Tensor, spec: dict[str, tf.io.FixedLenFeature]) -> dict[str, tf.Tensor]:
   parsed = tf.io.parse_single_example(record, spec)
-  return {_RENAMES.get(name, name): tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
-          for name, value in parsed.items()}
+  return {
+      _RENAMES.get(name, name): tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
+      for name, value in parsed.items()
+  }
 
 
 def _pad_batch(batch: dict[str, tf.Tensor], batch_size: int) -> dict[str, tf.Tensor]:
@@ -71,8 +75,8 @@ def classifier_dataset(path: str, *, batch_size: int, max_seq_length: int, is_tr
     dataset = dataset.shard(num_input_pipelines, input_pipeline_id)
   if is_training:
     dataset = dataset.repeat().shuffle(_SHUFFLE_BUFFER, seed=seed)
-  dataset = dataset.map(lambda record: _decode(record, spec),
-                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  dataset = dataset.map(lambda record: _decode(record, spec), num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=True)
   if is_training:
     dataset = dataset.batch(batch_size, drop_remainder=True)
   else:

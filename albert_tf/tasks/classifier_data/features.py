@@ -80,9 +80,9 @@ def record_path(cached_dir: str, task_name: str, split: str) -> str:
 
 
 def cached_features(*, cached_dir: str, task_name: str, split: str,
-                    examples: Iterable[classifier_data_lib.InputExample],
-                    label_list: Sequence[str], max_seq_length: int, tokenizer: Any,
-                    vocab_fingerprint: str, is_regression: bool) -> Tuple[str, int]:
+                    examples: Iterable[classifier_data_lib.InputExample], label_list: Sequence[str],
+                    max_seq_length: int, tokenizer: Any, vocab_fingerprint: str,
+                    is_regression: bool) -> Tuple[str, int]:
   """Writes the features of `examples` to the cache, or reuses an up-to-date cache.
 
   Example:
@@ -114,11 +114,16 @@ def cached_features(*, cached_dir: str, task_name: str, split: str,
   examples = list(examples)
   path = record_path(cached_dir, task_name, split)
   metadata = {
-      "format": _CACHE_FORMAT, "task": task_name.lower(), "split": split,
-      "max_seq_length": max_seq_length, "vocab_fingerprint": vocab_fingerprint,
-      "do_lower_case": bool(tokenizer.do_lower_case), "is_regression": bool(is_regression),
+      "format": _CACHE_FORMAT,
+      "task": task_name.lower(),
+      "split": split,
+      "max_seq_length": max_seq_length,
+      "vocab_fingerprint": vocab_fingerprint,
+      "do_lower_case": bool(tokenizer.do_lower_case),
+      "is_regression": bool(is_regression),
       "label_list": [] if is_regression else [str(label) for label in label_list],
-      "num_examples": len(examples), "examples_sha256": _examples_digest(examples),
+      "num_examples": len(examples),
+      "examples_sha256": _examples_digest(examples),
   }
   reason = _stale_reason(path, metadata)
   if reason is None:
@@ -192,8 +197,8 @@ def _write_cache(path: str, metadata: Dict[str, Any],
   logging.info("Wrote %d examples to %s.", len(examples), path)
 
 
-def _with_float_label(example: classifier_data_lib.InputExample
-                      ) -> classifier_data_lib.InputExample:
+def _with_float_label(
+    example: classifier_data_lib.InputExample) -> classifier_data_lib.InputExample:
   try:
     label = float(example.label)
   except (TypeError, ValueError):
@@ -208,9 +213,13 @@ def serialize_feature(feature: classifier_data_lib.InputFeatures, is_regression:
   def ints(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
 
-  label = (tf.train.Feature(float_list=tf.train.FloatList(value=[feature.label_id]))
-           if is_regression else ints([feature.label_id]))
-  features = {"input_ids": ints(feature.input_ids), "input_mask": ints(feature.input_mask),
-              "segment_ids": ints(feature.segment_ids), "label_ids": label,
-              "is_real_example": ints([int(feature.is_real_example)])}
+  label = (tf.train.Feature(float_list=tf.train.FloatList(
+      value=[feature.label_id])) if is_regression else ints([feature.label_id]))
+  features = {
+      "input_ids": ints(feature.input_ids),
+      "input_mask": ints(feature.input_mask),
+      "segment_ids": ints(feature.segment_ids),
+      "label_ids": label,
+      "is_real_example": ints([int(feature.is_real_example)])
+  }
   return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()

@@ -28,8 +28,12 @@ from albert_tf.tasks.classifier_data.errors import ClassifierDataError
 from albert_tf.tasks.classifier_data.processor import ClassifierProcessor
 from albert_tf.tasks.classifier_data.processor import check_split
 
-_EXTENSIONS = {"tsv": (".tsv",), "csv": (".csv",), "jsonl": (".jsonl", ".json"),
-               "json": (".jsonl", ".json")}
+_EXTENSIONS = {
+    "tsv": (".tsv",),
+    "csv": (".csv",),
+    "jsonl": (".jsonl", ".json"),
+    "json": (".jsonl", ".json")
+}
 _ANY_EXTENSION = (".tsv", ".csv", ".jsonl", ".json")
 _DELIMITERS = {".tsv": "\t", ".csv": ","}
 _INTEGER = re.compile(r"-?\d+")
@@ -74,10 +78,12 @@ class GenericTaskSpec:
                                 "--is_regression for a classification task.")
     self.label_list = [str(label).strip() for label in self.label_list]
     if not self.label_list or "" in self.label_list:
-      raise ClassifierDataError(f"--label_list={','.join(self.label_list)} is empty or has an empty label; "
-                                "give the labels, e.g. negative,positive.")
+      raise ClassifierDataError(
+          f"--label_list={','.join(self.label_list)} is empty or has an empty label; "
+          "give the labels, e.g. negative,positive.")
     if len(set(self.label_list)) != len(self.label_list):
-      raise ClassifierDataError(f"--label_list={','.join(self.label_list)} repeats a label; give each once.")
+      raise ClassifierDataError(
+          f"--label_list={','.join(self.label_list)} repeats a label; give each once.")
 
 
 def sort_labels(labels: Iterable[str]) -> List[str]:
@@ -123,8 +129,9 @@ class GenericProcessor(ClassifierProcessor):
     if self.spec.label_list is not None:
       return list(self.spec.label_list)
     if data_dir is None:
-      raise ClassifierDataError("the generic task needs --label_list, or the --data_dir whose train "
-                                "file gives the labels.")
+      raise ClassifierDataError(
+          "the generic task needs --label_list, or the --data_dir whose train "
+          "file gives the labels.")
     if data_dir not in self._train_labels:
       path = self.split_path(data_dir, "train")
       if not tf.io.gfile.exists(path):
@@ -147,12 +154,12 @@ class GenericProcessor(ClassifierProcessor):
         label = self.test_label(labels)
       else:
         label = self.parse_label(self._label_text(record, path, line), labels, path, line)
-      examples.append(InputExample(
-          guid=str(index) if split == "test" else f"{split}-{index}",
-          text_a=self.process_text(readers.field_text(record[spec.text_a_column])),
-          text_b=(self.process_text(readers.field_text(record[spec.text_b_column]))
-                  if spec.text_b_column else None),
-          label=label))
+      examples.append(
+          InputExample(
+              guid=str(index) if split == "test" else f"{split}-{index}",
+              text_a=self.process_text(readers.field_text(record[spec.text_a_column])),
+              text_b=(self.process_text(readers.field_text(record[spec.text_b_column]))
+                      if spec.text_b_column else None), label=label))
     return examples
 
   def _label_text(self, record: Dict[str, Any], path: str, line: int) -> str:

@@ -38,8 +38,9 @@ class GlueLayout:
   @property
   def min_columns(self) -> int:
     """Columns a row needs: past the highest index, plus the last one if -1 is used."""
-    used = [index for index in (self.text_a, self.text_b, self.label, self.guid)
-            if index is not None]
+    used = [
+        index for index in (self.text_a, self.text_b, self.label, self.guid) if index is not None
+    ]
     return max(used) + 1 + (1 if min(used) < 0 else 0)
 
 
@@ -62,25 +63,28 @@ _MNLI_LABELLED = GlueLayout(text_a=8, text_b=9, label=-1, guid=0)
 _MNLI_TEST = GlueLayout(text_a=8, text_b=9, guid=0)
 _ENTAILMENT = ("entailment", "not_entailment")
 
-GLUE_TASKS: Dict[str, GlueTask] = {task.name: task for task in (
-    GlueTask("cola", "CoLA", ("0", "1"), GlueLayout(text_a=3, label=1, header=False),
-             GlueLayout(text_a=1, guid=0)),
-    GlueTask("mnli", "MNLI", _MNLI_LABELS, _MNLI_LABELLED, _MNLI_TEST,
-             files=("train.tsv", "dev_matched.tsv", "test_matched.tsv")),
-    GlueTask("mismnli", "MNLI", _MNLI_LABELS, _MNLI_LABELLED, _MNLI_TEST,
-             files=("train.tsv", "dev_mismatched.tsv", "test_mismatched.tsv")),
-    GlueTask("mrpc", "MRPC", ("0", "1"), GlueLayout(text_a=3, text_b=4, label=0),
-             GlueLayout(text_a=3, text_b=4, guid=0)),
-    GlueTask("sst-2", "SST-2", ("0", "1"), GlueLayout(text_a=0, label=1),
-             GlueLayout(text_a=1, guid=0)),
-    GlueTask("sts-b", "STS-B", (), GlueLayout(text_a=7, text_b=8, label=-1, guid=0),
-             GlueLayout(text_a=7, text_b=8, guid=0)),
-    GlueTask("qqp", "QQP", ("0", "1"), GlueLayout(text_a=3, text_b=4, label=5, guid=0),
-             _PAIR_TEST, skip_short_rows=True),
-    GlueTask("qnli", "QNLI", _ENTAILMENT, _PAIR_LAST_LABEL, _PAIR_TEST),
-    GlueTask("rte", "RTE", _ENTAILMENT, _PAIR_LAST_LABEL, _PAIR_TEST),
-    GlueTask("wnli", "WNLI", ("0", "1"), _PAIR_LAST_LABEL, _PAIR_TEST),
-)}
+GLUE_TASKS: Dict[str, GlueTask] = {
+    task.name: task for task in (
+        GlueTask("cola", "CoLA", (
+            "0", "1"), GlueLayout(text_a=3, label=1, header=False), GlueLayout(text_a=1, guid=0)),
+        GlueTask("mnli", "MNLI", _MNLI_LABELS, _MNLI_LABELLED, _MNLI_TEST, files=(
+            "train.tsv", "dev_matched.tsv", "test_matched.tsv")),
+        GlueTask("mismnli", "MNLI", _MNLI_LABELS, _MNLI_LABELLED, _MNLI_TEST, files=(
+            "train.tsv", "dev_mismatched.tsv", "test_mismatched.tsv")),
+        GlueTask("mrpc", "MRPC", (
+            "0",
+            "1"), GlueLayout(text_a=3, text_b=4, label=0), GlueLayout(text_a=3, text_b=4, guid=0)),
+        GlueTask("sst-2", "SST-2", (
+            "0", "1"), GlueLayout(text_a=0, label=1), GlueLayout(text_a=1, guid=0)),
+        GlueTask("sts-b", "STS-B", (), GlueLayout(text_a=7, text_b=8, label=-1, guid=0),
+                 GlueLayout(text_a=7, text_b=8, guid=0)),
+        GlueTask("qqp", "QQP", ("0", "1"), GlueLayout(text_a=3, text_b=4, label=5, guid=0),
+                 _PAIR_TEST, skip_short_rows=True),
+        GlueTask("qnli", "QNLI", _ENTAILMENT, _PAIR_LAST_LABEL, _PAIR_TEST),
+        GlueTask("rte", "RTE", _ENTAILMENT, _PAIR_LAST_LABEL, _PAIR_TEST),
+        GlueTask("wnli", "WNLI", ("0", "1"), _PAIR_LAST_LABEL, _PAIR_TEST),
+    )
+}
 
 
 class GlueProcessor(ClassifierProcessor):
@@ -127,12 +131,12 @@ class GlueProcessor(ClassifierProcessor):
         label = self.test_label(labels)
       else:
         label = self.parse_label(self.process_text(row[layout.label]), labels, path, line)
-      examples.append(InputExample(
-          guid=(f"{split}-{index}" if layout.guid is None
-                else self.process_text(row[layout.guid])),
-          text_a=self.process_text(row[layout.text_a]),
-          text_b=None if layout.text_b is None else self.process_text(row[layout.text_b]),
-          label=label))
+      examples.append(
+          InputExample(
+              guid=(f"{split}-{index}" if layout.guid is None else self.process_text(
+                  row[layout.guid])), text_a=self.process_text(row[layout.text_a]),
+              text_b=None if layout.text_b is None else self.process_text(row[layout.text_b]),
+              label=label))
     if skipped:
       logging.warning("Skipped %d lines of %s with fewer than %d columns, as the original does.",
                       skipped, path, layout.min_columns)

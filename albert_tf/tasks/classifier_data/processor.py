@@ -38,8 +38,7 @@ class ClassifierProcessor(abc.ABC):
     is_regression: float labels, squared-error loss.
   """
 
-  def __init__(self, name: str, *, use_spm: bool, do_lower_case: bool,
-               is_regression: bool = False):
+  def __init__(self, name: str, *, use_spm: bool, do_lower_case: bool, is_regression: bool = False):
     self.name = name
     self.use_spm = use_spm
     self.do_lower_case = do_lower_case
