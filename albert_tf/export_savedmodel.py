@@ -21,11 +21,14 @@ import sys
 from absl import flags
 from absl import logging
 
+from albert_tf import checkpoints
 from albert_tf import command_line
+from albert_tf import file_io
 from albert_tf.config import AlbertConfig
 from albert_tf.config import AlbertConfigError
 from albert_tf.export import classifier_exporter
 from albert_tf.export import exporter
+from albert_tf.training import run_identity
 
 FLAGS = flags.FLAGS
 
@@ -101,12 +104,63 @@ def _max_seq_length() -> int:
   return length
 
 
+def _warn_if_other_vocabulary() -> None:
+  """Warns when the vocabulary given is not the one of the records the run trained on."""
+  vocabulary_file = FLAGS.spm_model_file or FLAGS.vocab_file
+  if not (FLAGS.init_checkpoint and vocabulary_file and os.path.isfile(vocabulary_file)):
+    return
+  run_dir = FLAGS.init_checkpoint if os.path.isdir(FLAGS.init_checkpoint) else os.path.dirname(
+      FLAGS.init_checkpoint)
+  recorded = run_identity.recorded_vocabulary(run_dir)
+  if recorded and recorded["fingerprint"] != run_identity.vocabulary_fingerprint(
+      spm_model_file=FLAGS.spm_model_file, vocab_file=FLAGS.vocab_file,
+      do_lower_case=FLAGS.do_lower_case):
+    logging.warning(
+        "--%s=%s (--do_lower_case=%s) is not the vocabulary the run trained with (%s, "
+        "do_lower_case=%s, recorded in %s): the text signatures will tokenize differently; pass "
+        "the run's vocabulary.", "spm_model_file" if FLAGS.spm_model_file else "vocab_file",
+        vocabulary_file, FLAGS.do_lower_case, recorded["file"], recorded["do_lower_case"],
+        os.path.join(run_dir, run_identity.RUN_INFO_FILE))
+
+
+def _check_outputs_spare_inputs() -> None:
+  """Refuses export directories that are, or hold, a file the export reads, or each other.
+
+  `<export_dir>/<version>` and --encoder_export_dir are replaced whole (with --overwrite), so one
+  holding the checkpoint, the config or the vocabulary would delete it. A checkpoint that cannot
+  be read is left to the export, which reports it after the cheaper checks.
+  """
+  if not FLAGS.init_checkpoint or not FLAGS.export_dir:
+    return  # the export names the missing flag
+  try:
+    if FLAGS.task == "classifier":
+      prefix = classifier_exporter.classifier_checkpoint_prefix(FLAGS.init_checkpoint)
+    else:
+      prefix = checkpoints.resolve_checkpoint_prefix(FLAGS.init_checkpoint)
+    version = exporter.serving_version(FLAGS.version, prefix)
+  except (checkpoints.CheckpointError, exporter.ExportError):
+    return
+  directories = [("--export_dir", os.path.join(FLAGS.export_dir, str(version)))]
+  if FLAGS.task == "pretraining" and FLAGS.encoder_export_dir:
+    directories.append(("--encoder_export_dir", FLAGS.encoder_export_dir))
+  inputs = [("--init_checkpoint", prefix)]
+  inputs += [(f"--{name}", FLAGS[name].value)
+             for name in ("albert_config_file", "spm_model_file", "vocab_file")
+             if FLAGS[name].value]
+  try:
+    file_io.check_outputs_spare_inputs([], inputs, output_directories=directories)
+  except file_io.OutputOverlapError as error:
+    raise exporter.ExportError(str(error)) from None
+
+
 def _export() -> str:
   """Runs the export of --task with its flags; returns the version directory."""
+  _warn_if_other_vocabulary()
   for task, names in _TASK_FLAGS.items():
     for name in names:
       if task != FLAGS.task and FLAGS[name].present:
         raise exporter.ExportError(f"--{name} applies to --task={task}, not --task={FLAGS.task}")
+  _check_outputs_spare_inputs()
   names = _SHARED_FLAGS + _TASK_FLAGS[FLAGS.task]
   arguments = {_ARGUMENT_NAMES.get(name, name): FLAGS[name].value for name in names}
   arguments["max_seq_length"] = _max_seq_length()
@@ -119,7 +173,8 @@ def main(argv):
   del argv  # Unused.
   try:
     path = _export()
-  except (exporter.ExportError, AlbertConfigError, FileNotFoundError) as error:
+  except (exporter.ExportError, AlbertConfigError, run_identity.RunIdentityError,
+          FileNotFoundError) as error:
     sys.exit(f"{_ERROR_PREFIX}{error}")
   print(f"Exported {os.path.abspath(path)}")
 

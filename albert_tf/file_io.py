@@ -11,10 +11,12 @@ hundreds of MB in every process).
 """
 
 import contextlib
+import fnmatch
 import glob
 import os
+import posixpath
 import shutil
-from typing import IO, Iterator, List, Optional, Sequence
+from typing import IO, Iterator, List, Optional, Sequence, Tuple
 import uuid
 
 
@@ -22,7 +24,8 @@ class FilePatternError(ValueError):
   """A file-pattern flag matches nothing; the message is one line that says what to do."""
 
 
-def _is_remote(path: str) -> bool:
+def is_remote(path: str) -> bool:
+  """Whether `path` names a remote filesystem (gs://, ram://, ...) rather than a local path."""
   return "://" in path
 
 
@@ -55,7 +58,7 @@ def expand_patterns(patterns: str, flag: str = "--input_file") -> List[str]:
   for pattern in (p.strip() for p in (patterns or "").split(",")):
     if not pattern:
       continue
-    if _is_remote(pattern):
+    if is_remote(pattern):
       matches = [path for path in _gfile().glob(pattern) if not _gfile().isdir(path)]
     else:
       matches = [path for path in glob.glob(pattern) if os.path.isfile(path)]
@@ -71,7 +74,7 @@ def expand_patterns(patterns: str, flag: str = "--input_file") -> List[str]:
 
 def open_file(path: str, mode: str = "r") -> IO:
   """Opens `path` for "r", "rb", "w" or "wb"; text is UTF-8 and newlines are not translated."""
-  if _is_remote(path):
+  if is_remote(path):
     handle = _gfile().GFile(path, mode)
     if "w" in mode:
       # GFile creates the file on the first write only; an empty output must exist too.
@@ -84,7 +87,7 @@ def open_file(path: str, mode: str = "r") -> IO:
 
 def copy_file(source: str, target: str) -> None:
   """Copies `source` to `target`, replacing it (not atomic: use it under an atomic_* block)."""
-  if _is_remote(source) or _is_remote(target):
+  if is_remote(source) or is_remote(target):
     _gfile().copy(source, target, overwrite=True)
   else:
     shutil.copyfile(source, target)
@@ -93,19 +96,19 @@ def copy_file(source: str, target: str) -> None:
 def _makedirs(directory: str) -> None:
   if not directory:
     return
-  if _is_remote(directory):
+  if is_remote(directory):
     _gfile().makedirs(directory)
   else:
     os.makedirs(directory, exist_ok=True)
 
 
 def _exists(path: str) -> bool:
-  return _gfile().exists(path) if _is_remote(path) else os.path.lexists(path)
+  return _gfile().exists(path) if is_remote(path) else os.path.lexists(path)
 
 
 def _remove(path: str) -> None:
   """Removes a file or a whole directory."""
-  if _is_remote(path):
+  if is_remote(path):
     if _gfile().isdir(path):
       _gfile().rmtree(path)
     else:
@@ -118,7 +121,7 @@ def _remove(path: str) -> None:
 
 def _commit(temporary: str, path: str) -> None:
   """Renames the complete file `temporary` to `path`, after syncing it to disk when local."""
-  if _is_remote(path):
+  if is_remote(path):
     _gfile().rename(temporary, path, overwrite=True)
     return
   descriptor = os.open(temporary, os.O_RDONLY)
@@ -204,7 +207,7 @@ def write_text_atomically(path: str, text: str, temporary_suffix: Optional[str] 
 def _files_with_prefix(prefix: str) -> List[str]:
   """The files named `<prefix>.<anything>`."""
   directory, stem = os.path.split(prefix)
-  names = (_gfile().listdir(directory) if _is_remote(prefix) else os.listdir(directory or "."))
+  names = (_gfile().listdir(directory) if is_remote(prefix) else os.listdir(directory or "."))
   return [os.path.join(directory, name) for name in names if name.startswith(stem + ".")]
 
 
@@ -266,10 +269,112 @@ def atomic_directory(path: str) -> Iterator[str]:
     yield temporary
     if _exists(path):
       _remove(path)
-    if _is_remote(path):
+    if is_remote(path):
       _gfile().rename(temporary, path)
     else:
       os.replace(temporary, path)
   finally:
     if _exists(temporary):
       _remove(temporary)
+
+
+class OutputOverlapError(ValueError):
+  """An output would overwrite an input or another output; the message is one line."""
+
+
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+def _normalised(path: str, resolve: bool = True) -> str:
+  """An absolute form of `path`: links resolved when local and `resolve`; "a//b/./c" collapsed."""
+  if is_remote(path):
+    scheme, rest = path.split("://", 1)
+    return f"{scheme}://{posixpath.normpath(rest)}"
+  return os.path.realpath(path) if resolve else os.path.abspath(path)
+
+
+def _normalised_pattern(pattern: str) -> str:
+  """`pattern` with its directories before the first glob character resolved like a path."""
+  if is_remote(pattern):
+    return _normalised(pattern)
+  parts = os.path.abspath(pattern).split(os.sep)
+  literal = next((i for i, part in enumerate(parts) if _GLOB_CHARACTERS & set(part)), len(parts))
+  head = os.path.realpath(os.sep.join(parts[:literal]) or os.sep)
+  return os.sep.join([head.rstrip(os.sep), *parts[literal:]])
+
+
+def _glob_would_list(path: str, pattern: str) -> bool:
+  """Whether a (non-recursive) glob of `pattern` lists `path`, both normalised; no file is read."""
+  names, parts = path.split("/"), pattern.split("/")
+  if len(names) != len(parts):
+    return False
+  for name, part in zip(names, parts):
+    # glob leaves hidden names out of a wildcard's matches unless the wildcard starts with ".".
+    if _GLOB_CHARACTERS & set(part) and name.startswith(".") and not part.startswith("."):
+      return False
+    if not fnmatch.fnmatchcase(name, part):
+      return False
+  return True
+
+
+def _overwrites(output: str, is_directory: bool, other: str) -> bool:
+  """Whether writing `output` (a file, or a directory replaced whole) destroys `other`."""
+  output, other = _normalised(output), _normalised(other)
+  return other == output or (is_directory and other.startswith(output.rstrip("/") + "/"))
+
+
+def _rerun_would_read(output: str, pattern: str) -> bool:
+  """Whether input `pattern` lists file `output` once it exists (under its link-free name, too)."""
+  pattern = _normalised_pattern(pattern)
+  return any(
+      _glob_would_list(name, pattern)
+      for name in (_normalised(output), _normalised(output, resolve=False)))
+
+
+def _existing_matches(pattern: str) -> List[str]:
+  """The files `pattern` names now: its glob matches, and itself when it exists literally."""
+  if is_remote(pattern):
+    return list(_gfile().glob(pattern))
+  return glob.glob(pattern) + ([pattern] if os.path.lexists(pattern) else [])
+
+
+def check_outputs_spare_inputs(
+    outputs: Sequence[Tuple[str, str]], inputs: Sequence[Tuple[str, str]] = (),
+    output_directories: Sequence[Tuple[str, str]] = ()
+) -> None:
+  """Refuses outputs that are, or hold, an input or another output; call it before writing.
+
+  Paths are compared after resolving links, "..", relative paths and, for gs:// and the like,
+  repeated slashes. An output also collides with an input glob pattern that would list it, as
+  the next run with the same flags would read it.
+
+  Example:
+
+    check_outputs_spare_inputs([("--output_file", "c.txt")], [("--input_file", "corpus/*.txt")])
+
+  Args:
+    outputs: (flag, path) of each file the run writes.
+    inputs: (flag, path or glob pattern) of each file the run reads; a path need not exist (a
+      checkpoint prefix names no file itself).
+    output_directories: (flag, path) of each directory the run replaces whole: it collides with
+      every input and other output inside it.
+
+  Raises:
+    OutputOverlapError: a collision, in one line naming both flags and paths.
+  """
+  written = [(flag, path, False) for flag, path in outputs]
+  written += [(flag, path, True) for flag, path in output_directories]
+  for index, (flag, path, is_directory) in enumerate(written):
+    for other_flag, other, other_is_directory in written[index + 1:]:
+      if _overwrites(path, is_directory, other) or _overwrites(other, other_is_directory, path):
+        raise OutputOverlapError(f"{flag} {path} and {other_flag} {other} write to the same "
+                                 f"place: give {other_flag} another path.")
+    for input_flag, pattern in inputs:
+      is_pattern = bool(_GLOB_CHARACTERS & set(pattern))
+      for match in _existing_matches(pattern) if is_pattern else [pattern]:
+        if _overwrites(path, is_directory, match):
+          raise OutputOverlapError(f"{flag} {path} would overwrite {input_flag} {match}, which "
+                                   f"the run reads: give {flag} another path.")
+      if is_pattern and not is_directory and _rerun_would_read(path, pattern):
+        raise OutputOverlapError(f"{flag} {path} matches {input_flag} {pattern}, so a rerun "
+                                 f"would read it as input: give {flag} a path outside it.")

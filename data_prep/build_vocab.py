@@ -22,6 +22,7 @@ from albert_tf import file_io
 from data_prep import cli
 from data_prep import sentencepiece_vocab
 from data_prep import wordpiece_vocab
+from data_prep.corpus_files import CorpusError
 
 FLAGS = flags.FLAGS
 
@@ -45,9 +46,26 @@ flags.DEFINE_integer("max_unique_chars", 20000, "WordPiece: alphabet size cap.")
 flags.mark_flags_as_required(["input_file", "model_prefix"])
 
 
+def check_outputs_spare_inputs() -> None:
+  """Refuses a --model_prefix whose files are, or a rerun's --input_file would match, the corpus.
+
+  Raises:
+    CorpusError: a collision, in one line; nothing is written.
+  """
+  suffixes = (".txt",) if FLAGS.wordpiece else (".model", ".vocab")
+  inputs = [("--input_file", pattern.strip()) for pattern in FLAGS.input_file.split(",")]
+  try:
+    file_io.check_outputs_spare_inputs(
+        [("--model_prefix", FLAGS.model_prefix + suffix) for suffix in suffixes],
+        [(flag, pattern) for flag, pattern in inputs if pattern])
+  except file_io.OutputOverlapError as error:
+    raise CorpusError(str(error)) from None
+
+
 def build() -> str:
   """Builds the vocab the flags ask for; returns the written file."""
   input_files = file_io.expand_patterns(FLAGS.input_file)
+  check_outputs_spare_inputs()
   if FLAGS.wordpiece:
     tokens = wordpiece_vocab.learn_wordpiece_vocab(input_files, FLAGS.vocab_size,
                                                    do_lower_case=FLAGS.do_lower_case,
