@@ -94,14 +94,16 @@ def _user_errors() -> tuple:
   # Imported late: TensorFlow must not initialise before --num_cpu_devices is applied.
   from albert_tf import checkpoints  # pylint: disable=g-import-not-at-top
   from albert_tf import config  # pylint: disable=g-import-not-at-top
+  from albert_tf import output_lock  # pylint: disable=g-import-not-at-top
   from albert_tf.training import input_pipeline  # pylint: disable=g-import-not-at-top
   from albert_tf.training import pretraining_run  # pylint: disable=g-import-not-at-top
+  from albert_tf.training import run_identity  # pylint: disable=g-import-not-at-top
   from albert_tf.training import strategy  # pylint: disable=g-import-not-at-top
   from albert_tf.training import trainer  # pylint: disable=g-import-not-at-top
   return (run_flags.UserError, config.AlbertConfigError, input_pipeline.InputDataError,
-          strategy.StrategyError, checkpoints.CheckpointNotFoundError,
-          checkpoints.CheckpointMismatchError, trainer.NonFiniteLossError,
-          pretraining_run.EvalTimeoutError, FileNotFoundError)
+          strategy.StrategyError, checkpoints.CheckpointError, output_lock.OutputLockError,
+          trainer.NonFiniteLossError, pretraining_run.EvalTimeoutError,
+          run_identity.RunIdentityError, FileNotFoundError)
 
 
 def _run(runtime: dict) -> None:

@@ -8,13 +8,19 @@ documents). Every flag of Google's original script keeps its name and default; t
       --spm_model_file=vocab/30k-clean.model --max_seq_length=512 --dupe_factor=40
 """
 
+import contextlib
 import os
 
 from absl import flags
 
 from albert_tf import command_line
+from albert_tf import file_io
+from albert_tf import output_lock
 from data_prep import cli
 from data_prep import pipeline
+from data_prep import pretraining_data_config
+from data_prep import sharded_writer
+from data_prep.corpus_files import CorpusError
 
 FLAGS = flags.FLAGS
 
@@ -91,9 +97,41 @@ def config_from_flags() -> pipeline.PretrainingDataConfig:
       block_bytes=FLAGS.block_bytes, stats_file=FLAGS.stats_file)
 
 
+def create_locked(config: pipeline.PretrainingDataConfig) -> object:
+  """Runs the pipeline holding the lock of --output_file (its first file or pattern).
+
+  Two runs on one --output_file would interleave their shards and stats; the lock makes the second
+  stop at once. An empty --output_file has nothing to lock; the pipeline reports it.
+  """
+  first_output = config.output_file.split(",")[0].strip()
+  lock = output_lock.lock_output(first_output) if first_output else contextlib.nullcontext()
+  with lock:
+    return pipeline.create_pretraining_data(config)
+
+
+def check_outputs_spare_inputs(config: pipeline.PretrainingDataConfig) -> None:
+  """Refuses shards or a stats file that are an input, each other, or what --input_file matches.
+
+  Raises:
+    CorpusError: a collision or a bad --output_file, in one line; nothing is written.
+  """
+  try:
+    shards = sharded_writer.output_paths(config.output_file, config.num_output_shards)
+    stats_file = config.stats_file or pretraining_data_config.default_stats_path(config.output_file)
+    inputs = [("--input_file", pattern.strip()) for pattern in config.input_file.split(",")]
+    inputs += [("--spm_model_file", config.spm_model_file), ("--vocab_file", config.vocab_file)]
+    file_io.check_outputs_spare_inputs([("--output_file", shard) for shard in shards] +
+                                       [("--stats_file", stats_file)],
+                                       [(flag, path) for flag, path in inputs if path])
+  except ValueError as error:  # file_io.OutputOverlapError, or inconsistent --output_file flags
+    raise CorpusError(str(error)) from None
+
+
 def main(argv):
   del argv
-  cli.run_action(lambda: pipeline.create_pretraining_data(config_from_flags()))
+  config = config_from_flags()
+  cli.run_action(lambda: check_outputs_spare_inputs(config))
+  cli.run_action(lambda: create_locked(config))
 
 
 def run():

@@ -319,7 +319,7 @@ def test_sigkill_mid_run_then_rerun_resumes_and_completes(data, tmp_path, caplog
       break
   trainer.wait(timeout=60)
   assert trainer.returncode == -signal.SIGKILL
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     support.run_cli_in_process(command[3:])  # the same command line, run through the CLI's main()
   resumed = re.search(r"Resumed from \S*model\.ckpt-(\d+) \(step (\d+)\)", caplog.text)
   assert resumed and int(resumed.group(1)) >= 8

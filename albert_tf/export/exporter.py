@@ -11,6 +11,7 @@ import tf_keras
 
 from albert_tf import checkpoints
 from albert_tf import file_io
+from albert_tf import output_lock
 from albert_tf import precision
 from albert_tf.config import AlbertConfig
 from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
@@ -132,14 +133,20 @@ def serving_version(version: Optional[int], init_checkpoint: str) -> int:
 def write_atomically(final_dir: str, overwrite: bool, write: Callable[[str], None]) -> str:
   """Calls `write(temp_dir)` next to `final_dir`, then renames it into place.
 
+  `final_dir` is locked meanwhile (output_lock), so two exports cannot interleave there.
+
   Raises:
-    ExportError: `final_dir` exists and `overwrite` is False.
+    ExportError: `final_dir` exists and `overwrite` is False, or another export writes it.
   """
   final_dir = final_dir.rstrip("/")
-  if tf.io.gfile.exists(final_dir) and not overwrite:
-    raise ExportError(f"{final_dir} already exists: pass another --version, or --overwrite")
-  with file_io.atomic_directory(final_dir) as temporary:
-    write(temporary)
+  try:
+    with output_lock.lock_output(final_dir):
+      if tf.io.gfile.exists(final_dir) and not overwrite:
+        raise ExportError(f"{final_dir} already exists: pass another --version, or --overwrite")
+      with file_io.atomic_directory(final_dir) as temporary:
+        write(temporary)
+  except output_lock.OutputLockError as error:
+    raise ExportError(str(error)) from error
   return final_dir
 
 
