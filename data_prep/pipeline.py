@@ -108,7 +108,7 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
       raise CorpusError(f"no text found in {', '.join(input_files)}: the corpus is empty; give "
                         "files with one sentence per line and blank lines between documents.")
   result = stats_lib.summary(total, paths, writer.counts, counter.replaced_bytes, input_files,
-                             time.monotonic() - start_time)
+                             time.monotonic() - start_time, stats_lib.vocabulary(config))
   stats_lib.write_summary(result, stats_path, temporary_suffix=sharded_writer.INCOMPLETE_SUFFIX)
   if counter.replaced_bytes:
     logging.warning("replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)

@@ -6,6 +6,8 @@ import json
 from typing import Any, Dict, List
 
 from albert_tf import file_io
+from albert_tf.training import run_identity
+from data_prep.pretraining_data_config import PretrainingDataConfig
 
 
 @dataclasses.dataclass
@@ -31,15 +33,38 @@ class DataStats:
         setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
 
+def vocabulary(config: PretrainingDataConfig) -> Dict[str, Any]:
+  """The vocabulary the records were tokenized with: its file, casing and fingerprint.
+
+  The trainer keeps this entry in its run directory and refuses records of another fingerprint
+  there; albert-export warns when it is given another vocabulary (`run_identity`).
+  """
+  return {
+      "file":
+          config.spm_model_file or config.vocab_file,
+      "do_lower_case":
+          config.do_lower_case,
+      "fingerprint":
+          run_identity.vocabulary_fingerprint(spm_model_file=config.spm_model_file,
+                                              vocab_file=config.vocab_file,
+                                              do_lower_case=config.do_lower_case),
+  }
+
+
 def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
-            replaced_utf8_bytes: int, input_files: List[str], seconds: float) -> Dict[str, Any]:
-  """The run summary: logged at the end and written as JSON next to the output."""
+            replaced_utf8_bytes: int, input_files: List[str], seconds: float,
+            vocabulary_entry: Dict[str, Any]) -> Dict[str, Any]:
+  """The run summary: logged at the end and written as JSON next to the output.
+
+  `vocabulary_entry` is `vocabulary(config)`, under the key the trainer reads.
+  """
   instances = max(stats.instances, 1)
   tokens = max(stats.tokens, 1)
   predictions = max(stats.predictions, 1)
   spans = max(sum(stats.span_words.values()), 1)
   return {
       "input_files": input_files,
+      run_identity.VOCABULARY_KEY: vocabulary_entry,
       "documents": stats.documents,
       "segments": stats.segments,
       "instances": stats.instances,

@@ -17,6 +17,7 @@ from albert_tf.models.albert_classifier import AlbertClassifier
 from albert_tf.tasks import classifier_data
 from albert_tf.tasks import classifier_metrics
 from albert_tf.tasks import task as task_lib
+from albert_tf.training import run_identity
 
 LABEL_LIST_FILE = "label_list.txt"
 
@@ -78,6 +79,8 @@ class ClassificationTask(task_lib.Task):
     seed: seed of the training shuffle.
     hub_module_handle: fine-tune this encoder SavedModel (`hub_encoder.HubEncoder`) instead of a
       new AlbertModel; its weights are the starting point.
+    vocabulary: the vocabulary entry the run directory records (`run_identity.RunIdentity`);
+      None when unknown.
 
   Example:
 
@@ -89,9 +92,9 @@ class ClassificationTask(task_lib.Task):
   eval_results_format = "fine_tuning"
 
   def __init__(self, config: AlbertConfig, *, task_name: str, label_list: list[str],
-               is_regression: bool, record_files: Mapping[str, str], num_examples: Mapping[str,
-                                                                                           int],
-               max_seq_length: int, seed: int = 0, hub_module_handle: str | None = None):
+               is_regression: bool, record_files: Mapping[str, str],
+               num_examples: Mapping[str, int], max_seq_length: int, seed: int = 0,
+               hub_module_handle: str | None = None, vocabulary: dict | None = None):
     self.config = config
     self.task_name = task_name
     self.label_list = list(label_list)
@@ -102,10 +105,16 @@ class ClassificationTask(task_lib.Task):
     self.max_seq_length = max_seq_length
     self.seed = seed
     self.hub_module_handle = hub_module_handle
+    self.vocabulary = vocabulary
     self.best_metric = classifier_metrics.best_metric_name(task_name, is_regression)
 
+  def identity(self) -> run_identity.RunIdentity:
+    return run_identity.RunIdentity(self.config,
+                                    label_list=None if self.is_regression else self.label_list,
+                                    vocabulary=self.vocabulary)
+
   def write_run_files(self, output_dir: str) -> None:
-    self.config.to_json_file(os.path.join(output_dir, "albert_config.json"))
+    self.config.to_json_file(os.path.join(output_dir, run_identity.CONFIG_FILE))
     if not self.is_regression:
       classifier_data.write_label_list(os.path.join(output_dir, LABEL_LIST_FILE), self.label_list)
 

@@ -13,6 +13,7 @@ from albert_tf.models import pretraining_objectives
 from albert_tf.models.albert_pretrainer import AlbertPretrainer
 from albert_tf.tasks import task as task_lib
 from albert_tf.training import input_pipeline
+from albert_tf.training import run_identity
 
 
 class PretrainingTask(task_lib.Task):
@@ -56,8 +57,12 @@ class PretrainingTask(task_lib.Task):
     self.seed = seed
     self.init_from_group0 = init_from_group0
 
+  def identity(self) -> run_identity.RunIdentity:
+    return run_identity.RunIdentity(self.config,
+                                    vocabulary=run_identity.records_vocabulary(self.input_files))
+
   def write_run_files(self, output_dir: str) -> None:
-    self.config.to_json_file(os.path.join(output_dir, "albert_config.json"))
+    self.config.to_json_file(os.path.join(output_dir, run_identity.CONFIG_FILE))
 
   def build_model(self) -> tf_keras.Model:
     pretrainer = AlbertPretrainer(self.config)

@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from albert_tf.training import run_identity
+
 Features = Mapping[str, tf.Tensor]
 Outputs = Mapping[str, Any]
 
@@ -99,6 +101,10 @@ class Task(abc.ABC):
     """The final eval metrics from the in-graph `results` and the `eval_outputs` collected."""
     del collected  # Unused by tasks whose metrics are all in-graph.
     return results
+
+  @abc.abstractmethod
+  def identity(self) -> run_identity.RunIdentity:
+    """What every run writing into the same output_dir must agree on (its config, ...)."""
 
   @abc.abstractmethod
   def write_run_files(self, output_dir: str) -> None:

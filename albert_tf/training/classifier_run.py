@@ -21,6 +21,7 @@ from albert_tf.models import hub_encoder
 from albert_tf.tasks import classification
 from albert_tf.tasks import classifier_data
 from albert_tf.tasks import classifier_outputs
+from albert_tf.training import run_identity
 from albert_tf.training import run_loop
 from albert_tf.training.options import ClassifierOptions
 
@@ -87,6 +88,17 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
                                                   vocab_file=options.vocab_file,
                                                   do_lower_case=options.do_lower_case)
   labels = _labels(processor, options)
+  vocabulary = {
+      "file": options.spm_model_file or options.vocab_file,
+      "do_lower_case": options.do_lower_case,
+      "fingerprint": fingerprint
+  }
+  # Before the feature cache in output_dir is touched: a run of another model, labels or
+  # vocabulary there stays as it is.
+  run_identity.check_run_directory(
+      options.output_dir,
+      run_identity.RunIdentity(config, label_list=None if processor.is_regression else labels,
+                               vocabulary=vocabulary))
   wanted = {"train": options.do_train, "eval": options.do_eval, "predict": options.do_predict}
   files, counts, guids = {}, {}, {}
   for split in (name for name, used in wanted.items() if used):
@@ -98,12 +110,11 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
         is_regression=processor.is_regression)
     guids[split] = [example.guid for example in examples]
     logging.info("%s: %d examples (%s).", split, counts[split], files[split])
-  task = classification.ClassificationTask(config, task_name=processor.name, label_list=labels,
-                                           is_regression=processor.is_regression,
-                                           record_files=files, num_examples=counts,
-                                           max_seq_length=options.max_seq_length,
-                                           seed=0 if options.seed is None else options.seed,
-                                           hub_module_handle=options.albert_hub_module_handle)
+  task = classification.ClassificationTask(
+      config, task_name=processor.name, label_list=labels, is_regression=processor.is_regression,
+      record_files=files, num_examples=counts, max_seq_length=options.max_seq_length,
+      seed=0 if options.seed is None else options.seed,
+      hub_module_handle=options.albert_hub_module_handle, vocabulary=vocabulary)
   return task, guids
 
 

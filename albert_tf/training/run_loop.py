@@ -7,6 +7,7 @@ eval_results.txt (plus best_trial.txt for fine-tuning tasks), input_pipeline/ (d
 TensorBoard events under train/ and eval/.
 """
 
+import contextlib
 import os
 import time
 from typing import Any, Callable, Iterator
@@ -16,10 +17,12 @@ import tensorflow as tf
 import tf_keras
 
 from albert_tf import optimization
+from albert_tf import output_lock
 from albert_tf import precision
 from albert_tf.tasks import task as task_lib
 from albert_tf.training import checkpointing
 from albert_tf.training import evaluation
+from albert_tf.training import run_identity
 from albert_tf.training import strategy as strategy_lib
 from albert_tf.training import trainer as trainer_lib
 from albert_tf.training.options import LoopOptions
@@ -68,9 +71,13 @@ class TrainingRun:
     self.is_chief = strategy_lib.is_chief(strategy)
     self.worker = strategy_lib.worker_index(strategy)
     self.num_workers = _num_workers(strategy)
+    # Every worker checks (it only reads), so that none goes on to wait for a chief that stopped.
+    identity = task.identity()
+    run_identity.check_run_directory(options.output_dir, identity)
     if self.is_chief:
       tf.io.gfile.makedirs(options.output_dir)
       task.write_run_files(options.output_dir)
+      run_identity.record_run_info(options.output_dir, identity)
     with strategy.scope():
       self.model = task.build_model()
       self.optimizer = _build_optimizer(options)
@@ -86,6 +93,9 @@ class TrainingRun:
         self.train_iterator if options.checkpoint_input_pipeline else None,
         keep_checkpoint_max=options.keep_checkpoint_max, is_chief=self.is_chief,
         worker_index=self.worker)
+    if options.do_train:
+      # Asked now, so that a run refusing unrestorable checkpoints has written no events file.
+      logging.info("Training from %s.", self.checkpoints.resume_point or "a fresh start")
     self.results = evaluation.EvalResults(options.output_dir, task.best_metric,
                                           task.eval_results_format)
     # An evaluation-only run must not add an empty events file to the training run's train/.
@@ -257,11 +267,15 @@ def run(task: task_lib.Task, options: LoopOptions,
     The TrainingRun (its model holds the final weights).
 
   Raises:
+    output_lock.OutputLockError: another process trains into output_dir.
+    run_identity.RunIdentityError: output_dir holds a run of another model, labels or vocabulary
+      (nothing was written).
+    checkpointing.UnrestorableRunError: output_dir holds checkpoints, none of them readable.
     trainer.NonFiniteLossError: the loss became NaN/Inf (nothing was saved for that loop).
     EvalTimeoutError: --do_eval alone found no new checkpoint for eval_timeout_secs.
   """
   strategy = strategy or strategy_lib.build_strategy("auto")
-  with precision.policy_scope(options.mixed_precision):
+  with precision.policy_scope(options.mixed_precision), _output_lock(options, strategy):
     if options.seed is not None:
       tf_keras.utils.set_random_seed(options.seed)
     training_run = TrainingRun(task, options, strategy)
@@ -270,3 +284,16 @@ def run(task: task_lib.Task, options: LoopOptions,
     elif options.do_eval:
       training_run.evaluate_checkpoints()
   return training_run
+
+
+def _output_lock(options: LoopOptions,
+                 strategy: tf.distribute.Strategy) -> contextlib.AbstractContextManager[None]:
+  """The lock of output_dir for a training run's chief; none for the others.
+
+  Only the chief writes output_dir. An evaluation-only run (--do_eval alone) takes no lock: it is
+  meant to run beside the training job on the same output_dir, reading its checkpoints and writing
+  only eval_results.txt and eval/ events.
+  """
+  if options.do_train and strategy_lib.is_chief(strategy):
+    return output_lock.lock_directory(options.output_dir)
+  return contextlib.nullcontext()

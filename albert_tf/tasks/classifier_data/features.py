@@ -32,6 +32,7 @@ from albert_tf.file_io import write_text_atomically
 from albert_tf.tasks.classifier_data.errors import ClassifierDataError
 from albert_tf.tasks.classifier_data.file_io import read_text
 from albert_tf.tasks.classifier_data.processor import check_split
+from albert_tf.training import run_identity
 
 # The original's file name part per split.
 RECORD_SUFFIXES = {"train": "train", "dev": "eval", "test": "predict"}
@@ -66,11 +67,8 @@ def vocab_fingerprint(*, spm_model_file: Optional[str], vocab_file: Optional[str
   if not tf.io.gfile.exists(path):
     flag = "--spm_model_file" if spm_model_file else "--vocab_file"
     raise ClassifierDataError(f"{flag}={path} not found: pass the vocabulary of the checkpoint.")
-  digest = hashlib.sha256(b"sentencepiece\n" if spm_model_file else b"wordpiece\n")
-  with tf.io.gfile.GFile(path, "rb") as reader:
-    digest.update(reader.read())
-  digest.update(f"\ndo_lower_case={bool(do_lower_case)}".encode())
-  return digest.hexdigest()
+  return run_identity.vocabulary_fingerprint(spm_model_file=spm_model_file, vocab_file=vocab_file,
+                                             do_lower_case=do_lower_case)
 
 
 def record_path(cached_dir: str, task_name: str, split: str) -> str:
