@@ -6,7 +6,10 @@ differ on purpose:
 * `vocab_size` is required. The original constructor accepts a missing vocab size (it then fails
   deep inside the graph); here a config without it is rejected when it is read.
 * Values are validated when the config is created, and every error names the offending field (and
-  the file it came from), instead of surfacing later as a shape error.
+  the file it came from), instead of surfacing later as a shape error (or, for a NaN
+  initializer_range, as NaN weights).
+* NumPy scalars (np.int64(768), np.float32(0.1)) are taken as the Python numbers they equal, so
+  the config always writes plain JSON numbers.
 
 Every other missing key falls back to the original constructor default, which is the ALBERT-xxlarge
 architecture (H=4096, 64 heads, I=16384). A warning lists the keys that fell back, because a
@@ -28,6 +31,8 @@ Example:
 import copy
 import importlib.resources
 import json
+import math
+import numbers
 import os
 import pathlib
 from typing import Any, Mapping, Optional
@@ -140,10 +145,10 @@ class AlbertConfig:
     Raises:
       AlbertConfigError: a value is impossible; the message names the field.
     """
-    self.vocab_size = vocab_size
+    self.vocab_size = _plain_number(vocab_size)
     for field, default in ORIGINAL_DEFAULTS.items():
-      setattr(self, field, kwargs.pop(field, default))
-    self.extra = dict(kwargs)
+      setattr(self, field, _plain_number(kwargs.pop(field, default)))
+    self.extra = {key: _plain_number(value) for key, value in kwargs.items()}
     self.validate()
 
   # --- Derived values -------------------------------------------------------------------------
@@ -168,16 +173,16 @@ class AlbertConfig:
     """Checks every field; raises AlbertConfigError naming the first bad one."""
     for field in _POSITIVE_INT_FIELDS:
       value = getattr(self, field)
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      if not _is_number(value, int) or value < 1:
         raise AlbertConfigError(f"{field} must be a positive integer, got {value!r}")
     for field in _PROBABILITY_FIELDS:
       value = getattr(self, field)
-      if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+      if not _is_number(value, (int, float)) or not 0 <= value < 1:  # Also false for NaN.
         raise AlbertConfigError(f"{field} must be a number in [0, 1), got {value!r}")
-    if (isinstance(self.initializer_range, bool) or
-        not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0):
-      raise AlbertConfigError(
-          f"initializer_range must be a positive number, got {self.initializer_range!r}")
+    if not _is_number(self.initializer_range,
+                      (int, float)) or not (0 < self.initializer_range < math.inf):
+      raise AlbertConfigError(f"initializer_range must be a positive, finite number (the "
+                              f"initializers' stddev, e.g. 0.02), got {self.initializer_range!r}")
     if self.hidden_act is not None and not isinstance(self.hidden_act, str):
       raise AlbertConfigError(f"hidden_act must be a string, got {self.hidden_act!r}")
     normalize_activation(self.hidden_act)
@@ -281,6 +286,18 @@ def list_presets() -> list[str]:
   return sorted(entry.name[:-len(".json")]
                 for entry in _presets_dir().iterdir()
                 if entry.name.endswith(".json"))
+
+
+def _plain_number(value: Any) -> Any:
+  """A NumPy (or other numbers.Real) scalar as the Python int or float it equals; else `value`."""
+  if isinstance(value, bool) or not isinstance(value, numbers.Real) or type(value) in (int, float):
+    return value
+  return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _is_number(value: Any, types) -> bool:
+  """Whether `value` is an instance of `types` (int and/or float) and not a bool."""
+  return isinstance(value, types) and not isinstance(value, bool)
 
 
 def _presets_dir():

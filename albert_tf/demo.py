@@ -37,6 +37,8 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 MAX_SEQ_LENGTH = 32
+# Written first into --output_dir: a later run may clear a directory holding it, and no other.
+DEMO_MARKER = ".albert-tf-demo"
 MAX_PREDICTIONS_PER_SEQ = 5
 
 # ---------------------------------------------------------------------------------------------
@@ -441,13 +443,52 @@ def _vocab_size(vocab_path: str, language: str) -> int:
   return len(tokenization.FullTokenizer(spm_model_file=vocab_path).vocab)
 
 
+class OutputDirError(ValueError):
+  """--output_dir holds something the demo did not make; the message says what to do."""
+
+
+def prepare_output_dir(output_dir: str) -> None:
+  """Empties (or creates) `output_dir` for a run, and marks it as demo output.
+
+  Only a directory the demo made (it holds DEMO_MARKER, written before anything else) or an empty
+  one is cleared: the demo never deletes files it did not write.
+
+  Args:
+    output_dir: the --output_dir of the run.
+
+  Raises:
+    OutputDirError: `output_dir` is a file, or a non-empty directory without DEMO_MARKER.
+  """
+  if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+    raise OutputDirError(f"--output_dir={output_dir} is not a directory; pass a new or empty "
+                         "directory")
+  entries = os.listdir(output_dir) if os.path.isdir(output_dir) else []
+  if entries and DEMO_MARKER not in entries:
+    raise OutputDirError(f"--output_dir={output_dir} is not empty and is not a previous demo "
+                         f"output (no {DEMO_MARKER} file in it); pass a new or empty directory")
+  for entry in entries:
+    if entry == DEMO_MARKER:  # Kept, so that an interrupted clear leaves the directory ours.
+      continue
+    entry_path = os.path.join(output_dir, entry)
+    if os.path.isdir(entry_path) and not os.path.islink(entry_path):
+      shutil.rmtree(entry_path)
+    else:
+      os.remove(entry_path)
+  os.makedirs(output_dir, exist_ok=True)
+  with open(os.path.join(output_dir, DEMO_MARKER), "w", encoding="utf-8") as f:
+    f.write("Output of `python -m albert_tf.demo`, which deletes this directory's contents when "
+            "it runs again with this --output_dir.\n")
+
+
 def run_pipeline(language: str, output_dir: str, num_train_steps: int, train_batch_size: int,
                  dupe_factor: int, finetune_steps: int = FINETUNE_STEPS) -> dict:
   """Runs every step; returns the query results (also printed), the classifier's under
-  "classify"."""
-  if os.path.exists(output_dir):
-    shutil.rmtree(output_dir)
-  os.makedirs(output_dir)
+  "classify".
+
+  Raises:
+    OutputDirError: see `prepare_output_dir`.
+  """
+  prepare_output_dir(output_dir)
   path = functools.partial(os.path.join, output_dir)
   total = time.time()
   vocab_path = _build_vocab(language, path)
@@ -626,8 +667,11 @@ def main(argv):
     write_shipped_data()
     return
   output_dir = FLAGS.output_dir or os.path.join("demo_output", FLAGS.language)
-  run_pipeline(FLAGS.language, output_dir, FLAGS.num_train_steps, FLAGS.train_batch_size,
-               FLAGS.dupe_factor, FLAGS.finetune_steps)
+  try:
+    run_pipeline(FLAGS.language, output_dir, FLAGS.num_train_steps, FLAGS.train_batch_size,
+                 FLAGS.dupe_factor, FLAGS.finetune_steps)
+  except OutputDirError as error:
+    sys.exit(f"albert_tf.demo: error: {error}")
 
 
 if __name__ == "__main__":

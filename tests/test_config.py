@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from albert_tf import config as albert_config
@@ -184,7 +185,7 @@ def test_missing_file_is_a_one_line_error(tmp_path):
     ("hidden_act", 3, "hidden_act must be a string"),
     ("hidden_dropout_prob", 1.0, r"hidden_dropout_prob must be a number in \[0, 1\)"),
     ("attention_probs_dropout_prob", -0.1, "attention_probs_dropout_prob must be a number"),
-    ("initializer_range", 0, "initializer_range must be a positive number"),
+    ("initializer_range", 0, "initializer_range must be a positive, finite number"),
 ])
 def test_invalid_values_name_the_field(tmp_path, field, value, pattern):
   path = _write(tmp_path / "albert_config.json", json.dumps(dict(BASE_FIELDS, **{field: value})))
@@ -192,6 +193,49 @@ def test_invalid_values_name_the_field(tmp_path, field, value, pattern):
     AlbertConfig.from_json_file(path)
   assert str(error.value).startswith(path + ": ")
   assert isinstance(error.value, ValueError)
+
+
+# json.loads reads NaN, Infinity and -Infinity, so a config file can hold them.
+@pytest.mark.parametrize(
+    "field", ["initializer_range", "hidden_dropout_prob", "attention_probs_dropout_prob"])
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_floats_name_the_field(tmp_path, field, text):
+  path = _write(tmp_path / "albert_config.json",
+                json.dumps(dict(BASE_FIELDS, **{field: 0.5})).replace("0.5", text))
+  with pytest.raises(AlbertConfigError) as error:
+    AlbertConfig.from_json_file(path)
+  expected = ("must be a positive, finite number"
+              if field == "initializer_range" else r"must be a number in [0, 1)")
+  value = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[text]
+  assert str(error.value).startswith(f"{path}: {field} {expected}")
+  assert str(error.value).endswith(f"got {value}") and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("field,value", [("vocab_size", np.float64(30000.0)),
+                                         ("hidden_size", np.bool_(True)),
+                                         ("num_hidden_layers", np.int64(-1))])
+def test_numpy_values_are_checked_like_python_ones(field, value):
+  with pytest.raises(AlbertConfigError, match=f"^{field} must be a positive integer, got "):
+    AlbertConfig(**dict(BASE_FIELDS, **{field: value}))
+
+
+def test_numpy_scalars_are_taken_as_plain_numbers():
+  numpy_fields = {
+      "vocab_size": np.int64(30000),
+      "hidden_size": np.int32(768),
+      "num_attention_heads": np.uint8(12),
+      "intermediate_size": np.int16(3072),
+      "hidden_dropout_prob": np.float64(0.1),
+      "initializer_range": np.float64(0.02),
+      "gap_size": np.int64(3)
+  }
+  config = AlbertConfig(**dict(BASE_FIELDS, **numpy_fields))
+  written = json.loads(config.to_json_string())
+  assert written == dict(BASE_FIELDS, hidden_dropout_prob=0.1, gap_size=3)
+  assert all(type(config.to_dict()[key]) is type(written[key]) for key in numpy_fields)
+  assert type(
+      AlbertConfig(
+          **dict(BASE_FIELDS, initializer_range=np.float32(0.5))).initializer_range) is float
 
 
 @pytest.mark.parametrize("hidden_act,normalized", [("GELU", "gelu"), ("relu", "relu"),

@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -81,6 +83,64 @@ def test_echo_progress_logs_everything_and_never_stays_silent():
   assert console[-1] == "    Export: tracing the mlm signature"
   assert all(line.startswith("    ... still running (") for line in console[1:-1])
   assert len(console) >= 3
+
+
+def _tree(directory):
+  """{relative path: file content} of every file below `directory`."""
+  return {
+      os.path.relpath(os.path.join(root, name), directory):
+          open(os.path.join(root, name), "rb").read() for root, _, names in os.walk(directory)
+      for name in names
+  }
+
+
+def test_output_dir_is_created_or_reused_when_empty_and_marked(tmp_path):
+  new = tmp_path / "new" / "demo"
+  demo.prepare_output_dir(str(new))
+  assert os.listdir(new) == [demo.DEMO_MARKER]
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  demo.prepare_output_dir(str(empty))
+  assert os.listdir(empty) == [demo.DEMO_MARKER]
+
+
+def test_previous_demo_output_is_cleared(tmp_path):
+  demo.prepare_output_dir(str(tmp_path))
+  (tmp_path / "model").mkdir()
+  (tmp_path / "model" / "ckpt").write_text("old")
+  (tmp_path / "albert_config.json").write_text("{}")
+  (tmp_path / "link").symlink_to(tmp_path / "model")
+  demo.prepare_output_dir(str(tmp_path))
+  assert os.listdir(tmp_path) == [demo.DEMO_MARKER]
+
+
+@pytest.mark.parametrize("make_foreign", ["file_inside", "is_a_file"])
+def test_foreign_output_dir_is_refused_untouched(tmp_path, make_foreign):
+  target = tmp_path / "mine"
+  if make_foreign == "file_inside":
+    (target / "thesis").mkdir(parents=True)
+    (target / "thesis" / "chapter1.tex").write_text("a week of work")
+    expected = f"--output_dir={target} is not empty and is not a previous demo output"
+  else:
+    target.write_text("a week of work")
+    expected = f"--output_dir={target} is not a directory"
+  before = _tree(tmp_path)
+  with pytest.raises(demo.OutputDirError) as error:
+    demo.prepare_output_dir(str(target))
+  assert str(error.value).startswith(expected) and "pass a new or empty directory" in str(
+      error.value)
+  assert _tree(tmp_path) == before
+
+
+def test_command_line_refuses_a_foreign_output_dir_in_one_line(tmp_path):
+  (tmp_path / "notes.txt").write_text("keep me")
+  result = subprocess.run([sys.executable, "-m", "albert_tf.demo", f"--output_dir={tmp_path}"],
+                          capture_output=True, text=True, timeout=120, check=False)
+  assert result.returncode == 1
+  assert result.stderr == (f"albert_tf.demo: error: --output_dir={tmp_path} is not empty and is "
+                           f"not a previous demo output (no {demo.DEMO_MARKER} file in it); pass a "
+                           "new or empty directory\n")
+  assert os.listdir(tmp_path) == ["notes.txt"]
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from albert_tf import config as albert_config
 from albert_tf.layers import embeddings
 from albert_tf.layers import initializers
 from albert_tf.layers import shared_encoder
+from albert_tf.models import inputs as model_inputs
 
 ConfigLike = Union[albert_config.AlbertConfig, Mapping[str, Any]]
 
@@ -55,14 +56,26 @@ def pooler(config: albert_config.AlbertConfig) -> tf_keras.layers.Dense:
 class ConfiguredModel(tf_keras.Model):
   """A tf_keras.Model whose whole Keras config is its AlbertConfig (plus its name).
 
+  Calls take the backbone's inputs (plus `extra_inputs`) as users pass them: `__call__` normalises
+  them with `inputs.normalize_inputs` before Keras sees them, so `call` gets int32 tensors.
+
   Args:
     config: an AlbertConfig (or its dict form), kept as `self.config`.
     **kwargs: passed to tf_keras.Model (e.g. name).
   """
 
+  # Required int [batch, n] inputs besides the backbone's, e.g. the pretrainer's masked positions.
+  extra_inputs: Tuple[str, ...] = ()
+
   def __init__(self, config: ConfigLike, **kwargs):
     super().__init__(**kwargs)
     self.config = as_config(config)
+
+  def __call__(self, inputs, *args, **kwargs):
+    # Before Keras: it would map a nested list to scalar tensors and wrap our errors in its own.
+    inputs = model_inputs.normalize_inputs(inputs, self.config.max_position_embeddings,
+                                           type(self).__name__, self.extra_inputs)
+    return super().__call__(inputs, *args, **kwargs)
 
   def get_config(self) -> dict:
     return {"config": self.config.to_dict(), "name": self.name}
@@ -128,8 +141,9 @@ class AlbertModel(ConfiguredModel):
     """Runs the encoder.
 
     Args:
-      inputs: {"input_word_ids": int [B, T], "input_mask": int [B, T] (optional, all ones),
-        "input_type_ids": int [B, T] (optional, zeros)}, with T <= max_position_embeddings.
+      inputs: {"input_word_ids": int32 [B, T], "input_mask": int32 [B, T] (optional, all ones),
+        "input_type_ids": int32 [B, T] (optional, zeros)}, with T <= max_position_embeddings;
+        calling the model accepts lists and NumPy arrays too (see `inputs.normalize_inputs`).
       training: enables dropout.
 
     Returns:
@@ -137,9 +151,6 @@ class AlbertModel(ConfiguredModel):
       [B, T, H], "embedding_output": [B, T, E]}. Under mixed precision the sequence and encoder
       outputs are float32 (the residual stream), the others are in the compute dtype.
     """
-    if not isinstance(inputs, Mapping) or "input_word_ids" not in inputs:
-      raise ValueError("AlbertModel takes a dict with input_word_ids (and optionally input_mask, "
-                       "input_type_ids), each int32 [batch, seq]")
     input_mask = inputs.get("input_mask")
     embedding_output = self.embeddings(inputs["input_word_ids"], inputs.get("input_type_ids"),
                                        training=training)

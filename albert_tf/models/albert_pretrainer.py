@@ -44,6 +44,7 @@ class AlbertPretrainer(albert_model.ConfiguredModel):
   """
 
   backbone_class = albert_model.AlbertModel
+  extra_inputs = ("masked_lm_positions",)
 
   def __init__(self, config: albert_model.ConfigLike, **kwargs):
     kwargs.setdefault("name", "albert_pretrainer")
@@ -88,9 +89,6 @@ class AlbertPretrainer(albert_model.ConfiguredModel):
       {"mlm_logits": float32 [B, P, V], "sop_logits": float32 [B, 2], "sequence_output",
       "pooled_output"}.
     """
-    if "masked_lm_positions" not in inputs:
-      raise ValueError(f"{type(self).__name__} needs inputs['masked_lm_positions'] "
-                       "(int32 [batch, P])")
     outputs = self.albert(inputs, training=training)
     return {
         # The hook itself, not its value: the float32 head evaluates it, so under mixed precision
