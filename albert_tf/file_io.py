@@ -103,7 +103,18 @@ def _makedirs(directory: str) -> None:
 
 
 def _exists(path: str) -> bool:
+  # lexists: a dangling temporary link still has to be removed.
   return _gfile().exists(path) if is_remote(path) else os.path.lexists(path)
+
+
+def exists(path: str) -> bool:
+  """Whether `path` exists (as tf.io.gfile.exists; local paths without loading TensorFlow)."""
+  return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
+
+
+def glob_files(pattern: str) -> List[str]:
+  """The paths `pattern` matches, sorted (an empty list when none)."""
+  return sorted(_gfile().glob(pattern) if is_remote(pattern) else glob.glob(pattern))
 
 
 def _remove(path: str) -> None:

@@ -72,14 +72,9 @@ def vocabulary_fingerprint(*, spm_model_file: Optional[str], vocab_file: Optiona
   return digest.hexdigest()
 
 
-def _gfile():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return tf.io.gfile
-
-
 def _read_json(path: str) -> Optional[Any]:
   """The JSON in `path`, or None when there is no such file."""
-  if not _gfile().exists(path):
+  if not file_io.exists(path):
     return None
   with file_io.open_file(path) as reader:
     text = reader.read()
@@ -104,7 +99,7 @@ def records_vocabulary(record_files: Sequence[str]) -> Optional[dict]:
   found = {}  # fingerprint -> (entry, stats path)
   for directory in sorted({os.path.dirname(path) for path in record_files}):
     names = {os.path.basename(path) for path in record_files if os.path.dirname(path) == directory}
-    for stats_path in sorted(_gfile().glob(os.path.join(directory, "*" + _STATS_SUFFIX))):
+    for stats_path in file_io.glob_files(os.path.join(directory, "*" + _STATS_SUFFIX)):
       stats = _read_json(stats_path)
       entry = stats.get(VOCABULARY_KEY) if isinstance(stats, dict) else None
       shards = {os.path.basename(path) for path in stats.get("shards", ())} if entry else set()
@@ -147,7 +142,7 @@ def check_run_directory(output_dir: str, identity: RunIdentity) -> None:
     AlbertConfigError: the directory's albert_config.json is unreadable.
   """
   config_path = os.path.join(output_dir, CONFIG_FILE)
-  if _gfile().exists(config_path):
+  if file_io.exists(config_path):
     differences = _config_differences(AlbertConfig.from_json_file(config_path), identity.config)
     if differences:
       raise _mismatch(output_dir, "model", ", ".join(differences), config_path, "the run's config")
@@ -167,7 +162,7 @@ def _check_labels(output_dir: str, label_list: Sequence[str]) -> None:
   from albert_tf.tasks import classification  # pylint: disable=g-import-not-at-top
   from albert_tf.tasks import classifier_data  # pylint: disable=g-import-not-at-top
   labels_path = os.path.join(output_dir, classification.LABEL_LIST_FILE)
-  if _gfile().exists(labels_path):
+  if file_io.exists(labels_path):
     labels = classifier_data.read_label_list(labels_path)
     if labels != list(label_list):
       raise _mismatch(output_dir, "label list", f"{labels} -> {list(label_list)}", labels_path,
