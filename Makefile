@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): setup.py constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench,lint]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench,lint,beam]'
 	touch $(STAMP)
 
 install: $(STAMP)

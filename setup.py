@@ -18,6 +18,8 @@ EXTRAS_REQUIRE = {
     "test": ["pytest>=8", "pytest-xdist>=3.5", "tensorflow-serving-api~=2.20.0"],
     "bench": ["psutil>=5.9"],
     "lint": ["ruff>=0.17", "yapf>=0.43"],
+    # create_pretraining_data --runner=...: Apache Beam and the CRC library its TFRecord sink needs.
+    "beam": ["apache-beam[tfrecord]==2.77.0"],
 }
 
 setuptools.setup(
