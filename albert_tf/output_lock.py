@@ -1,11 +1,13 @@
 """One writer per output: an exclusive lock file naming the process that writes an output.
 
-A lock is a small JSON file ({host, pid, command, started}) created with O_CREAT|O_EXCL, so of two
-processes starting on one output exactly one gets it; the other stops with one line naming the
-first. The lock is removed when its block ends (also on an exception). A process killed outright
-leaves its lock behind: on the same host a lock whose pid is gone is taken over (with a log line);
-a lock of another host cannot be checked from here, so it is refused with the fix (delete the lock
-file if that job is dead).
+A lock is a small JSON file ({host, pid, command, started}) that its writer holds an exclusive
+flock(2) on for as long as it writes, so of two processes starting on one output exactly one gets
+it; the other stops with one line naming the first. The lock file is removed when its block ends
+(also on an exception). A process killed outright leaves the file behind, but the kernel drops its
+flock: the next process takes the lock over (with a log line naming the dead process), and of two
+taking it over at the same moment only one can (the flock decides, not a check of the pid). A lock
+file of another host is refused with the fix (delete the lock file if that job is dead), since a
+network file system may not carry flocks between hosts.
 
   with output_lock.lock_directory("runs/x"):        # runs/x/.albert-tf.lock
     train()
@@ -18,6 +20,7 @@ This module does not import TensorFlow (the data-preparation tools use it).
 
 import contextlib
 import datetime
+import fcntl
 import json
 import os
 import shlex
@@ -31,9 +34,9 @@ from albert_tf import file_io
 
 DIRECTORY_LOCK = ".albert-tf.lock"  # the lock of an output directory, inside it
 
-# Taking over a dead process's lock races only with another process taking over the same lock at
-# the same moment; a few attempts settle it.
-_ATTEMPTS = 3
+# A lock file can be removed by its releasing holder between our open and our flock; we then hold a
+# flock on a file that is no longer the lock, and try again.
+_ATTEMPTS = 5
 
 
 class OutputLockError(RuntimeError):
@@ -71,47 +74,71 @@ def _locked(lock_file: str, output: str) -> Iterator[None]:
         "no other job writes there.", output)
     yield
     return
-  holder = _acquire(lock_file, output)
+  descriptor = _acquire(lock_file, output)
   try:
     yield
   finally:
-    # A lock that is no longer ours (deleted by hand and retaken) is left to its new holder.
-    if _read_holder(lock_file) == holder:
-      os.remove(lock_file)
+    # Removed while still flocked, so that no one takes over a lock file we are releasing.
+    with contextlib.suppress(FileNotFoundError):
+      if _is_open_file(descriptor, lock_file):
+        os.remove(lock_file)
+    os.close(descriptor)
 
 
-def _acquire(lock_file: str, output: str) -> dict:
-  """Creates `lock_file` holding this process's description; returns that description."""
-  holder = {
-      "host": socket.gethostname(),
-      "pid": os.getpid(),
-      "command": shlex.join(sys.argv),
-      "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-  }
+def _acquire(lock_file: str, output: str) -> int:
+  """Flocks `lock_file` and writes this process's description in it; returns its descriptor."""
   try:
     os.makedirs(os.path.dirname(lock_file) or ".", exist_ok=True)
   except OSError as error:  # read-only, a path component that is a file, ...
     raise _unwritable(output, error) from None
   for _ in range(_ATTEMPTS):
     try:
-      descriptor = os.open(lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-      other = _read_holder(lock_file)
-      if other is None or not _is_stale(other):
-        raise OutputLockError(_held_message(lock_file, output, other)) from None
-      logging.warning(
-          "Taking over the lock %s of process %d, which is no longer running (started "
-          "%s).", lock_file, other["pid"], other.get("started", "?"))
-      with contextlib.suppress(FileNotFoundError):
-        os.remove(lock_file)
-      continue
+      descriptor = os.open(lock_file, os.O_CREAT | os.O_RDWR, 0o644)
     except OSError as error:
       raise _unwritable(output, error) from None
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-      json.dump(holder, handle)
-    return holder
-  raise OutputLockError(f"could not lock {output}: {lock_file} keeps reappearing; make sure no "
+    try:
+      fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      os.close(descriptor)
+      raise OutputLockError(_held_message(lock_file, output, _read_holder(lock_file))) from None
+    if not _is_open_file(descriptor, lock_file):  # its holder removed it while we opened it
+      os.close(descriptor)
+      continue
+    try:
+      _take(descriptor, lock_file, output)
+    except BaseException:
+      os.close(descriptor)
+      raise
+    return descriptor
+  raise OutputLockError(f"could not lock {output}: {lock_file} keeps being replaced; make sure no "
                         "other job writes there.")
+
+
+def _take(descriptor: int, lock_file: str, output: str) -> None:
+  """Writes this process into the flocked `lock_file`, unless it names a process of another host."""
+  previous = _read_holder(lock_file)
+  if previous is not None and previous.get("host") != socket.gethostname():
+    raise OutputLockError(_held_message(lock_file, output, previous))
+  if previous is not None:
+    logging.warning(
+        "Taking over the lock %s of process %s, which is no longer running (started "
+        "%s).", lock_file, previous.get("pid"), previous.get("started", "?"))
+  holder = {
+      "host": socket.gethostname(),
+      "pid": os.getpid(),
+      "command": shlex.join(sys.argv),
+      "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+  }
+  os.ftruncate(descriptor, 0)
+  os.pwrite(descriptor, json.dumps(holder).encode("utf-8"), 0)
+
+
+def _is_open_file(descriptor: int, path: str) -> bool:
+  """Whether `path` still names the file open as `descriptor`."""
+  try:
+    return os.path.samestat(os.fstat(descriptor), os.stat(path))
+  except FileNotFoundError:
+    return False
 
 
 def _unwritable(output: str, error: OSError) -> OutputLockError:
@@ -129,23 +156,10 @@ def _read_holder(lock_file: str) -> Optional[dict]:
   return holder if isinstance(holder, dict) else None
 
 
-def _is_stale(holder: dict) -> bool:
-  """Whether `holder` is a process of this host that no longer runs."""
-  if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-    return False
-  try:
-    os.kill(holder["pid"], 0)
-  except ProcessLookupError:
-    return True
-  except PermissionError:  # alive, owned by another user
-    return False
-  return False
-
-
 def _held_message(lock_file: str, output: str, holder: Optional[dict]) -> str:
-  if holder is None:
-    return (f"{output} is locked by {lock_file}, which names no process: if no job writes "
-            f"there, delete {lock_file}.")
+  if holder is None:  # flocked, its holder still writing its description
+    return (f"{output} is being written by a process that is starting (lock {lock_file}): wait "
+            "for it to finish, or write elsewhere.")
   who = (f"process {holder.get('pid')} on host {holder.get('host')} since "
          f"{holder.get('started')} ({holder.get('command')})")
   if holder.get("host") != socket.gethostname():

@@ -139,6 +139,38 @@ def test_lock_of_a_dead_process_is_taken_over_and_released(tmp_path, caplog):
   assert not lock_file.exists()
 
 
+# Tries the lock of directory argv[1]: prints "locked" and holds it until stdin closes, or prints
+# "refused" and exits.
+_CONTENDER = """
+import sys
+from albert_tf import output_lock
+try:
+  with output_lock.lock_directory(sys.argv[1]):
+    print("locked", flush=True)
+    sys.stdin.read()
+except output_lock.OutputLockError:
+  print("refused", flush=True)
+"""
+
+
+def test_of_processes_taking_over_one_dead_lock_at_once_exactly_one_wins(tmp_path):
+  lock_file = tmp_path / output_lock.DIRECTORY_LOCK
+  write_lock(lock_file, host=socket.gethostname(), pid=dead_pid())
+  contenders = [
+      subprocess.Popen(
+          [sys.executable, "-c", _CONTENDER, str(tmp_path)], cwd=ROOT, stdin=subprocess.PIPE,
+          stdout=subprocess.PIPE, text=True) for _ in range(4)
+  ]
+  # The winner holds the lock until its stdin closes, so every other contender meets it.
+  answers = [contender.stdout.readline() for contender in contenders]
+  for contender in contenders:
+    contender.stdin.close()
+    assert contender.wait() == 0
+    contender.stdout.close()
+  assert sorted(answers) == ["locked\n"] + ["refused\n"] * 3
+  assert not lock_file.exists()
+
+
 def test_lock_of_another_host_is_refused_with_the_fix(tmp_path):
   lock_file = tmp_path / ".data.tfrecord.lock"
   write_lock(lock_file, host="tpu-vm-7", pid=dead_pid())

@@ -64,8 +64,38 @@ def split_cpu(num_devices: int) -> None:
       cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
 
 
+def tf_config() -> dict:
+  """The TF_CONFIG environment variable as a dict ({} when unset).
+
+  Raises:
+    StrategyError: TF_CONFIG is not a JSON object whose "cluster" maps job names to address lists
+      and whose "task" names a job of that cluster (TensorFlow would fail later, less clearly).
+  """
+  text = os.environ.get("TF_CONFIG", "").strip()
+  if not text:
+    return {}
+  fix = ('set it to JSON such as {"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+         '"task": {"type": "worker", "index": 0}}, or unset it')
+  try:
+    config = json.loads(text)
+  except json.JSONDecodeError as error:
+    raise StrategyError(f"TF_CONFIG is not JSON ({error.msg} at character {error.pos}): "
+                        f"{fix}") from None
+  cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+  if not isinstance(cluster, dict) or not all(
+      isinstance(addresses, list) for addresses in cluster.values()):
+    raise StrategyError(f"TF_CONFIG must be a JSON object whose \"cluster\" maps job names to "
+                        f"lists of host:port addresses: {fix}")
+  task = config.get("task", {})
+  if cluster and (not isinstance(task, dict) or task.get("type") not in cluster or
+                  not isinstance(task.get("index", 0), int)):
+    raise StrategyError(f"TF_CONFIG's \"task\" ({json.dumps(task)}) must name a job of its "
+                        f"cluster ({', '.join(sorted(cluster))}) and an integer index: {fix}")
+  return config
+
+
 def _is_multi_worker() -> bool:
-  cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  cluster = tf_config().get("cluster", {})
   return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1
 
 
@@ -109,11 +139,12 @@ def build_strategy(distribution_strategy: str = "auto", tpu: str | None = None,
     The strategy.
 
   Raises:
-    StrategyError: unknown name, or hardware that is not there.
+    StrategyError: unknown name, hardware that is not there, or a malformed TF_CONFIG.
   """
   if distribution_strategy not in STRATEGY_NAMES:
     raise StrategyError(f"--distribution_strategy={distribution_strategy} is unknown: use one of "
                         f"{', '.join(STRATEGY_NAMES)}.")
+  tf_config()  # a malformed TF_CONFIG is one clear line, whichever strategy is asked for
   visible_gpus = len(tf.config.list_physical_devices("GPU"))
   if num_gpus is None:
     num_gpus = visible_gpus
