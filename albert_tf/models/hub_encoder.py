@@ -123,3 +123,19 @@ def read_config_asset(handle: str) -> Optional[AlbertConfig]:
     logging.info("%s carries no %s; its hidden size comes from a probe call.", handle, CONFIG_ASSET)
     return None
   return AlbertConfig.from_json_file(path)
+
+
+def encoder_config(albert_config_file: str | None, hub_module_handle: str | None) -> AlbertConfig:
+  """The fine-tuning CLIs' encoder config: --albert_config_file, else the config an
+  --albert_hub_module_handle export carries.
+
+  Raises:
+    HubEncoderError: only a hub module is given, and it carries no config.
+  """
+  if albert_config_file:
+    return AlbertConfig.from_json_file(albert_config_file)
+  config = read_config_asset(hub_module_handle)
+  if config is None:
+    raise HubEncoderError(f"--albert_hub_module_handle={hub_module_handle} carries no "
+                          f"assets/{CONFIG_ASSET}: pass the encoder's --albert_config_file too")
+  return config

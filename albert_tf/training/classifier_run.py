@@ -33,18 +33,6 @@ class NoTrainedCheckpointError(ValueError):
   """--do_predict or --export_dir found no fine-tuned checkpoint to use."""
 
 
-def _config(options: ClassifierOptions) -> AlbertConfig:
-  """--albert_config_file, else the config an --albert_hub_module_handle export carries."""
-  if options.albert_config_file:
-    return AlbertConfig.from_json_file(options.albert_config_file)
-  config = hub_encoder.read_config_asset(options.albert_hub_module_handle)
-  if config is None:
-    raise hub_encoder.HubEncoderError(
-        f"--albert_hub_module_handle={options.albert_hub_module_handle} carries no "
-        f"assets/{hub_encoder.CONFIG_ASSET}: pass the encoder's --albert_config_file too")
-  return config
-
-
 def _check_options(options: ClassifierOptions, config: AlbertConfig) -> None:
   if options.albert_hub_module_handle and options.init_checkpoint:
     raise classifier_data.ClassifierDataError(
@@ -76,7 +64,7 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
   Returns:
     (task, {split: guids of its real examples}) for the splits the options use.
   """
-  config = _config(options)
+  config = hub_encoder.encoder_config(options.albert_config_file, options.albert_hub_module_handle)
   _check_options(options, config)
   processor = classifier_data.get_processor(options.task_name, use_spm=bool(options.spm_model_file),
                                             do_lower_case=options.do_lower_case,

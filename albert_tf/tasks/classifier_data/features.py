@@ -27,10 +27,8 @@ from absl import logging
 from official.nlp.data import classifier_data_lib
 import tensorflow as tf
 
-from albert_tf.file_io import atomic_output
-from albert_tf.file_io import write_text_atomically
+from albert_tf.tasks import feature_cache
 from albert_tf.tasks.classifier_data.errors import ClassifierDataError
-from albert_tf.tasks.classifier_data.file_io import read_text
 from albert_tf.tasks.classifier_data.processor import check_split
 from albert_tf.training import run_identity
 
@@ -123,17 +121,13 @@ def cached_features(*, cached_dir: str, task_name: str, split: str,
       "num_examples": len(examples),
       "examples_sha256": _examples_digest(examples),
   }
-  reason = _stale_reason(path, metadata)
+  reason = feature_cache.stale_reason(path, metadata)
   if reason is None:
     logging.info("Reusing the cached features %s (%d examples).", path, len(examples))
     return path, len(examples)
   logging.info("Building the features %s: %s.", path, reason)
   _write_cache(path, metadata, examples, tokenizer)
   return path, len(examples)
-
-
-def _metadata_path(path: str) -> str:
-  return path + ".metadata.json"
 
 
 def _examples_digest(examples: List[classifier_data_lib.InputExample]) -> str:
@@ -144,55 +138,29 @@ def _examples_digest(examples: List[classifier_data_lib.InputExample]) -> str:
   return digest.hexdigest()
 
 
-def _stale_reason(path: str, expected: Dict[str, Any]) -> Optional[str]:
-  """Why the cache at `path` cannot be used for `expected`; None when it can."""
-  if not tf.io.gfile.exists(path):
-    return "no cached features yet"
-  if not tf.io.gfile.exists(_metadata_path(path)):
-    return ("the cached file has no metadata (an original run_classifier cache or an interrupted "
-            "build), so nothing says what it was built from")
-  try:
-    stored = json.loads(read_text(_metadata_path(path)))
-  except (ValueError, ClassifierDataError):
-    return "its metadata is unreadable"
-  if stored.get("record_bytes") != tf.io.gfile.stat(path).length:
-    return "the record file is not the one its metadata describes"
-  changed = [key for key in expected if stored.get(key) != expected[key]]
-  if changed:
-    return "changed since it was built: " + ", ".join(
-        f"{key} {_short(stored.get(key))} -> {_short(expected[key])}" for key in changed)
-  return None
-
-
-def _short(value: Any) -> str:
-  text = json.dumps(value, ensure_ascii=False)
-  return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _write_cache(path: str, metadata: Dict[str, Any],
                  examples: List[classifier_data_lib.InputExample], tokenizer: Any) -> None:
-  # The old metadata goes first: if the build dies, no metadata can vouch for the new records.
-  if tf.io.gfile.exists(_metadata_path(path)):
-    tf.io.gfile.remove(_metadata_path(path))
+  feature_cache.write(path, metadata, _serialized_examples(path, metadata, examples, tokenizer))
+  logging.info("Wrote %d examples to %s.", len(examples), path)
+
+
+def _serialized_examples(path: str, metadata: Dict[str, Any],
+                         examples: List[classifier_data_lib.InputExample],
+                         tokenizer: Any) -> Iterable[bytes]:
   label_list, max_seq_length = metadata["label_list"], metadata["max_seq_length"]
   label_ids = {label: index for index, label in enumerate(label_list)}
-  with atomic_output(path) as temporary:
-    with tf.io.TFRecordWriter(temporary) as writer:
-      for index, example in enumerate(examples):
-        if index % _LOG_EVERY == 0:
-          logging.info("Writing example %d of %d to %s.", index, len(examples), path)
-        if metadata["is_regression"]:
-          example = _with_float_label(example)
-        elif example.label not in label_ids:
-          raise ClassifierDataError(
-              f"example {example.guid}: label {example.label!r} is not in the label list "
-              f"{label_list}; fix the data or the label list.")
-        feature = classifier_data_lib.convert_single_example(index, example, label_list,
-                                                             max_seq_length, tokenizer)
-        writer.write(serialize_feature(feature, metadata["is_regression"]))
-  metadata = dict(metadata, record_bytes=tf.io.gfile.stat(path).length)
-  write_text_atomically(_metadata_path(path), json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-  logging.info("Wrote %d examples to %s.", len(examples), path)
+  for index, example in enumerate(examples):
+    if index % _LOG_EVERY == 0:
+      logging.info("Writing example %d of %d to %s.", index, len(examples), path)
+    if metadata["is_regression"]:
+      example = _with_float_label(example)
+    elif example.label not in label_ids:
+      raise ClassifierDataError(
+          f"example {example.guid}: label {example.label!r} is not in the label list "
+          f"{label_list}; fix the data or the label list.")
+    feature = classifier_data_lib.convert_single_example(index, example, label_list, max_seq_length,
+                                                         tokenizer)
+    yield serialize_feature(feature, metadata["is_regression"])
 
 
 def _with_float_label(

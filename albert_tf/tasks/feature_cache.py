@@ -1,0 +1,92 @@
+"""Feature caches that cannot go stale: a TFRecord file and the metadata it was built from.
+
+Every fine-tuning task (run_classifier, SQuAD, RACE) caches its features as a record file with a
+sidecar `<record file>.metadata.json` holding everything that shapes the records (task, split,
+sequence lengths, vocabulary fingerprint, a digest of the examples, ...) plus the record file's
+size. A cache is used only when its metadata equals what the run expects; any difference, or a
+record file without metadata (an original run's, or an interrupted build), rebuilds it, and the log
+says why.
+
+  reason = feature_cache.stale_reason(path, expected)
+  if reason is not None:
+    logging.info("Building the features %s: %s.", path, reason)
+    feature_cache.write(path, expected, serialized_records)
+"""
+
+import json
+from typing import Any, Iterable, Mapping, Optional
+
+from absl import logging
+import tensorflow as tf
+
+from albert_tf.file_io import atomic_output
+from albert_tf.file_io import write_text_atomically
+
+METADATA_SUFFIX = ".metadata.json"
+# The metadata key holding the record file's size in bytes (written by `write`).
+RECORD_BYTES = "record_bytes"
+_LOG_EVERY = 10000
+
+
+def metadata_path(record_file: str) -> str:
+  """The metadata file of `record_file`."""
+  return record_file + METADATA_SUFFIX
+
+
+def read_metadata(record_file: str) -> Optional[dict]:
+  """The metadata of `record_file`, or None when it has none or it is unreadable."""
+  path = metadata_path(record_file)
+  if not tf.io.gfile.exists(path):
+    return None
+  try:
+    with tf.io.gfile.GFile(path, "rb") as reader:
+      stored = json.loads(reader.read().decode("utf-8"))
+  except (ValueError, UnicodeDecodeError, tf.errors.OpError):
+    return None
+  return stored if isinstance(stored, dict) else None
+
+
+def stale_reason(record_file: str, expected: Mapping[str, Any]) -> Optional[str]:
+  """Why the cache at `record_file` cannot be used for `expected`; None when it can."""
+  if not tf.io.gfile.exists(record_file):
+    return "no cached features yet"
+  if not tf.io.gfile.exists(metadata_path(record_file)):
+    return ("the cached file has no metadata (an original run's cache or an interrupted build), "
+            "so nothing says what it was built from")
+  stored = read_metadata(record_file)
+  if stored is None:
+    return "its metadata is unreadable"
+  if stored.get(RECORD_BYTES) != tf.io.gfile.stat(record_file).length:
+    return "the record file is not the one its metadata describes"
+  changed = [key for key in expected if stored.get(key) != expected[key]]
+  if changed:
+    return "changed since it was built: " + ", ".join(
+        f"{key} {describe(stored.get(key))} -> {describe(expected[key])}" for key in changed)
+  return None
+
+
+def describe(value: Any) -> str:
+  """A metadata value as a log message shows it: JSON, cut to 40 characters."""
+  text = json.dumps(value, ensure_ascii=False)
+  return text if len(text) <= 40 else text[:37] + "..."
+
+
+def write(record_file: str, metadata: Mapping[str, Any], records: Iterable[bytes]) -> int:
+  """Writes `records` to `record_file` atomically, then its metadata; returns the record count.
+
+  The old metadata goes first: if the build dies, no metadata can vouch for the new records.
+  """
+  if tf.io.gfile.exists(metadata_path(record_file)):
+    tf.io.gfile.remove(metadata_path(record_file))
+  count = 0
+  with atomic_output(record_file) as temporary:
+    with tf.io.TFRecordWriter(temporary) as writer:
+      for record in records:
+        if count % _LOG_EVERY == 0 and count:
+          logging.info("Wrote %d records to %s.", count, record_file)
+        writer.write(record)
+        count += 1
+  stored = dict(metadata, **{RECORD_BYTES: tf.io.gfile.stat(record_file).length})
+  write_text_atomically(metadata_path(record_file),
+                        json.dumps(stored, indent=2, sort_keys=True) + "\n")
+  return count
