@@ -194,7 +194,7 @@ def test_cache_is_reused_when_nothing_changed(tmp_path, spm_tokenizer, spm_finge
     ("vocab", "changed since it was built: vocab_fingerprint"),
     ("label_list", "label_list"),
     ("input_file", "examples_sha256"),
-    ("no_metadata", "has no metadata (an original run's cache"),
+    ("no_metadata", "is missing (an original run's cache or an interrupted build)"),
     ("record_replaced", "the record file is not the one its metadata describes"),
 ])
 def test_cache_is_rebuilt_when_anything_that_shapes_it_changes(tmp_path, vocab, spm_tokenizer,

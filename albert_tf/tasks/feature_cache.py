@@ -11,10 +11,22 @@ says why.
   if reason is not None:
     logging.info("Building the features %s: %s.", path, reason)
     feature_cache.write(path, expected, serialized_records)
+
+A task that writes through a callback (tf-models' feature converters take an `output_fn`) builds
+the cache in a block instead, and adds what it learnt while writing to the metadata:
+
+  with feature_cache.build(path) as cache:
+    stats = convert(examples, output_fn=lambda feature: cache.writer.write(serialize(feature)))
+    cache.metadata.update(expected, num_features=stats.num_features)
+
+A cache whose metadata lives elsewhere than `<record file>.metadata.json` (a user's
+--predict_feature_left_file) passes `metadata_file`.
 """
 
+import contextlib
+import dataclasses
 import json
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -33,9 +45,9 @@ def metadata_path(record_file: str) -> str:
   return record_file + METADATA_SUFFIX
 
 
-def read_metadata(record_file: str) -> Optional[dict]:
+def read_metadata(record_file: str, metadata_file: Optional[str] = None) -> Optional[dict]:
   """The metadata of `record_file`, or None when it has none or it is unreadable."""
-  path = metadata_path(record_file)
+  path = metadata_file or metadata_path(record_file)
   if not tf.io.gfile.exists(path):
     return None
   try:
@@ -46,16 +58,18 @@ def read_metadata(record_file: str) -> Optional[dict]:
   return stored if isinstance(stored, dict) else None
 
 
-def stale_reason(record_file: str, expected: Mapping[str, Any]) -> Optional[str]:
+def stale_reason(record_file: str, expected: Mapping[str, Any],
+                 metadata_file: Optional[str] = None) -> Optional[str]:
   """Why the cache at `record_file` cannot be used for `expected`; None when it can."""
+  metadata_file = metadata_file or metadata_path(record_file)
   if not tf.io.gfile.exists(record_file):
     return "no cached features yet"
-  if not tf.io.gfile.exists(metadata_path(record_file)):
-    return ("the cached file has no metadata (an original run's cache or an interrupted build), "
-            "so nothing says what it was built from")
-  stored = read_metadata(record_file)
+  if not tf.io.gfile.exists(metadata_file):
+    return (f"{metadata_file} is missing (an original run's cache or an interrupted build), so "
+            "nothing says what the records were built from")
+  stored = read_metadata(record_file, metadata_file)
   if stored is None:
-    return "its metadata is unreadable"
+    return f"{metadata_file} is not our JSON metadata (an original run's pickle?)"
   if stored.get(RECORD_BYTES) != tf.io.gfile.stat(record_file).length:
     return "the record file is not the one its metadata describes"
   changed = [key for key in expected if stored.get(key) != expected[key]]
@@ -71,22 +85,40 @@ def describe(value: Any) -> str:
   return text if len(text) <= 40 else text[:37] + "..."
 
 
-def write(record_file: str, metadata: Mapping[str, Any], records: Iterable[bytes]) -> int:
-  """Writes `records` to `record_file` atomically, then its metadata; returns the record count.
+@dataclasses.dataclass
+class CacheBuild:
+  """A cache being built: write records to `writer`, put what they were built from in `metadata`."""
+  writer: tf.io.TFRecordWriter
+  metadata: dict
+
+
+@contextlib.contextmanager
+def build(record_file: str, metadata_file: Optional[str] = None) -> Iterator[CacheBuild]:
+  """Builds the cache at `record_file`: records atomically, then the metadata the block filled.
 
   The old metadata goes first: if the build dies, no metadata can vouch for the new records.
   """
-  if tf.io.gfile.exists(metadata_path(record_file)):
-    tf.io.gfile.remove(metadata_path(record_file))
-  count = 0
+  metadata_file = metadata_file or metadata_path(record_file)
+  if tf.io.gfile.exists(metadata_file):
+    tf.io.gfile.remove(metadata_file)
   with atomic_output(record_file) as temporary:
     with tf.io.TFRecordWriter(temporary) as writer:
-      for record in records:
-        if count % _LOG_EVERY == 0 and count:
-          logging.info("Wrote %d records to %s.", count, record_file)
-        writer.write(record)
-        count += 1
-  stored = dict(metadata, **{RECORD_BYTES: tf.io.gfile.stat(record_file).length})
-  write_text_atomically(metadata_path(record_file),
-                        json.dumps(stored, indent=2, sort_keys=True) + "\n")
+      cache = CacheBuild(writer, {})
+      yield cache
+  cache.metadata[RECORD_BYTES] = tf.io.gfile.stat(record_file).length
+  # Compact: a predict cache's metadata holds every feature (tens of MB for the SQuAD dev set).
+  write_text_atomically(metadata_file,
+                        json.dumps(cache.metadata, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def write(record_file: str, metadata: Mapping[str, Any], records: Iterable[bytes]) -> int:
+  """Builds the cache at `record_file` from `records` and `metadata`; returns the record count."""
+  count = 0
+  with build(record_file) as cache:
+    cache.metadata.update(metadata)
+    for record in records:
+      if count % _LOG_EVERY == 0 and count:
+        logging.info("Wrote %d records to %s.", count, record_file)
+      cache.writer.write(record)
+      count += 1
   return count
