@@ -16,11 +16,22 @@ bench_utils for why a square alone is not a peak.
 
 On a machine with a GPU, ours runs on GPU:0 and the peer where TensorFlow places it (GPU:0).
 --result_file appends the figures as one row of benchmarks/gpu_check.sh's summary table.
+
+--mode=input_pipeline: can dynamic masking keep the trainer fed? Builds records of the fixture
+English sentences (shuffled into --documents documents, a fixture SentencePiece model) with
+create_pretraining_data twice, --dynamic_masking (one copy) and static (--dupe_factor), prints
+their disk ratio, then the masked batches/s of the dynamic input pipeline (the same batch shape)
+next to the batches/s our base-size train step consumes, measured in the same run:
+
+  python benchmarks/pretraining_bench.py --mode=input_pipeline
 """
 
+import dataclasses
 import os
+import random
 import statistics
 import sys
+import tempfile
 import time
 
 from absl import app
@@ -39,6 +50,8 @@ from albert_tf import optimization  # pylint: disable=g-import-not-at-top
 from albert_tf import precision  # pylint: disable=g-import-not-at-top
 from albert_tf.config import AlbertConfig  # pylint: disable=g-import-not-at-top
 from albert_tf.tasks.pretraining import PretrainingTask  # pylint: disable=g-import-not-at-top
+from albert_tf.training import dynamic_masking  # pylint: disable=g-import-not-at-top
+from albert_tf.training import input_pipeline  # pylint: disable=g-import-not-at-top
 from albert_tf.training import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top
 from benchmarks import summary_table  # pylint: disable=g-import-not-at-top
@@ -59,6 +72,13 @@ flags.DEFINE_string(
 flags.DEFINE_string("result_label", None, "The row's variant (default: the precision and XLA).")
 flags.DEFINE_bool("jit_compile", False, "Compile our train step with XLA.")
 flags.DEFINE_bool("profile", False, "Also time our forward, forward+backward and full step.")
+flags.DEFINE_enum(
+    "mode", "train_step", ["train_step", "input_pipeline"], "What to measure: "
+    "our train step vs the peer's, or the dynamic-masking input pipeline vs our "
+    "train step.")
+flags.DEFINE_integer("documents", 2000, "input_pipeline: documents of the generated corpus.")
+flags.DEFINE_integer("dupe_factor", 40, "input_pipeline: passes of the static records.")
+flags.DEFINE_integer("pipeline_batches", 200, "input_pipeline: batches timed.")
 FLAGS = flags.FLAGS
 
 _EXCLUDE = list(optimization.EXCLUDE_FROM_WEIGHT_DECAY)
@@ -192,10 +212,76 @@ def profile_ours(trainer: trainer_lib.Trainer, batch: dict) -> None:
     print(f"profile: ours {name}: {(time.perf_counter() - start) / FLAGS.steps:.3f} s/step")
 
 
+def _records(work_dir: str) -> list[tuple[str, int]]:
+  """Dynamic and static (--dupe_factor) records of the fixture sentences: (file, instances) each."""
+  from data_prep import pipeline  # pylint: disable=g-import-not-at-top
+  from tests import text_fixtures  # pylint: disable=g-import-not-at-top
+  with open(text_fixtures.ENGLISH_CORPUS, encoding="utf-8") as reader:
+    sentences = [line.strip() for line in reader if line.strip()]
+  rng = random.Random(0)
+  corpus = os.path.join(work_dir, "corpus.txt")
+  with open(corpus, "w", encoding="utf-8") as writer:
+    writer.write("\n\n".join("\n".join(rng.choices(sentences, k=rng.randint(3, 12)))
+                             for _ in range(FLAGS.documents)) + "\n")
+  model = text_fixtures.build_sentencepiece_model(work_dir)
+  files = []
+  for name, options in (("dynamic", dict(dynamic_masking=True)),
+                        ("static", dict(dupe_factor=FLAGS.dupe_factor))):
+    files.append(os.path.join(work_dir, f"{name}.tfrecord"))
+    pipeline.create_pretraining_data(
+        pipeline.PretrainingDataConfig(input_file=corpus, output_file=files[-1],
+                                       spm_model_file=model, max_seq_length=FLAGS.seq_length,
+                                       max_predictions_per_seq=FLAGS.max_predictions, num_workers=0,
+                                       **options))
+  return files[0], files[1]
+
+
+def batches_per_second(dataset: tf.data.Dataset, batches: int) -> float:
+  iterator = iter(dataset)
+  for _ in range(10):  # warm up: tracing, autotuning, the shuffle buffer
+    next(iterator)
+  start = time.perf_counter()
+  for _ in range(batches):
+    next(iterator)
+  return batches / (time.perf_counter() - start)
+
+
+def input_pipeline_main(config: AlbertConfig) -> None:
+  """Disk ratio and masked batches/s of the dynamic pipeline vs our train step's consumption."""
+  with tempfile.TemporaryDirectory() as work_dir:
+    (dynamic_file, dynamic_count), (static_file, static_count) = _records(work_dir)
+    dynamic_bytes, static_bytes = os.path.getsize(dynamic_file), os.path.getsize(static_file)
+    print(f"disk: dynamic records {dynamic_bytes} bytes ({dynamic_count} instances), static "
+          f"(dupe_factor {FLAGS.dupe_factor}) {static_bytes} bytes ({static_count} instances): "
+          f"{dynamic_bytes / static_bytes:.4f} = 1/{static_bytes / dynamic_bytes:.1f} (static "
+          "records also carry the masked_lm_* features)")
+    masking, _ = dynamic_masking.records_masking([dynamic_file])
+    # The base model's vocabulary for the random replacements (the fixture model has 300 pieces).
+    masking = dataclasses.replace(masking, vocab_size=config.vocab_size)
+    rates = {}
+    for name, files, settings in (("dynamic", [dynamic_file], masking), ("static", [static_file],
+                                                                         None)):
+      dataset = input_pipeline.pretraining_dataset(files, FLAGS.batch_size, FLAGS.seq_length,
+                                                   FLAGS.max_predictions, masking=settings)
+      rates[name] = batches_per_second(dataset, FLAGS.pipeline_batches)
+  ours, _ = build_ours(config, random_batch(config))
+  ours(1)  # compile
+  step_rate = 1.0 / statistics.median(
+      seconds_per_step(ours, FLAGS.steps) for _ in range(FLAGS.rounds))
+  print(f"input pipeline, batch {FLAGS.batch_size} x {FLAGS.seq_length}, "
+        f"{FLAGS.max_predictions} predictions: dynamic masking {rates['dynamic']:.1f} batches/s, "
+        f"static records {rates['static']:.1f} batches/s")
+  print(f"train step ({FLAGS.config_preset}, {FLAGS.mixed_precision}): {step_rate:.3f} batches/s")
+  print(f"ratio dynamic pipeline / train step: {rates['dynamic'] / step_rate:.0f}x (target >= 10x)")
+
+
 def main(argv):
   del argv  # Unused.
   config = AlbertConfig.from_preset(FLAGS.config_preset)
   config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
+  if FLAGS.mode == "input_pipeline":
+    input_pipeline_main(config)
+    return
   batch = random_batch(config)
   flops = training_flops_per_sequence(config, FLAGS.seq_length, FLAGS.max_predictions)
   peak_dtype = {

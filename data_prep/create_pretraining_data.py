@@ -1,16 +1,23 @@
 """Creates ALBERT pretraining TFRecords from raw text (one sentence per line, blank line between
 documents). Every flag of Google's original script keeps its name and default; the additions are
---num_workers, --num_output_shards, --shuffle_buffer_size, --block_bytes, --do_chinese_wwm and
---stats_file. See docs/data.md.
+--num_workers, --num_output_shards, --block_bytes, --do_chinese_wwm, --runner,
+--dynamic_masking and --stats_file. See docs/data.md.
 
   python -m data_prep.create_pretraining_data --input_file='corpus/*.txt' \
       --output_file='records/train-{shard}.tfrecord' --num_output_shards=16 \
       --spm_model_file=vocab/30k-clean.model --max_seq_length=512 --dupe_factor=40
+  # The same on Dataflow (Beam pipeline options after --):
+  python -m data_prep.create_pretraining_data ... --runner=DataflowRunner -- \
+      --project=p --region=us-central1 --temp_location=gs://bucket/tmp
 """
 
 import contextlib
 import os
+import sys
+import types
+from typing import Optional, Sequence
 
+from absl import app
 from absl import flags
 
 from albert_tf import command_line
@@ -51,7 +58,9 @@ flags.DEFINE_integer("ngram", 3, "Maximum n-gram length in words.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked-LM predictions per sequence.")
 flags.DEFINE_integer("random_seed", 12345,
                      "Seed of every random choice (the output is reproducible).")
-flags.DEFINE_integer("dupe_factor", 40, "Passes over the input, each with new splits and masks.")
+flags.DEFINE_integer(
+    "dupe_factor", 40, "Passes over the input, each with new splits and masks (with "
+    "--dynamic_masking the default is 1).")
 flags.DEFINE_float("masked_lm_prob", 0.15, "Masked-LM probability.")
 flags.DEFINE_float("short_seq_prob", 0.1,
                    "Probability of a shorter target length for a document pass.")
@@ -65,20 +74,31 @@ flags.DEFINE_integer(
 flags.DEFINE_integer("num_output_shards", 1, "Shards when --output_file contains {shard}.")
 flags.DEFINE_integer(
     "shuffle_buffer_size", 100_000,
-    "Instances held by the output shuffle buffer; bounds memory together with "
-    "--block_bytes (0 disables it).")
+    "No longer used (accepted for old command lines): the records of the whole run are shuffled "
+    "by sorting on a keyed hash; see docs/data.md.")
 flags.DEFINE_integer(
     "block_bytes", 256 * 1024,
-    "Text per work block. Instances of a block (all passes) are shuffled together "
-    "and random-next segments are drawn from its documents.")
+    "Work block: the documents of a file that start in one window of this many bytes. "
+    "Random-next segments are drawn from the documents of the same block.")
 flags.DEFINE_bool(
     "do_chinese_wwm", False,
     "Chinese whole-word masking: group characters by jieba words (needs a WordPiece "
     "--vocab_file).")
+flags.DEFINE_bool(
+    "dynamic_masking", False,
+    "Write each instance once, unmasked (no masked_lm_* features), for a trainer that masks on "
+    "the fly (albert-run-pretraining --dynamic_masking); --dupe_factor defaults to 1.")
+flags.DEFINE_string(
+    "runner", None, "Run on Apache Beam with this runner (" +
+    ", ".join(pretraining_data_config.BEAM_RUNNERS) + "); Beam pipeline options follow --. "
+    "Default: the local engine (--num_workers processes). The output bytes are the same.")
 flags.DEFINE_string("stats_file", None,
                     "Summary JSON (default: <output stem>.stats.json next to the output).")
 
 flags.mark_flags_as_required(["input_file", "output_file"])
+
+# Flags absl itself accepts on every command line.
+_ABSL_SPECIAL = ("flagfile", "undefok", "help", "helpshort", "helpfull", "helpxml", "?")
 
 
 def config_from_flags() -> pipeline.PretrainingDataConfig:
@@ -90,15 +110,19 @@ def config_from_flags() -> pipeline.PretrainingDataConfig:
       favor_shorter_ngram=FLAGS.favor_shorter_ngram,
       random_next_sentence=FLAGS.random_next_sentence, max_seq_length=FLAGS.max_seq_length,
       ngram=FLAGS.ngram, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-      random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor,
+      random_seed=FLAGS.random_seed,
+      dupe_factor=FLAGS.dupe_factor if FLAGS["dupe_factor"].present else None,
       masked_lm_prob=FLAGS.masked_lm_prob, short_seq_prob=FLAGS.short_seq_prob,
       do_chinese_wwm=FLAGS.do_chinese_wwm, num_workers=FLAGS.num_workers,
       num_output_shards=FLAGS.num_output_shards, shuffle_buffer_size=FLAGS.shuffle_buffer_size,
-      block_bytes=FLAGS.block_bytes, stats_file=FLAGS.stats_file)
+      block_bytes=FLAGS.block_bytes, stats_file=FLAGS.stats_file,
+      dynamic_masking=FLAGS.dynamic_masking)
 
 
-def create_locked(config: pipeline.PretrainingDataConfig) -> object:
-  """Runs the pipeline holding the lock of --output_file (its first file or pattern).
+def create_locked(config: pipeline.PretrainingDataConfig, runner: Optional[str] = None,
+                  pipeline_args: Sequence[str] = ()) -> object:
+  """Runs the local engine, or the Beam engine on `runner`, holding the lock of --output_file
+  (its first file or pattern).
 
   Two runs on one --output_file would interleave their shards and stats; the lock makes the second
   stop at once. An empty --output_file has nothing to lock; the pipeline reports it.
@@ -106,7 +130,34 @@ def create_locked(config: pipeline.PretrainingDataConfig) -> object:
   first_output = config.output_file.split(",")[0].strip()
   lock = output_lock.lock_output(first_output) if first_output else contextlib.nullcontext()
   with lock:
-    return pipeline.create_pretraining_data(config)
+    if runner is None:
+      return pipeline.create_pretraining_data(config)
+    return beam_engine().run_beam(config, runner, pipeline_args)
+
+
+def beam_engine() -> types.ModuleType:
+  """data_prep.beam_pipeline (imported only for --runner: it imports apache_beam).
+
+  Raises:
+    CorpusError: Apache Beam is not installed.
+  """
+  try:
+    from data_prep import beam_pipeline  # pylint: disable=g-import-not-at-top
+  except ImportError as error:
+    raise CorpusError(
+        f"--runner needs Apache Beam ({error}): pip install 'albert-tf[beam]'") from None
+  return beam_pipeline
+
+
+def check_runner_flags(runner: Optional[str], pipeline_args: Sequence[str]) -> None:
+  """Refuses an unknown --runner, and Beam pipeline options without --runner (one line)."""
+  if runner is not None and runner not in pretraining_data_config.BEAM_RUNNERS:
+    raise CorpusError(f"unknown --runner={runner}; use one of "
+                      f"{', '.join(pretraining_data_config.BEAM_RUNNERS)}, or no --runner for the "
+                      "local engine.")
+  if runner is None and pipeline_args:
+    raise CorpusError(f"Beam pipeline options ({' '.join(pipeline_args)}) need --runner; without "
+                      "it the local engine runs and takes no pipeline options.")
 
 
 def check_outputs_spare_inputs(config: pipeline.PretrainingDataConfig) -> None:
@@ -128,14 +179,43 @@ def check_outputs_spare_inputs(config: pipeline.PretrainingDataConfig) -> None:
 
 
 def main(argv):
-  del argv
+  pipeline_args = argv[1:]  # what follows "--": absl stops parsing there
+  runner = FLAGS.runner
   config = config_from_flags()
-  cli.run_action(lambda: check_outputs_spare_inputs(config))
-  cli.run_action(lambda: create_locked(config))
+  cli.run_action(lambda: check_runner_flags(runner, pipeline_args))
+  paths = [config.input_file, config.output_file, config.spm_model_file, config.vocab_file]
+  if runner is None or not any(path and "://" in path for path in paths):
+    # (Beam file systems other than TensorFlow's are checked by Beam alone.)
+    cli.run_action(lambda: check_outputs_spare_inputs(config))
+  cli.run_action(lambda: create_locked(config, runner, pipeline_args))
+
+
+def misplaced_pipeline_option(argv: Sequence[str]) -> Optional[str]:
+  """The one-line error for an unknown flag before "--" (absl would reject it), or None.
+
+  Beam pipeline options (--project, --region, --temp_location, ...) must come after "--"; an
+  unknown flag before it is most likely one of them.
+  """
+  app.define_help_flags()
+  for argument in argv[1:]:
+    if argument == "--":
+      return None
+    if not argument.startswith("-") or argument == "-":
+      continue
+    name = argument.lstrip("-").split("=", 1)[0]
+    negated = name[2:] if name.startswith("no") else None
+    if name in FLAGS or (negated in FLAGS and FLAGS[negated].boolean) or name in _ABSL_SPECIAL:
+      continue
+    return (f"error: unknown flag --{name}; put Beam pipeline options after --, e.g. "
+            f"albert-create-pretraining-data --runner=DataflowRunner ... -- --{name}=...")
+  return None
 
 
 def run():
   """Console-script entry point (albert-create-pretraining-data)."""
+  line = misplaced_pipeline_option(sys.argv)
+  if line:
+    sys.exit(line)
   command_line.run(main, "error: ")
 
 

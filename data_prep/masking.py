@@ -132,6 +132,21 @@ def _choose_spans(begins: List[int], ends: List[int], word_offsets: List[int], t
   return span_words
 
 
+def boundary_feature(starts: np.ndarray, num_a: int) -> np.ndarray:
+  """The `token_boundary` feature: 1 for [CLS], both [SEP]s and word-start tokens (int32)."""
+  token_boundary = starts.astype(np.int32)
+  token_boundary[0] = token_boundary[num_a + 1] = token_boundary[len(starts) - 1] = 1
+  return token_boundary
+
+
+def unmasked_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int) -> MaskedSequence:
+  """One assembled sequence without predictions, for --dynamic_masking records.
+
+  The trainer masks on the fly from `ids` and `token_boundary` (docs/data.md, "Dynamic masking").
+  """
+  return MaskedSequence(ids.copy(), boundary_feature(starts, num_a), [], [], (0, 0, 0), [])
+
+
 def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: MaskingOptions,
                   cumulative: List[float], rng: random.Random) -> MaskedSequence:
   """Applies the original's masking to one assembled sequence.
@@ -148,8 +163,7 @@ def mask_sequence(ids: np.ndarray, starts: np.ndarray, num_a: int, options: Mask
     The masked sequence, token_boundary and the sorted predictions.
   """
   length = len(ids)
-  token_boundary = starts.astype(np.int32)
-  token_boundary[0] = token_boundary[num_a + 1] = token_boundary[length - 1] = 1
+  token_boundary = boundary_feature(starts, num_a)
   if options.masked_lm_prob == 0:
     return MaskedSequence(ids.copy(), token_boundary, [], [], (0, 0, 0), [])
   budget = prediction_budget(length, options.masked_lm_prob, options.max_predictions_per_seq)

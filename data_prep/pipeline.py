@@ -1,27 +1,31 @@
-"""create_pretraining_data as a library: stream the corpus in blocks, build records in parallel
-worker processes, shuffle through a bounded buffer, write atomic shards and a summary.
+"""create_pretraining_data as a library: the local engine (worker processes on this machine), and
+what it shares with the Beam engine (beam_pipeline.py): the run's plan and its summary.
 
-Reproducibility: every random choice comes from a generator seeded by (random_seed, pass, document
-index) or (random_seed, block index), and blocks are cut from the input independently of the number
-of workers, so the output bytes are the same for any --num_workers.
+Both engines call the same pure functions: `corpus_files.read_blocks` cuts each input file into
+blocks by byte offset, `BlockProcessor.process` turns a block into keyed, framed records and
+counters, `sharded_writer` assigns each record to a shard by its key and sorts the shard. Every
+random choice is seeded by (random_seed, pass, file index, document offset), so the output bytes
+are the same for any --num_workers, for either engine and for any split of the work.
 
-Memory: the main process holds the blocks in flight (2 per worker) and the shuffle buffer; a worker
-holds one block of text and its records. Neither grows with the corpus.
+Memory: the main process holds the blocks in flight (2 per worker) and a spill buffer; a worker
+holds one block of text and its records. Writing sorts one shard at a time (a shard's spill file
+above `sharded_writer.SORT_MEMORY_BYTES` is first split by key range). Disk: the spill files take
+the size of the output, beside it, until the shards are written.
 
-The original's global shuffle of all instances is approximated by: a shuffle of all instances
-(all dupe passes) within a block, a random-replacement shuffle buffer across blocks, and
-round-robin interleaving over the output shards. Random-next segments come from another document
-of the same block instead of the whole corpus.
+The original's global shuffle of all instances is kept: sorting by a keyed hash of each record
+orders all instances of the run uniformly at random. Random-next segments come from another
+document of the same block instead of the whole corpus.
 """
 
 import collections
 import multiprocessing
 import time
-from typing import Iterator, Optional
+from typing import Iterator, List, NamedTuple, Optional
 
 from absl import logging
 
 from albert_tf import file_io
+from albert_tf import tokenization
 from data_prep import corpus_files
 from data_prep import sharded_writer
 from data_prep import stats as stats_lib
@@ -36,6 +40,67 @@ from data_prep.pretraining_data_config import validate
 _PROGRESS_SECONDS = 10.0
 
 _worker_processor: Optional[BlockProcessor] = None
+
+
+class RunPlan(NamedTuple):
+  """What a run writes, resolved and checked before any work starts (both engines)."""
+  tokenizer: tokenization.FullTokenizer
+  shard_paths: List[str]
+  stats_path: str
+
+
+def plan_run(config: PretrainingDataConfig) -> RunPlan:
+  """Validates the options and the vocabulary and resolves the output names.
+
+  Raises:
+    CorpusError: a bad option, vocabulary or --output_file (one line).
+  """
+  validate(config)
+  tokenizer = load_tokenizer(config)
+  try:
+    paths = sharded_writer.output_paths(config.output_file, config.num_output_shards)
+  except ValueError as error:
+    raise CorpusError(str(error)) from None
+  return RunPlan(tokenizer, paths, config.stats_file or default_stats_path(config.output_file))
+
+
+def empty_corpus_error(input_files: List[str]) -> CorpusError:
+  return CorpusError(f"no text found in {', '.join(input_files)}: the corpus is empty; give "
+                     "files with one sentence per line and blank lines between documents.")
+
+
+class SummaryFacts(NamedTuple):
+  """What a run's summary says besides its counters (computed where the vocabulary is)."""
+  shard_paths: List[str]
+  input_files: List[str]
+  vocabulary: dict
+  masking: dict
+  dynamic_masking: bool
+
+
+def summary_facts(config: PretrainingDataConfig, plan: RunPlan,
+                  input_files: List[str]) -> SummaryFacts:
+  return SummaryFacts(plan.shard_paths, input_files, stats_lib.vocabulary(config),
+                      stats_lib.masking(config, plan.tokenizer), config.dynamic_masking)
+
+
+def run_summary(facts: SummaryFacts, total: stats_lib.DataStats, shard_counts: List[int],
+                seconds: float) -> dict:
+  """The summary of a finished run (the same for both engines, apart from the timings)."""
+  return stats_lib.summary(total, facts.shard_paths, shard_counts, facts.input_files, seconds,
+                           facts.vocabulary, facts.masking, facts.dynamic_masking)
+
+
+def log_summary(result: dict, stats_path: str) -> None:
+  if result["replaced_invalid_utf8_bytes"]:
+    logging.warning("replaced %d invalid UTF-8 bytes with U+FFFD",
+                    result["replaced_invalid_utf8_bytes"])
+  logging.info(
+      "wrote %d instances (%d tokens, mean length %.1f, masked fraction %.4f, "
+      "sentence-order label 1: %.3f) to %d shards in %.1f s; summary: %s", result["instances"],
+      result["tokens"],
+      result["mean_length"], result["masked_fraction"], result["sentence_order_label_1_fraction"],
+      len(result["shards"]), result["seconds"], stats_path)
 
 
 def _init_worker(config: PretrainingDataConfig) -> None:
@@ -66,55 +131,39 @@ def _map_blocks(config: PretrainingDataConfig, blocks: Iterator[Block]):
 
 
 def create_pretraining_data(config: PretrainingDataConfig) -> dict:
-  """Runs the whole pipeline; returns the summary (also written as JSON next to the output).
+  """Runs the whole pipeline on this machine; returns the summary (also written as JSON next to
+  the output).
 
   Raises:
     CorpusError, file_io.FilePatternError: bad flags or input (one-line message); no final file
       is written then.
   """
   start_time = time.monotonic()
-  validate(config)
-  load_tokenizer(config)
+  plan = plan_run(config)
   input_files = file_io.expand_patterns(config.input_file)
-  try:
-    paths = sharded_writer.output_paths(config.output_file, config.num_output_shards)
-  except ValueError as error:
-    raise CorpusError(str(error)) from None
-  stats_path = config.stats_file or default_stats_path(config.output_file)
   logging.info("create_pretraining_data: %d input files -> %d shards, %d workers", len(input_files),
-               len(paths), max(config.num_workers, 1))
-
-  counter = corpus_files.ReplacementCounter()
+               len(plan.shard_paths), max(config.num_workers, 1))
   total = stats_lib.DataStats()
-  buffer = sharded_writer.ShuffleBuffer(config.shuffle_buffer_size, f"{config.random_seed}:buffer")
   last_log = start_time
-  with sharded_writer.ShardedRecordWriter(paths) as writer:
-    blocks = corpus_files.iter_blocks(input_files, config.block_bytes, counter)
-    for framed, block_stats in _map_blocks(config, blocks):
+  with sharded_writer.ShardSpill.next_to(plan.shard_paths) as spill:
+    for keyed, block_stats in _map_blocks(config,
+                                          corpus_files.iter_blocks(input_files,
+                                                                   config.block_bytes)):
       total.merge(block_stats)
-      for record in framed:
-        leaving = buffer.push(record)
-        if leaving is not None:
-          writer.write(leaving)
+      spill.add(keyed)
       now = time.monotonic()
       if now - last_log >= _PROGRESS_SECONDS:
         last_log = now
         elapsed = now - start_time
         logging.info("progress: %d documents (%.0f/s), %d instances (%.0f/s)", total.documents,
                      total.documents / elapsed, total.instances, total.instances / elapsed)
-    for record in buffer.drain():
-      writer.write(record)
     if total.instances == 0:
-      raise CorpusError(f"no text found in {', '.join(input_files)}: the corpus is empty; give "
-                        "files with one sentence per line and blank lines between documents.")
-  result = stats_lib.summary(total, paths, writer.counts, counter.replaced_bytes, input_files,
-                             time.monotonic() - start_time, stats_lib.vocabulary(config))
-  stats_lib.write_summary(result, stats_path, temporary_suffix=sharded_writer.INCOMPLETE_SUFFIX)
-  if counter.replaced_bytes:
-    logging.warning("replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
-  logging.info(
-      "wrote %d instances (%d tokens, mean length %.1f, masked fraction %.4f, "
-      "sentence-order label 1: %.3f) to %d shards in %.1f s; summary: %s", result["instances"],
-      result["tokens"], result["mean_length"], result["masked_fraction"],
-      result["sentence_order_label_1_fraction"], len(paths), result["seconds"], stats_path)
+      raise empty_corpus_error(input_files)
+    logging.info("writing %d shards (sorted by record key)", len(plan.shard_paths))
+    spill.write_shards(plan.shard_paths)
+  result = run_summary(summary_facts(config, plan, input_files), total, spill.counts,
+                       time.monotonic() - start_time)
+  stats_lib.write_summary(result, plan.stats_path,
+                          temporary_suffix=sharded_writer.INCOMPLETE_SUFFIX)
+  log_summary(result, plan.stats_path)
   return result

@@ -8,6 +8,13 @@ from albert_tf import tokenization
 from data_prep import sharded_writer
 from data_prep.corpus_files import CorpusError
 
+# --runner values: the Beam engine on these runners (data_prep/beam_pipeline.py).
+BEAM_RUNNERS = ("DirectRunner", "FnApiRunner", "DataflowRunner", "FlinkRunner", "SparkRunner",
+                "PortableRunner")
+
+# The original's --dupe_factor default (static masking).
+DEFAULT_DUPE_FACTOR = 40
+
 
 @dataclasses.dataclass(frozen=True)
 class PretrainingDataConfig:
@@ -25,7 +32,7 @@ class PretrainingDataConfig:
   ngram: int = 3
   max_predictions_per_seq: int = 20
   random_seed: int = 12345
-  dupe_factor: int = 40
+  dupe_factor: Optional[int] = None  # None: DEFAULT_DUPE_FACTOR, or 1 with dynamic_masking
   masked_lm_prob: float = 0.15
   short_seq_prob: float = 0.1
   do_chinese_wwm: bool = False
@@ -34,6 +41,13 @@ class PretrainingDataConfig:
   shuffle_buffer_size: int = 100_000
   block_bytes: int = 256 * 1024
   stats_file: Optional[str] = None
+  dynamic_masking: bool = False
+
+  def __post_init__(self):
+    if self.dupe_factor is None:
+      # Dynamic masking draws new masks every epoch, so one unmasked copy of each instance is the
+      # default; an explicit dupe_factor still adds passes with new sentence splits.
+      object.__setattr__(self, "dupe_factor", 1 if self.dynamic_masking else DEFAULT_DUPE_FACTOR)
 
 
 def validate(config: PretrainingDataConfig) -> None:
@@ -65,6 +79,8 @@ def validate(config: PretrainingDataConfig) -> None:
       (config.shuffle_buffer_size >= 0, "--shuffle_buffer_size must be 0 or more"),
       (config.block_bytes >= 1, "--block_bytes must be at least 1"),
   ]
+  if config.dynamic_masking and config.do_permutation:
+    checks.append((False, "--do_permutation needs static masking: drop it or --dynamic_masking"))
   for ok, message in checks:
     if not ok:
       raise CorpusError(message + ".")

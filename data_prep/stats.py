@@ -6,8 +6,13 @@ import json
 from typing import Any, Dict, List
 
 from albert_tf import file_io
+from albert_tf import tokenization
 from albert_tf.training import run_identity
 from data_prep.pretraining_data_config import PretrainingDataConfig
+
+# Summary keys the trainer reads: whether the records are unmasked, and the masking settings.
+DYNAMIC_MASKING_KEY = "dynamic_masking"
+MASKING_KEY = "masking"
 
 
 @dataclasses.dataclass
@@ -22,6 +27,7 @@ class DataStats:
   kept: int = 0
   randomized: int = 0
   random_next_labels: int = 0
+  replaced_bytes: int = 0  # invalid UTF-8 bytes of the input replaced with U+FFFD
   span_words: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
   def merge(self, other: "DataStats") -> None:
@@ -51,12 +57,43 @@ def vocabulary(config: PretrainingDataConfig) -> Dict[str, Any]:
   }
 
 
+def masking(config: PretrainingDataConfig, tokenizer: tokenization.FullTokenizer) -> Dict[str, Any]:
+  """The masking settings of the records: what the trainer needs to mask --dynamic_masking records
+  exactly as the offline masker does (docs/data.md, "Dynamic masking").
+
+  The offline masker never masks [CLS], [SEP] or padding (by position) and draws random
+  replacement ids uniformly over every id of the vocabulary, specials and [UNK] included; only
+  ids that no vocabulary entry maps to (duplicate WordPiece lines) are never drawn.
+  """
+  ids = set(tokenizer.vocab.values())
+  vocab_size = max(ids) + 1
+  return {
+      "masked_lm_prob": config.masked_lm_prob,
+      "max_predictions_per_seq": config.max_predictions_per_seq,
+      "max_seq_length": config.max_seq_length,
+      "ngram": config.ngram,
+      "favor_shorter_ngram": config.favor_shorter_ngram,
+      "do_whole_word_mask": config.do_whole_word_mask or config.do_chinese_wwm,
+      "do_chinese_wwm": config.do_chinese_wwm,
+      "do_permutation": config.do_permutation,
+      "vocab_size": vocab_size,
+      "pad_id": tokenizer.pad_id,
+      "unk_id": tokenizer.unk_id,
+      "cls_id": tokenizer.cls_id,
+      "sep_id": tokenizer.sep_id,
+      "mask_id": tokenizer.mask_id,
+      "never_masked_ids": sorted({tokenizer.cls_id, tokenizer.sep_id}),
+      "never_sampled_ids": sorted(set(range(vocab_size)) - ids),
+  }
+
+
 def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
-            replaced_utf8_bytes: int, input_files: List[str], seconds: float,
-            vocabulary_entry: Dict[str, Any]) -> Dict[str, Any]:
+            input_files: List[str], seconds: float, vocabulary_entry: Dict[str, Any],
+            masking_entry: Dict[str, Any], dynamic_masking: bool) -> Dict[str, Any]:
   """The run summary: logged at the end and written as JSON next to the output.
 
-  `vocabulary_entry` is `vocabulary(config)`, under the key the trainer reads.
+  `vocabulary_entry` is `vocabulary(config)`, under the key the trainer reads; `masking_entry` is
+  `masking(config, tokenizer)` and `dynamic_masking` says whether the records are left unmasked.
   """
   instances = max(stats.instances, 1)
   tokens = max(stats.tokens, 1)
@@ -65,6 +102,8 @@ def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
   return {
       "input_files": input_files,
       run_identity.VOCABULARY_KEY: vocabulary_entry,
+      DYNAMIC_MASKING_KEY: dynamic_masking,
+      MASKING_KEY: masking_entry,
       "documents": stats.documents,
       "segments": stats.segments,
       "instances": stats.instances,
@@ -84,14 +123,21 @@ def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
       "shards": {
           path: count for path, count in zip(shard_paths, shard_counts)
       },
-      "replaced_invalid_utf8_bytes": replaced_utf8_bytes,
+      "replaced_invalid_utf8_bytes": stats.replaced_bytes,
       "seconds": seconds,
       "instances_per_second": stats.instances / max(seconds, 1e-9),
   }
 
 
+# Summary entries that measure the run rather than describe the data (they differ between runs).
+TIMING_KEYS = ("seconds", "instances_per_second")
+
+
+def summary_json(result: Dict[str, Any]) -> str:
+  """The summary file's text: indented JSON with sorted keys."""
+  return json.dumps(result, indent=2, sort_keys=True) + "\n"
+
+
 def write_summary(result: Dict[str, Any], path: str, temporary_suffix: str) -> None:
   """Writes the summary as indented JSON to `path`, atomically (see `file_io.atomic_outputs`)."""
-  file_io.write_text_atomically(path,
-                                json.dumps(result, indent=2, sort_keys=True) + "\n",
-                                temporary_suffix=temporary_suffix)
+  file_io.write_text_atomically(path, summary_json(result), temporary_suffix=temporary_suffix)

@@ -111,13 +111,13 @@ def test_killed_run_leaves_no_final_file_and_rerun_completes(sp_model, tmp_path)
   args = [
       sys.executable, "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",
       f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",
-      "--num_output_shards=2", "--max_seq_length=64", "--dupe_factor=10", "--num_workers=1",
-      "--shuffle_buffer_size=10", "--block_bytes=2000"
+      "--num_output_shards=2", "--max_seq_length=128", "--dupe_factor=10", "--num_workers=1",
+      "--block_bytes=2000"
   ]
   process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  temp_shard = out / "r-00000-of-00002.tfrecord.incomplete"
-  # Wait (without sleeping) until records are being written, then kill mid-run.
-  while process.poll() is None and not (temp_shard.exists() and temp_shard.stat().st_size > 0):
+  spill = out / "r-00000-of-00002.tfrecord.spill.incomplete" / "shard-00000"
+  # Wait (without sleeping) until records are being spilled (every 4 MB), then kill mid-run.
+  while process.poll() is None and not (spill.exists() and spill.stat().st_size > 0):
     pass
   assert process.poll() is None, "the run finished before it could be killed; make it longer"
   process.send_signal(signal.SIGKILL)

@@ -16,6 +16,7 @@ from data_prep import block_processing
 from data_prep import chinese_words
 from data_prep import pipeline
 from data_prep import segment_encoding
+from data_prep import sharded_writer
 from tests import text_fixtures
 
 T, P = 128, 20
@@ -134,7 +135,25 @@ def test_summary_json_written_next_to_output(english_run):
       "train-00002-of-00003.tfrecord", "train.stats.json"
   ]
   counts = list(summary["shards"].values())
-  assert sum(counts) == summary["instances"] and max(counts) - min(counts) <= 1
+  assert sum(counts) == summary["instances"]
+  # Shards are ranges of a uniform 64-bit key: binomial counts, within 4 sigma of a third each.
+  assert max(abs(c - sum(counts) / 3) for c in counts) < 4 * (sum(counts) * 2 / 9)**0.5
+  salt = sharded_writer.key_salt(12345)
+  for shard, path in enumerate(sorted(glob.glob(str(out / "train-*.tfrecord")))):
+    keyed = sharded_writer.record_keys(split_tfrecords(open(path, "rb").read()), salt)
+    assert len(keyed) == counts[shard]
+    assert [sharded_writer.shard_of(key, 3) for key, _ in keyed] == [shard] * len(keyed)
+    assert keyed == sorted(keyed)  # ascending key inside the shard
+
+
+def split_tfrecords(data):
+  """The framed records of a TFRecord file's bytes (length, CRC, data, CRC each)."""
+  records, position = [], 0
+  while position < len(data):
+    length = int.from_bytes(data[position:position + 8], "little")
+    records.append(data[position:position + 16 + length])
+    position += 16 + length
+  return records
 
 
 @pytest.mark.parametrize("flags", [{
@@ -245,20 +264,33 @@ def test_output_is_identical_for_any_number_of_workers(sp_model, wp_vocab, tmp_p
                "rb").read() == open(tmp_path / "z2" / "zh.tfrecord", "rb").read())
 
 
-def test_serialization_batches_do_not_change_the_output(sp_model, tmp_path, monkeypatch):
+def test_batches_spills_and_split_sorts_do_not_change_the_output(sp_model, tmp_path, monkeypatch):
+  """Serialization batches, spill flushes and the split of large spill files by key range."""
 
   def run(subdir):
-    config = pipeline.PretrainingDataConfig(input_file=text_fixtures.ENGLISH_CORPUS,
-                                            output_file=str(tmp_path / subdir / "r.tfrecord"),
-                                            spm_model_file=sp_model, max_seq_length=64,
-                                            max_predictions_per_seq=10, dupe_factor=3,
-                                            num_workers=0)
+    config = pipeline.PretrainingDataConfig(
+        input_file=text_fixtures.ENGLISH_CORPUS,
+        output_file=str(tmp_path / subdir / "r-{shard}.tfrecord"), num_output_shards=2,
+        spm_model_file=sp_model, max_seq_length=64, max_predictions_per_seq=10, dupe_factor=3,
+        num_workers=0)
     pipeline.create_pretraining_data(config)
-    return (tmp_path / subdir / "r.tfrecord").read_bytes()
+    return [p.read_bytes() for p in sorted((tmp_path / subdir).glob("r-*.tfrecord"))]
 
   whole_blocks = run("whole")
   monkeypatch.setattr(block_processing, "_SERIALIZE_EVERY", 7)
+  monkeypatch.setattr(sharded_writer, "SPILL_FLUSH_BYTES", 1000)
+  monkeypatch.setattr(sharded_writer, "_FLUSH_BYTES_PER_SHARD", 100)
+  monkeypatch.setattr(sharded_writer, "SORT_MEMORY_BYTES", 3000)  # ~50 pieces per shard
+  split = []
+  real_split = sharded_writer._sorted_spill
+
+  def counting(path, low, high):
+    split.append(os.path.getsize(path) > sharded_writer.SORT_MEMORY_BYTES)
+    return real_split(path, low, high)
+
+  monkeypatch.setattr(sharded_writer, "_sorted_spill", counting)
   assert run("batches") == whole_blocks
+  assert len(whole_blocks) == 2 and all(whole_blocks) and split.count(True) >= 2
 
 
 def test_sentencepiece_segments_equal_the_tokenizer(sp_model):

@@ -45,9 +45,8 @@ def cli_error(data, output_dir, drop=(), **overrides):
 
 @pytest.mark.parametrize("overrides,drop,expected", [
     ({
-        "masked_lm_budget": 1
-    }, (), "flag --masked_lm_budget=1.0: on-the-fly masking "
-     "(--masked_lm_budget > 0) is not supported: it was not implemented in the original either"),
+        "masked_lm_budget": 0.15
+    }, (), "the records are already masked (they hold masked_lm_positions)"),
     ({}, ("input_file",), "flag --input_file=None: Flag --input_file must have a value other than "
      "None."),
     ({

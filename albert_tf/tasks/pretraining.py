@@ -12,6 +12,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.models import pretraining_objectives
 from albert_tf.models.albert_pretrainer import AlbertPretrainer
 from albert_tf.tasks import task as task_lib
+from albert_tf.training import dynamic_masking
 from albert_tf.training import input_pipeline
 from albert_tf.training import run_identity
 
@@ -32,6 +33,8 @@ class PretrainingTask(task_lib.Task):
     max_eval_steps: batches per evaluation.
     seed: seed of the training shuffles.
     init_from_group0: warm-start every layer group from group_0 of the init checkpoint.
+    masking: the masking settings of unmasked records (--dynamic_masking): the input pipeline masks
+      them on the fly; None for records masked offline.
 
   Example:
 
@@ -48,7 +51,8 @@ class PretrainingTask(task_lib.Task):
 
   def __init__(self, config: AlbertConfig, input_files: Sequence[str], *, max_seq_length: int,
                max_predictions_per_seq: int, max_eval_steps: int = 100, seed: int = 0,
-               init_from_group0: bool = False):
+               init_from_group0: bool = False,
+               masking: dynamic_masking.MaskingSettings | None = None):
     self.config = config
     self.input_files = list(input_files)
     self.max_seq_length = max_seq_length
@@ -56,6 +60,7 @@ class PretrainingTask(task_lib.Task):
     self.max_eval_steps = max_eval_steps
     self.seed = seed
     self.init_from_group0 = init_from_group0
+    self.masking = masking
 
   def identity(self) -> run_identity.RunIdentity:
     return run_identity.RunIdentity(self.config,
@@ -92,7 +97,7 @@ class PretrainingTask(task_lib.Task):
                                               is_training=split == "train",
                                               input_pipeline_id=input_pipeline_id,
                                               num_input_pipelines=num_input_pipelines,
-                                              seed=self.seed)
+                                              seed=self.seed, masking=self.masking)
 
   def num_eval_steps(self, eval_batch_size: int) -> int:
     del eval_batch_size  # The eval split repeats; the original runs max_eval_steps batches.
