@@ -46,6 +46,18 @@ flags.DEFINE_string(
 flags.DEFINE_string(
     "trained_dir", None, "A `make demo` output directory (e.g. demo_output/en): "
     "also compare its bfloat16 export with its float32 export on the demo corpus.")
+flags.DEFINE_list("text_lengths", ["8", "16", "32", "128"],
+                  "Packed lengths (tokens with [CLS]/[SEP]) of the raw-text timings.")
+flags.DEFINE_bool(
+    "text", True, "Also time our encode_text: the TF SavedModel (runs the batch's "
+    "longest row) and the TFLite float32 / dynamic int8 exports, at --text_lengths.")
+flags.DEFINE_integer("text_latency_calls", 30, "Calls at batch 1 per text length.")
+flags.DEFINE_string(
+    "agreement_corpus", None, "Only measure how often the TFLite tokenizer's ids "
+    "equal FullTokenizer.encode, line by line on this text file (with --agreement_spm_model "
+    "or --agreement_vocab), and print the first differences.")
+flags.DEFINE_string("agreement_spm_model", None, "SentencePiece model for --agreement_corpus.")
+flags.DEFINE_string("agreement_vocab", None, "WordPiece vocab for --agreement_corpus.")
 
 _DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "albert_tf", "demo", "corpus_en.txt")
@@ -156,6 +168,160 @@ def _time(path: str, vocab_size: int) -> dict:
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+_TEXT_TIMING_SCRIPT = """
+import json, os, sys, time
+import numpy as np
+kind, path, texts_file, latency_calls, throughput_batch, throughput_calls = sys.argv[1:]
+latency_calls, throughput_batch = int(latency_calls), int(throughput_batch)
+throughput_calls = int(throughput_calls)
+with open(texts_file) as f:
+  texts = json.load(f)
+if kind == "savedmodel":
+  import tensorflow as tf
+  import tensorflow_text  # noqa: F401
+  signature = tf.saved_model.load(path).signatures["encode_text"]
+  def run(batch):
+    return signature(text=tf.constant(batch))["pooled_output"].numpy()
+else:
+  from ai_edge_litert import interpreter
+  from tensorflow_text import tflite_registrar
+  model = interpreter.InterpreterWithCustomOps(
+      custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS, model_path=path,
+      num_threads=os.cpu_count())
+  runner = model.get_signature_runner("encode_text")
+  def run(batch):
+    return runner(text=np.array(batch, object))["pooled_output"]
+results = {}
+for length, text in texts.items():
+  single, batch = [text], [text] * throughput_batch
+  for _ in range(3):
+    run(single)
+  latencies = []
+  for _ in range(latency_calls):
+    start = time.perf_counter()
+    run(single)
+    latencies.append(time.perf_counter() - start)
+  run(batch)
+  start = time.perf_counter()
+  for _ in range(throughput_calls):
+    run(batch)
+  elapsed = time.perf_counter() - start
+  results[length] = {"latency_ms": 1000 * float(np.median(latencies)),
+                     "throughput": throughput_batch * throughput_calls / elapsed}
+print(json.dumps(results))
+"""
+
+
+def _texts_of_lengths(spm_model_file: str, lengths: list[int]) -> dict:
+  """A text per length whose `[CLS] text [SEP]` has exactly that many tokens."""
+  from albert_tf import tokenization  # pylint: disable=g-import-not-at-top
+  full = tokenization.FullTokenizer(spm_model_file=spm_model_file)
+  with open(_DEMO_CORPUS, encoding="utf-8") as f:
+    words = [w for line in f for w in line.split() if w.isalpha()]
+  texts = {}
+  for length in lengths:
+    text = " ".join(words[:length])
+    while len(full.encode(text)) > length - 2:
+      text = text.rsplit(" ", 1)[0]
+    if len(full.encode(text)) != length - 2:  # pad with one-piece words
+      text += " a" * (length - 2 - len(full.encode(text)))
+    assert len(full.encode(text)) == length - 2, (length, text)
+    texts[str(length)] = text
+  return texts
+
+
+def _encoder_flops(config, length: int) -> float:
+  """Matmul FLOPs of one encode_text sequence of `length` tokens (projection, L layers, pooler)."""
+  h, i, e = config.hidden_size, config.intermediate_size, config.embedding_size
+  per_layer = 2 * length * h * (4 * h + 2 * i) + 4 * length * length * h
+  return 2 * length * e * h + config.num_hidden_layers * per_layer + 2 * h * h
+
+
+def _time_text(paths: dict, texts: dict) -> dict:
+  """Times encode_text of each export in a fresh process; {name: {length: row}}."""
+  texts_file = os.path.join(os.path.dirname(paths["savedmodel"]), "texts.json")
+  with open(texts_file, "w", encoding="utf-8") as f:
+    json.dump(texts, f)
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+  env.pop("PYTHONPATH", None)
+  rows = {}
+  for name, path in paths.items():
+    kind = "savedmodel" if name == "savedmodel" else "tflite"
+    start = time.time()
+    result = subprocess.run([
+        sys.executable, "-c", _TEXT_TIMING_SCRIPT, kind, path, texts_file,
+        str(FLAGS.text_latency_calls),
+        str(FLAGS.throughput_batch),
+        str(FLAGS.throughput_calls)
+    ], capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+      raise RuntimeError(f"timing {path} failed:\n{result.stderr[-3000:]}")
+    rows[name] = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"  timed text {name} in {time.time() - start:.0f} s", flush=True)
+  return rows
+
+
+def _export_text(work_dir: str, weights) -> dict:
+  """Our base-shape model with a demo-corpus SentencePiece vocab: text SavedModel + TFLite."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
+  from albert_tf.export import exporter  # pylint: disable=g-import-not-at-top
+  from albert_tf.export import serving_module  # pylint: disable=g-import-not-at-top
+  from albert_tf.export import tflite_exporter  # pylint: disable=g-import-not-at-top
+  from albert_tf.models import albert_pretrainer  # pylint: disable=g-import-not-at-top
+  from data_prep import sentencepiece_vocab  # pylint: disable=g-import-not-at-top
+
+  spm_model_file = sentencepiece_vocab.train_sentencepiece([_DEMO_CORPUS],
+                                                           os.path.join(work_dir, "text_spm"),
+                                                           vocab_size=2000, hard_vocab_limit=False)
+  config = AlbertConfig.from_preset(FLAGS.config_preset)
+  max_seq_length = min(128, config.max_position_embeddings)
+  pretrainer = albert_pretrainer.AlbertPretrainer(config)
+  pretrainer.build()
+  if weights is not None:
+    pretrainer.set_weights(weights)
+  # The vocabulary is smaller than the model's table: ids stay in range; encode_text never reads
+  # the MLM head, so the timing is that of a full-vocabulary model.
+  module = serving_module.AlbertServingModule(
+      pretrainer, exporter.create_text_tokenizer(spm_model_file, None, True),
+      max_seq_length=max_seq_length)
+  paths = {"savedmodel": os.path.join(work_dir, "ours_text")}
+  tf.saved_model.save(module, paths["savedmodel"], signatures=module.get_signatures())
+  tokenizer = tflite_exporter.create_tflite_tokenizer(spm_model_file, None, True)
+  tflite_dir = os.path.join(work_dir, "ours_tflite")
+  os.makedirs(tflite_dir, exist_ok=True)
+  float_path, int8_path = tflite_exporter.write_tflite(pretrainer, tokenizer, tflite_dir,
+                                                       max_seq_length, 5, "dynamic_int8")
+  paths.update({"tflite_float32": float_path, "tflite_int8": int8_path})
+  return paths, spm_model_file
+
+
+def _print_text_table(rows: dict, peer: dict, lengths: list[int]) -> None:
+  """Latency and throughput of each text export and length, as ratios to the padded peer."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
+  from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top
+
+  config = AlbertConfig.from_preset(FLAGS.config_preset)
+  peak, shape = bench_utils.matmul_peak(bench_utils.gemm_shapes(config, rows=128))
+  print(f"\nencode_text on raw text vs the peer's padded T=128 ids (B=1 {peer['latency_ms']:.1f} "
+        f"ms, B={FLAGS.throughput_batch} {peer['throughput']:.2f} seq/s); measured float32 GEMM "
+        f"peak {peak / 1e9:.0f} GFLOP/s at {shape} (TF {tf.__version__})")
+  print(f"{'export':<16}{'T':>5}{'latency ms':>12}{'ratio':>8}{'seq/s':>10}{'ratio':>8}"
+        f"{'B=1 % peak':>12}{'B=32 % peak':>13}")
+  for name, by_length in rows.items():
+    for length in lengths:
+      row = by_length[str(length)]
+      flops = _encoder_flops(config, length)
+      print(f"{name:<16}{length:>5}{row['latency_ms']:>12.1f}"
+            f"{row['latency_ms'] / peer['latency_ms']:>8.2f}{row['throughput']:>10.2f}"
+            f"{row['throughput'] / peer['throughput']:>8.2f}"
+            f"{100 * flops / (row['latency_ms'] / 1000) / peak:>11.0f}%"
+            f"{100 * flops * row['throughput'] / peak:>12.0f}%")
+
+
 def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   """Cosine similarity of each row of a with the same row of b."""
   return np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
@@ -193,6 +359,35 @@ def _masked_last_words() -> tuple[list[str], list[str]]:
   return sentences, [s[:s.rstrip(".").rfind(" ") + 1] + "[MASK]." for s in sentences]
 
 
+_TFLITE_FILES = {"tflite_float32": "model.tflite", "tflite_int8": "model_int8.tflite"}
+
+
+def _tflite_signatures(path: str) -> dict:
+  """The TFLite model's signature runners, callable like SavedModel signatures (text=...)."""
+  from ai_edge_litert import interpreter  # pylint: disable=g-import-not-at-top
+  from tensorflow_text import tflite_registrar  # pylint: disable=g-import-not-at-top
+  model = interpreter.InterpreterWithCustomOps(
+      custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS, model_path=path)
+
+  def signature(name):
+    runner = model.get_signature_runner(name)
+    return lambda text: {
+        key: _Numpy(value) for key, value in runner(text=np.array(text.numpy(), object)).items()
+    }
+
+  return {name: signature(name) for name in ("encode_text", "fill_mask_text")}
+
+
+class _Numpy(np.ndarray):
+  """An array with `.numpy()`, so TFLite outputs read like eager tensors."""
+
+  def __new__(cls, value):
+    return np.asarray(value).view(cls)
+
+  def numpy(self):
+    return np.asarray(self)
+
+
 def _trained_quality(trained_dir: str, work_dir: str) -> dict:
   """The bfloat16 export of a trained demo model against its float32 export, on the demo corpus."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -203,14 +398,21 @@ def _trained_quality(trained_dir: str, work_dir: str) -> dict:
   config_file = os.path.join(trained_dir, "albert_config.json")
   with open(config_file, encoding="utf-8") as f:
     max_seq_length = json.load(f)["max_position_embeddings"]
-  results = {}
-  for dtype in ("float32", "bfloat16"):
-    path = exporter.export_savedmodel(albert_config_file=config_file, max_seq_length=max_seq_length,
-                                      init_checkpoint=os.path.join(trained_dir, "model"),
-                                      spm_model_file=os.path.join(trained_dir, "vocab.model"),
-                                      export_dir=os.path.join(work_dir, f"trained_{dtype}"),
-                                      version=1, overwrite=True, dtype=dtype)
-    signatures = tf.saved_model.load(path).signatures
+  results, float32_path = {}, None
+  for dtype in ("float32", "bfloat16", "tflite_float32", "tflite_int8"):
+    if dtype.startswith("tflite"):
+      signatures = _tflite_signatures(os.path.join(float32_path, _TFLITE_FILES[dtype]))
+    else:
+      path = exporter.export_savedmodel(albert_config_file=config_file,
+                                        max_seq_length=max_seq_length,
+                                        init_checkpoint=os.path.join(trained_dir, "model"),
+                                        spm_model_file=os.path.join(trained_dir, "vocab.model"),
+                                        export_dir=os.path.join(work_dir,
+                                                                f"trained_{dtype}"), version=1,
+                                        overwrite=True, dtype=dtype, tflite=dtype == "float32",
+                                        tflite_quantization="dynamic_int8")
+      float32_path = path if dtype == "float32" else float32_path
+      signatures = tf.saved_model.load(path).signatures
     top1, margin, pooled = [], [], []
     for start in range(0, len(sentences), 64):
       fill = signatures["fill_mask_text"](text=tf.constant(masked[start:start + 64]))
@@ -221,6 +423,13 @@ def _trained_quality(trained_dir: str, work_dir: str) -> dict:
       pooled.append(encoded["pooled_output"].numpy())
     results[dtype] = np.concatenate(top1), np.concatenate(margin), np.concatenate(pooled)
   (top32, margin32, pooled32), (top16, _, pooled16) = results["float32"], results["bfloat16"]
+  (top_lite, _, pooled_lite), (top8, _, pooled8) = results["tflite_float32"], results["tflite_int8"]
+  int8_cosine = _row_cosines(pooled_lite, pooled8)
+  print(f"trained model, TFLite: float32 vs the float32 SavedModel: max |pooled diff| "
+        f"{np.abs(pooled_lite - pooled32).max():.2e}, fill-mask top-1 agreement "
+        f"{np.mean(top_lite == top32):.4f}; dynamic int8 vs TFLite float32: min pooled cosine "
+        f"{int8_cosine.min():.5f} (mean {int8_cosine.mean():.5f}), fill-mask top-1 agreement "
+        f"{np.mean(top8 == top_lite):.4f} ({int(np.sum(top8 != top_lite))} of {len(top8)} differ)")
   cosine = _row_cosines(pooled32, pooled16)
   disagree = top32 != top16
   return {
@@ -267,6 +476,11 @@ def _time_exports(work_dir: str) -> None:
   if "bfloat16" in paths:
     print(f"\nbfloat16 vs float32 export (random weights): "
           f"{_quality(paths['float32'], paths['bfloat16'])}")
+  if FLAGS.text:
+    lengths = [int(length) for length in FLAGS.text_lengths]
+    text_paths, spm_model_file = _export_text(work_dir, weights)
+    texts = _texts_of_lengths(spm_model_file, lengths)
+    _print_text_table(_time_text(text_paths, texts), peer, lengths)
 
 
 def _append_rows(rows: dict) -> None:
@@ -291,8 +505,43 @@ def _append_rows(rows: dict) -> None:
         })
 
 
+def _tokenizer_agreement() -> None:
+  """Prints the share of corpus lines the TFLite tokenizer encodes exactly as FullTokenizer."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from albert_tf import tokenization  # pylint: disable=g-import-not-at-top
+  from albert_tf.export import tflite_exporter  # pylint: disable=g-import-not-at-top
+
+  spm_model, vocab = FLAGS.agreement_spm_model, FLAGS.agreement_vocab
+  full = tokenization.FullTokenizer(vocab_file=None if spm_model else vocab,
+                                    spm_model_file=spm_model)
+  tokenizer = tflite_exporter.create_tflite_tokenizer(spm_model, vocab, True)
+  with open(FLAGS.agreement_corpus, encoding="utf-8") as f:
+    lines = [line.rstrip("\n") for line in f if line.strip()]
+  same, differences = 0, []
+  for start in range(0, len(lines), 1000):
+    chunk = lines[start:start + 1000]
+    ids, lengths = tokenizer.tokenize(tf.constant(chunk), 100000)
+    for line, row, length in zip(chunk, ids.numpy(), lengths.numpy()):
+      expected = full.encode(line)
+      if row[:length].tolist() == expected:
+        same += 1
+      elif len(differences) < 10:
+        differences.append((line, full.convert_ids_to_tokens(expected),
+                            full.convert_ids_to_tokens(row[:length].tolist())))
+  print(f"{FLAGS.agreement_corpus}: {same}/{len(lines)} lines identical "
+        f"({100 * same / len(lines):.3f}%) with {spm_model or vocab}")
+  for line, expected, got in differences:
+    first = next(i for i, (a, b) in enumerate(zip(expected + [None], got + [None])) if a != b)
+    print(f"  {line[:80]!r}: python {expected[max(0, first - 2):first + 3]} "
+          f"tflite {got[max(0, first - 2):first + 3]}")
+
+
 def main(argv):
   del argv  # Unused.
+  if FLAGS.agreement_corpus:
+    _tokenizer_agreement()
+    return
   if FLAGS.trained_dir:
     for name in ("albert_config.json", "model", "vocab.model"):
       if not os.path.exists(os.path.join(FLAGS.trained_dir, name)):

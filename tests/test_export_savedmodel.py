@@ -23,15 +23,16 @@ from tests.test_text_preprocessing import _truncate_seq_pair
 SEQ_LENGTH = 16
 TOP_K = 3
 STEP = 77
+LONG_TEXT = ("word " * 20000)[:100000]  # every text signature takes 100k characters
 TEXTS = [
     "The capital of France is Paris.", "", "北京是中国的首都。我在Paris住了3年, 很喜欢café!",
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen",
-    "   \t "
+    "   \t ", LONG_TEXT
 ]
-TEXTS_B = ["It is big.", "x", "", "a b c d e f g h i j k l m n o p q r s t u v w", "y"]
+TEXTS_B = ["It is big.", "x", "", "a b c d e f g h i j k l m n o p q r s t u v w", "y", LONG_TEXT]
 MASK_TEXTS = [
     "the capital of [MASK] is [MASK].", "", "[MASK]", "no mask at all",
-    "long " * 20 + "[MASK] beyond the limit"
+    "long " * 20 + "[MASK] beyond the limit", LONG_TEXT + "[MASK]"
 ]
 # tensorflow-text ops the SentencePiece export may use (all present in TF Text 2.12, the version
 # official TF Serving images embed); everything else must be a core TensorFlow op.
@@ -192,12 +193,18 @@ def _assert_close(got, expected):
   np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
 
 
+def _masked(sequence_output, input_mask):
+  """The padded computation's sequence_output with padding positions 0, as the signatures give."""
+  return sequence_output * input_mask[:, :, np.newaxis]
+
+
 def test_id_signatures_equal_keras(export, fresh_process_outputs):
   inputs = _signature_inputs()
   expected = _keras(export, inputs["mlm"], inputs["mlm"]["masked_lm_positions"])
   got = fresh_process_outputs
   assert set(got["serving_default"]) == {"sequence_output", "pooled_output"}
-  _assert_close(got["serving_default"]["sequence_output"], expected["sequence_output"])
+  _assert_close(got["serving_default"]["sequence_output"],
+                _masked(expected["sequence_output"], inputs["mlm"]["input_mask"]))
   _assert_close(got["serving_default"]["pooled_output"], expected["pooled_output"])
   assert got["mlm"]["mlm_logits"].shape == (2, 3, text_fixtures.SENTENCEPIECE_VOCAB_SIZE)
   _assert_close(got["mlm"]["mlm_logits"], expected["mlm_logits"])
@@ -216,8 +223,10 @@ def test_encode_text_equals_python_tokenizer_and_keras(export, fresh_process_out
     got = fresh_process_outputs[signature]
     for name, value in expected_inputs.items():
       np.testing.assert_array_equal(got[name], value, err_msg=f"{signature}/{name}")
-    expected = _keras(export, expected_inputs)
-    _assert_close(got["sequence_output"], expected["sequence_output"])
+    expected = _keras(export, expected_inputs)  # padded to SEQ_LENGTH; the export is not
+    assert got["sequence_output"].shape == expected["sequence_output"].shape
+    _assert_close(got["sequence_output"],
+                  _masked(expected["sequence_output"], expected_inputs["input_mask"]))
     _assert_close(got["pooled_output"], expected["pooled_output"])
   # The long text was truncated, the empty and blank ones give [CLS] [SEP].
   ids = fresh_process_outputs["encode_text"]["input_word_ids"]
@@ -238,7 +247,7 @@ def test_fill_mask_text_equals_keras_top_k(export, fresh_process_outputs):
   got = fresh_process_outputs["fill_mask_text"]
   np.testing.assert_array_equal(got["mask_positions"], padded)
   # Two masks, none in the empty text, [CLS] [MASK] [SEP], none, and the last one truncated away.
-  assert [len(p) for p in positions] == [2, 0, 1, 0, 0] and positions[2] == [1]
+  assert [len(p) for p in positions] == [2, 0, 1, 0, 0, 0] and positions[2] == [1]
   logits = _keras(export, _packed_batch(rows), np.maximum(padded, 0))["mlm_logits"]
   probabilities = np.exp(logits - logits.max(-1, keepdims=True))
   probabilities /= probabilities.sum(-1, keepdims=True)
@@ -425,3 +434,48 @@ def test_wordpiece_export_tokenizes_like_python(tmp_path):
   got = loaded.signatures["encode_text"](text=tf.constant(TEXTS))["input_word_ids"].numpy()
   expected = _packed_batch([pack(tokenizer.encode(text), None, tokenizer) for text in TEXTS])
   np.testing.assert_array_equal(got, expected["input_word_ids"])
+
+
+class _ShapeRecorder:
+  """Stands in for the pretrainer, recording the sequence length each encoder call gets."""
+
+  def __init__(self, pretrainer):
+    self.pretrainer = pretrainer
+    self.lengths = []
+
+  def albert(self, inputs, training):
+    self.lengths.append(int(inputs["input_word_ids"].shape[1]))
+    return self.pretrainer.albert(inputs, training=training)
+
+  def __call__(self, inputs, training):
+    self.lengths.append(int(inputs["input_word_ids"].shape[1]))
+    return self.pretrainer(inputs, training=training)
+
+
+def test_encoder_runs_on_the_longest_row_only(export):
+  from albert_tf.export import serving_module  # pylint: disable=g-import-not-at-top
+  from albert_tf.export.untracked import Untracked  # pylint: disable=g-import-not-at-top
+  tokenizer = exporter.create_text_tokenizer(export["spm_model_file"], None, True)
+  module = serving_module.AlbertServingModule(export["pretrainer"], tokenizer,
+                                              max_seq_length=SEQ_LENGTH, top_k=TOP_K)
+  recorder = _ShapeRecorder(export["pretrainer"])
+  module._pretrainer = Untracked(recorder)  # pylint: disable=protected-access
+  full = export["tokenizer"]
+  texts = ["the capital", "of france is paris"]
+  mask = np.zeros([2, SEQ_LENGTH], np.int32)
+  mask[:, :4] = 1
+  inputs = {**{key: tf.constant(value) for key, value in _id_inputs().items()}, "input_mask": mask}
+  tf.config.run_functions_eagerly(True)  # Concrete shapes reach the recorder.
+  try:
+    outputs = module.encode_text(tf.constant(texts))
+    module.fill_mask_text(tf.constant(["[MASK] is paris", "x"]))
+    # The mlm signature keeps positions the MLM head reads, even past the last real token.
+    module.serve_mlm(masked_lm_positions=tf.constant([[1], [6]]), **inputs)
+    # TF Serving's padding of input_mask with ones: the whole width runs.
+    module.serve(**{**inputs, "input_mask": tf.ones([2, SEQ_LENGTH], tf.int32)})
+  finally:
+    tf.config.run_functions_eagerly(False)
+  longest = 2 + max(len(full.encode(text)) for text in texts)
+  assert longest < SEQ_LENGTH
+  assert recorder.lengths == [longest, 2 + len(full.encode(" is paris")) + 1, 7, SEQ_LENGTH]
+  assert outputs["sequence_output"].shape == (2, SEQ_LENGTH, export["config"].hidden_size)

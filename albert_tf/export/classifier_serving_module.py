@@ -74,6 +74,8 @@ class ClassifierServingModule(tf.Module):
     self.assets = {key: tf.saved_model.Asset(path) for key, path in (assets or {}).items()}
 
   def _logits(self, inputs: Dict[str, tf.Tensor]) -> tf.Tensor:
+    # Only the batch's longest row is run: the logits read position 0 only, so they are unchanged.
+    inputs = input_packing.trim_to_longest(inputs)
     return tf.cast(self._classifier.value(inputs, training=False)["logits"], tf.float32)
 
   def _label_ids(self, probabilities: tf.Tensor) -> tf.Tensor:

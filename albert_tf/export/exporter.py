@@ -14,6 +14,7 @@ from albert_tf import file_io
 from albert_tf import output_lock
 from albert_tf import precision
 from albert_tf.config import AlbertConfig
+from albert_tf.export import tflite_exporter
 from albert_tf.export.sentencepiece_text_tokenizer import SentencePieceTextTokenizer
 from albert_tf.export.serving_module import AlbertServingModule
 from albert_tf.export.serving_module import TextTokenizer
@@ -150,8 +151,8 @@ def write_atomically(final_dir: str, overwrite: bool, write: Callable[[str], Non
   return final_dir
 
 
-def export_serving_model(module: tf.Module, export_dir: str, version: int,
-                         overwrite: bool = False) -> str:
+def export_serving_model(module: tf.Module, export_dir: str, version: int, overwrite: bool = False,
+                         also_write: Optional[Callable[[str], None]] = None) -> str:
   """Writes a serving module with its signatures to `export_dir/<version>`; returns that path.
 
   Args:
@@ -160,12 +161,16 @@ def export_serving_model(module: tf.Module, export_dir: str, version: int,
     export_dir: the base directory TF Serving polls.
     version: the version directory name.
     overwrite: replace an existing version instead of refusing.
+    also_write: called with the (temporary) version directory after the SavedModel is in it,
+      to add files that appear with it or not at all (the TFLite export).
   """
 
   def write(path: str) -> None:
     tf.saved_model.save(
         module, path, signatures=module.get_signatures(),
         options=tf.saved_model.SaveOptions(function_aliases={"serve": module.serve}))
+    if also_write is not None:
+      also_write(path)
 
   return write_atomically(os.path.join(export_dir, str(version)), overwrite, write)
 
@@ -202,7 +207,8 @@ def export_savedmodel(*, albert_config_file: str, init_checkpoint: str, export_d
                       do_lower_case: bool = True, version: Optional[int] = None,
                       overwrite: bool = False, max_seq_length: int = 128, top_k: int = 5,
                       dtype: str = "float32", text_signatures: bool = True,
-                      encoder_export_dir: Optional[str] = None) -> str:
+                      encoder_export_dir: Optional[str] = None, tflite: bool = False,
+                      tflite_quantization: str = "none") -> str:
   """Runs the export (arguments as the flags of the same names); returns the version directory.
 
   Raises:
@@ -219,6 +225,10 @@ def export_savedmodel(*, albert_config_file: str, init_checkpoint: str, export_d
   if text_signatures:
     tokenizer = create_text_tokenizer(spm_model_file, vocab_file, do_lower_case)
     check_vocab_size(tokenizer, config, spm_model_file or vocab_file)
+  tflite_writer = None
+  if tflite:
+    tflite_writer = _tflite_writer(spm_model_file, vocab_file, do_lower_case, text_signatures,
+                                   dtype, tflite_quantization)
   version = serving_version(version, init_checkpoint)
   pretrainer = load_pretrainer(config, init_checkpoint, dtype)
   with staged_config_asset(config) as config_asset:
@@ -227,10 +237,46 @@ def export_savedmodel(*, albert_config_file: str, init_checkpoint: str, export_d
       assets["vocab"] = spm_model_file or vocab_file
     module = AlbertServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length, top_k=top_k,
                                  assets=assets)
-    path = export_serving_model(module, export_dir, version, overwrite=overwrite)
+    also_write = None
+    if tflite_writer is not None:
+
+      def also_write(path: str) -> None:
+        tflite_writer(pretrainer, path, max_seq_length, top_k)
+
+    path = export_serving_model(module, export_dir, version, overwrite=overwrite,
+                                also_write=also_write)
     logging.info("Wrote the serving SavedModel to %s", path)
     if encoder_export_dir:
       encoder_path = export_encoder(pretrainer, encoder_export_dir, overwrite=overwrite,
                                     assets=assets)
       logging.info("Wrote the reusable encoder SavedModel to %s", encoder_path)
   return path
+
+
+def _tflite_writer(spm_model_file: Optional[str], vocab_file: Optional[str], do_lower_case: bool,
+                   text_signatures: bool, dtype: str, quantization: str) -> Callable[..., None]:
+  """Checks the TFLite flags; returns writer(pretrainer, directory, max_seq_length, top_k).
+
+  Raises:
+    ExportError: a TFLite setting that cannot work, before anything slow runs.
+  """
+  if not text_signatures:
+    raise ExportError("--tflite exports the text signatures: drop --notext_signatures")
+  if dtype != "float32":
+    raise ExportError(f"--tflite converts float32 models (its int8 variant is "
+                      f"--tflite_quantization=dynamic_int8), not --dtype={dtype}: drop --dtype")
+  try:
+    tflite_exporter.check_quantization(quantization)
+    tokenizer = tflite_exporter.create_tflite_tokenizer(spm_model_file, vocab_file, do_lower_case)
+  except (tflite_exporter.TfliteExportError, ValueError, RuntimeError, OSError) as error:
+    raise ExportError(str(error)) from error
+
+  def write(pretrainer: AlbertPretrainer, directory: str, max_seq_length: int, top_k: int) -> None:
+    try:
+      paths = tflite_exporter.write_tflite(pretrainer, tokenizer, directory, max_seq_length, top_k,
+                                           quantization)
+    except tflite_exporter.TfliteExportError as error:
+      raise ExportError(str(error)) from error
+    logging.info("Wrote %s", ", ".join(os.path.basename(p) for p in paths))
+
+  return write

@@ -70,3 +70,48 @@ def _keep_first(ids: tf.RaggedTensor, lengths: tf.Tensor) -> tf.RaggedTensor:
   """The first `lengths[i]` tokens of each row."""
   keep = tf.ragged.range(ids.row_lengths()) < tf.expand_dims(lengths, 1)
   return tf.ragged.boolean_mask(ids, keep)
+
+
+def longest_row(input_mask: tf.Tensor,
+                masked_lm_positions: Optional[tf.Tensor] = None) -> tf.Tensor:
+  """The columns the encoder must run on: up to each batch's last attended position.
+
+  Keys past every row's last `input_mask` 1 are masked in every row, and the original's additive
+  mask (-10000) makes their softmax weight exactly 0 in float32, so dropping those columns leaves
+  every other position's outputs unchanged. Left or interleaved padding is safe too (only trailing
+  columns are dropped); TF Serving's `pad_variable_length_inputs`, which pads `input_mask` with its
+  first element (1), only makes the padded columns count as real, as they did before.
+
+  Args:
+    input_mask: int [batch, seq] of 0/1.
+    masked_lm_positions: optional int [batch, n] positions the MLM head reads; kept too.
+
+  Returns:
+    int32 scalar L, 1 <= L <= seq.
+  """
+  seq_length = tf.shape(input_mask)[1]
+  columns = tf.range(1, seq_length + 1)
+  ends = tf.where(tf.not_equal(input_mask, 0), columns[tf.newaxis, :], 0)
+  longest = tf.reduce_max(tf.concat([tf.reshape(ends, [-1]), [1]], axis=0))
+  if masked_lm_positions is not None:
+    longest = tf.maximum(
+        longest, tf.reduce_max(tf.concat([tf.reshape(masked_lm_positions, [-1]) + 1, [1]], axis=0)))
+  return tf.minimum(longest, seq_length)
+
+
+def trim_to_longest(inputs: Dict[str, tf.Tensor],
+                    masked_lm_positions: Optional[tf.Tensor] = None) -> Dict[str, tf.Tensor]:
+  """The id inputs cut to `longest_row` columns, so that short batches cost what they are."""
+  longest = longest_row(inputs["input_mask"], masked_lm_positions)
+  return {name: value[:, :longest] for name, value in inputs.items()}
+
+
+def pad_sequence_output(sequence_output: tf.Tensor, input_mask: tf.Tensor) -> tf.Tensor:
+  """A trimmed [batch, L, H] output back to the mask's [batch, seq, H], 0 where input_mask is 0.
+
+  Padding positions get 0 rather than the encoder's output for a padding token (which depended on
+  how much padding there was), so a row's outputs do not depend on the rest of its batch.
+  """
+  padding = tf.shape(input_mask)[1] - tf.shape(sequence_output)[1]
+  padded = tf.pad(sequence_output, [[0, 0], [0, padding], [0, 0]])
+  return padded * tf.cast(tf.not_equal(input_mask, 0), padded.dtype)[:, :, tf.newaxis]

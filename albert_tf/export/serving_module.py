@@ -68,6 +68,10 @@ def tokenize_function(text_tokenizer: Optional[TextTokenizer]) -> Optional[Untra
 class AlbertServingModule(tf.Module):
   """Serving functions over an `AlbertPretrainer`, in the style of official/nlp/serving.
 
+  Every signature runs the encoder on the batch's longest row only (`input_packing.longest_row`):
+  the text signatures still return ids padded to `max_seq_length`, and `sequence_output` is 0 at
+  padding positions (input_mask 0).
+
   Signatures (`get_signatures()`):
     serving_default: input_word_ids, input_mask, input_type_ids (int32 [batch, seq])
       -> sequence_output [batch, seq, H], pooled_output [batch, H]
@@ -112,6 +116,7 @@ class AlbertServingModule(tf.Module):
     self.assets = {key: tf.saved_model.Asset(path) for key, path in (assets or {}).items()}
 
   def _run(self, inputs: Dict[str, tf.Tensor], masked_lm_positions: tf.Tensor) -> Dict[str, Any]:
+    inputs = input_packing.trim_to_longest(inputs, masked_lm_positions)
     outputs = self._pretrainer.value({
         **inputs, "masked_lm_positions": masked_lm_positions
     }, training=False)
@@ -125,8 +130,14 @@ class AlbertServingModule(tf.Module):
   def serve(self, input_word_ids, input_mask, input_type_ids):
     """sequence_output and pooled_output for id inputs."""
     inputs = dict(zip(ID_NAMES, (input_word_ids, input_mask, input_type_ids)))
-    outputs = self._pretrainer.value.albert(inputs, training=False)
-    return {key: tf.cast(outputs[key], tf.float32) for key in ("sequence_output", "pooled_output")}
+    outputs = self._pretrainer.value.albert(input_packing.trim_to_longest(inputs), training=False)
+    return {
+        "sequence_output":
+            input_packing.pad_sequence_output(tf.cast(outputs["sequence_output"], tf.float32),
+                                              input_mask),
+        "pooled_output":
+            tf.cast(outputs["pooled_output"], tf.float32),
+    }
 
   @logged_function("the mlm signature", [IDS_SPEC] * 4)
   def serve_mlm(self, input_word_ids, input_mask, input_type_ids, masked_lm_positions):

@@ -25,7 +25,9 @@ def attention_bias_from_mask(input_mask: tf.Tensor) -> tf.Tensor:
     float32 [B, 1, 1, T] with 0 for kept keys and -10000 for masked keys.
   """
   mask = tf.cast(input_mask, tf.float32)
-  return ((1.0 - mask) * ATTENTION_MASK_VALUE)[:, tf.newaxis, tf.newaxis, :]
+  # expand_dims, not `[:, tf.newaxis, tf.newaxis, :]`: that is a StridedSlice with new_axis_mask,
+  # which the TFLite converter rejects when the sequence length is dynamic.
+  return tf.expand_dims(tf.expand_dims((1.0 - mask) * ATTENTION_MASK_VALUE, 1), 1)
 
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")

@@ -1,0 +1,133 @@
+"""Writes the TFLite/LiteRT export: `model.tflite` (float32) and `model_int8.tflite` (int8 weights).
+
+Both take raw text (`encode_text`, `fill_mask_text`) with a dynamic sequence length and need only
+TFLite builtins plus tensorflow-text's TFLite kernels:
+
+    from ai_edge_litert import interpreter
+    from tensorflow_text import tflite_registrar
+    model = interpreter.InterpreterWithCustomOps(
+        custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS, model_path="model.tflite")
+    pooled = model.get_signature_runner("encode_text")(text=np.array(["Hi."]))["pooled_output"]
+"""
+
+import os
+import tempfile
+from typing import List, Optional
+
+from absl import logging
+import tensorflow as tf
+from tensorflow.lite.tools import flatbuffer_utils
+
+from albert_tf.export.tflite_serving_module import TfliteServingModule
+from albert_tf.export.tflite_serving_module import TfliteTokenizer
+from albert_tf.export.tflite_tokenizers import TfliteSentencePieceTokenizer
+from albert_tf.export.tflite_tokenizers import TfliteWordPieceTokenizer
+
+FLOAT_FILE = "model.tflite"
+INT8_FILE = "model_int8.tflite"
+# none: float32 only; dynamic_int8: also int8 weights with float activations, which needs no
+# representative sample. Full-integer int8 is not offered: TFLite's calibrator cannot run the
+# tensorflow-text kernels of the in-graph tokenizer, and activations in int8 lose too much (pooled
+# cosine 0.80 against float32, measured on the base shape).
+QUANTIZATIONS = ("none", "dynamic_int8")
+# The custom ops of our graphs that `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS` resolves.
+TFTEXT_CUSTOM_OPS = frozenset({
+    "FastBertNormalize", "RaggedTensorToTensor", "TFText>ByteSplitByOffsets",
+    "TFText>ByteSplitWithOffsets", "TFText>FastSentencepieceTokenize",
+    "TFText>FastWordpieceTokenizeWithOffsets"
+})
+
+
+class TfliteExportError(ValueError):
+  """The model cannot be written as TFLite; the message says which op or flag and why."""
+
+
+def create_tflite_tokenizer(spm_model_file: Optional[str], vocab_file: Optional[str],
+                            do_lower_case: bool) -> TfliteTokenizer:
+  """The TFLite tokenizer for a SentencePiece model or a WordPiece vocab (the model wins)."""
+  if spm_model_file:
+    return TfliteSentencePieceTokenizer(spm_model_file, do_lower_case=do_lower_case)
+  return TfliteWordPieceTokenizer(vocab_file, do_lower_case=do_lower_case)
+
+
+def check_quantization(quantization: str) -> None:
+  """Raises TfliteExportError for a quantization mode other than QUANTIZATIONS."""
+  if quantization not in QUANTIZATIONS:
+    raise TfliteExportError(
+        f"--tflite_quantization={quantization} is not one of {', '.join(QUANTIZATIONS)} "
+        "(full-integer int8 cannot calibrate the in-graph tokenizer ops; dynamic_int8 needs no "
+        "representative sample)")
+
+
+def write_tflite(pretrainer: tf.Module, tokenizer: TfliteTokenizer, directory: str,
+                 max_seq_length: int, top_k: int, quantization: str = "none") -> List[str]:
+  """Converts the text signatures to TFLite and writes the files into `directory`.
+
+  Args:
+    pretrainer: an AlbertPretrainer with its weights (float32 compute).
+    tokenizer: a TfliteSentencePieceTokenizer or TfliteWordPieceTokenizer.
+    directory: where `model.tflite` (and `model_int8.tflite`) go; the caller makes it atomic.
+    max_seq_length: the most tokens a packed text keeps.
+    top_k: candidates per mask in fill_mask_text.
+    quantization: one of QUANTIZATIONS.
+
+  Returns:
+    The paths written.
+
+  Raises:
+    TfliteExportError: an op cannot convert (named, with the layer it belongs to), or a
+      quantization setting is wrong.
+  """
+  check_quantization(quantization)
+  module = TfliteServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length, top_k=top_k)
+  signatures = module.get_signatures()
+  written = []
+  with tempfile.TemporaryDirectory() as saved_model_dir:
+    tf.saved_model.save(module, saved_model_dir, signatures=signatures)
+    variants = [(FLOAT_FILE, None)]
+    if quantization != "none":
+      variants.append((INT8_FILE, quantization))
+    for file_name, mode in variants:
+      logging.info("Export: converting %s to TFLite", file_name)
+      content = _convert(saved_model_dir, list(signatures), mode)
+      path = os.path.join(directory, file_name)
+      with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(content)
+      written.append(path)
+  return written
+
+
+def _convert(saved_model_dir: str, signature_keys: List[str], quantization: Optional[str]) -> bytes:
+  converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                       signature_keys=signature_keys)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  converter.allow_custom_ops = True  # the tensorflow-text kernels; others are refused below
+  if quantization:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+  try:
+    content = converter.convert()
+  except Exception as error:  # pylint: disable=broad-except
+    # The converter reports with a multi-line MLIR dump: keep its first line.
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise TfliteExportError(f"TFLite conversion failed: {first_line}") from error
+  check_custom_ops(content)
+  return content
+
+
+def check_custom_ops(content: bytes) -> None:
+  """Raises TfliteExportError naming an op that neither TFLite nor tensorflow-text can run.
+
+  `allow_custom_ops` lets the tensorflow-text ops through, and with them any other op the
+  converter could not lower; the first such op is reported with the tensor it computes, whose
+  name carries the Keras layer (e.g. `albert/encoder/...`).
+  """
+  model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+  codes = model.operatorCodes
+  for subgraph in model.subgraphs:
+    for operator in subgraph.operators:
+      custom = codes[operator.opcodeIndex].customCode
+      if custom and custom.decode() not in TFTEXT_CUSTOM_OPS:
+        outputs = ", ".join(subgraph.tensors[i].name.decode() for i in operator.outputs)
+        raise TfliteExportError(
+            f"TFLite cannot run op {custom.decode()} (computing {outputs}): it is neither a "
+            "TFLite builtin nor a tensorflow-text kernel; rewrite that layer with convertible ops")
