@@ -88,11 +88,16 @@ class EvalResults:
     value, step = max(scored, key=lambda pair: pair[0])
     return step, value
 
+  def improves(self, results: Mapping[str, float]) -> bool:
+    """Whether `results`' best_metric beats every evaluation recorded so far."""
+    _, best_value = self.best()
+    # The file holds float32 text, so compare as float32: an equal score must not count as better.
+    return bool(np.float32(results[self.best_metric]) > np.float32(best_value))
+
   def append(self, results: Mapping[str, float]) -> bool:
     """Appends one evaluation; returns whether its best_metric beats every earlier one."""
     best_step, best_value = self.best()
-    # The file holds float32 text, so compare as float32: an equal score must not count as better.
-    improved = bool(np.float32(results[self.best_metric]) > np.float32(best_value))
+    improved = self.improves(results)
     text = format_eval_results(results)
     if self.results_format == "fine_tuning":
       best_text = str(np.float32(best_value)) if best_step >= 0 else "-1"
