@@ -48,6 +48,9 @@ setuptools.setup(
             "albert-create-pretraining-data=data_prep.create_pretraining_data:run",
             "albert-run-pretraining=albert_tf.run_pretraining:run",
             "albert-run-classifier=albert_tf.run_classifier:run",
+            "albert-run-squad-v1=albert_tf.run_squad_v1:run",
+            "albert-run-squad-v2=albert_tf.run_squad_v2:run",
+            "albert-run-race=albert_tf.run_race:run",
             "albert-export=albert_tf.export_savedmodel:run",
             "albert-export-checkpoints=albert_tf.export_checkpoints:run",
         ]

@@ -40,6 +40,9 @@ GROUP_PATTERN = re.compile(r"/group_(\d+)/")
 # The heads: keys of `head_variables`.
 PRETRAINING_HEADS = "pretraining"
 CLASSIFIER_HEAD = "classifier"
+SQUAD_V1_HEAD = "squad_v1"
+SQUAD_V2_HEAD = "squad_v2"
+MULTIPLE_CHOICE_HEAD = "multiple_choice"
 # The classifier head's size that is a property of the task, not of the AlbertConfig.
 NUM_LABELS = "num_labels"
 
@@ -144,12 +147,47 @@ _CLASSIFIER_ROWS = (
     _Row("output_weights", "classifier.output_weights", _VARIABLE, (NUM_LABELS, "hidden_size")),
     _Row("output_bias", "classifier.output_bias", _VARIABLE, (NUM_LABELS,)),
 )
+
+# run_squad_v1's head (squad_utils.create_v1_model): start and end logits under `cls/squad`.
+_SQUAD_V1_ROWS = (
+    _Row("cls/squad/output_weights", "squad_head.output_weights", _VARIABLE, (2, "hidden_size")),
+    _Row("cls/squad/output_bias", "squad_head.output_bias", _VARIABLE, (2,)),
+)
+# run_squad_v2's head (squad_utils.create_v2_model, XLNet's) at the root scope. The kernels of
+# end_logits/dense_0 and answer_class/dense_0 are [2·H, H] (they read two H-vectors concatenated);
+# their first dimension is written as hidden_size, the config field it follows.
+_SQUAD_V2_ROWS = (
+    _Row("start_logits/dense", "squad_head.start_dense", _DENSE, ("hidden_size", 1)),
+    _Row("end_logits/dense_0", "squad_head.end_dense_0", _DENSE, ("hidden_size", "hidden_size")),
+    _Row("end_logits/LayerNorm", "squad_head.end_layer_norm", _LAYER_NORM, ("hidden_size",)),
+    _Row("end_logits/dense_1", "squad_head.end_dense_1", _DENSE, ("hidden_size", 1)),
+    _Row("answer_class/dense_0", "squad_head.answer_dense_0", _DENSE,
+         ("hidden_size", "hidden_size")),
+    _Row("answer_class/dense_1/kernel", "squad_head.answer_dense_1.kernel", _VARIABLE,
+         ("hidden_size", 1)),
+)
+# run_race's head (race_utils.create_model): one score per option, at the root scope like the
+# classifier's (the same names, one row), applied to each option's pooled output.
+_MULTIPLE_CHOICE_ROWS = (
+    _Row("output_weights", "classifier.output_weights", _VARIABLE, (1, "hidden_size")),
+    _Row("output_bias", "classifier.output_bias", _VARIABLE, (1,)),
+)
+
+# Every head but the pretraining ones is the same in both layouts.
+_LAYOUT_FREE_HEAD_ROWS = (
+    (CLASSIFIER_HEAD, _CLASSIFIER_ROWS),
+    (SQUAD_V1_HEAD, _SQUAD_V1_ROWS),
+    (SQUAD_V2_HEAD, _SQUAD_V2_ROWS),
+    (MULTIPLE_CHOICE_HEAD, _MULTIPLE_CHOICE_ROWS),
+)
 _HEAD_ROWS = {
     PRETRAINING_HEADS: {
         layout: _MLM_ROWS[layout] + _SOP_ROWS for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)
     },
-    CLASSIFIER_HEAD: {
-        layout: _CLASSIFIER_ROWS for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)
+    **{
+        head: {
+            layout: rows for layout in (GOOGLE_LAYOUT, BRIGHTMART_LAYOUT)
+        } for head, rows in _LAYOUT_FREE_HEAD_ROWS
     },
 }
 
@@ -261,13 +299,21 @@ def head_variables(head: str, layout: str = GOOGLE_LAYOUT) -> list[OriginalVaria
   return list(_expand(_HEAD_ROWS[head][layout]))
 
 
+def head_root(name: str) -> str:
+  """The scope an original head variable lives under: `cls/<head>` under `cls` (the pretraining
+  heads and SQuAD v1 share `cls/`), else the name's first component."""
+  parts = name.split("/")
+  return "/".join(parts[:2]) if parts[0] == "cls" and len(parts) > 2 else parts[0]
+
+
 def head_roots(head: str) -> frozenset[str]:
-  """The first name components a head's variables live under: {"cls"}, or the classifier's names.
+  """The scopes a head's variables live under (`head_root`): e.g. {"cls/predictions",
+  "cls/seq_relationship"}, or the classifier's names.
 
   A checkpoint name under a root of another head than the model's is a head the model does not
   have (the pretraining heads when fine-tuning, the classifier when loading a backbone).
   """
-  return frozenset(variable.name.split("/")[0] for variable in head_variables(head))
+  return frozenset(head_root(variable.name) for variable in head_variables(head))
 
 
 def heads() -> tuple[str, ...]:

@@ -422,7 +422,7 @@ def _tf1_keys(files: _CheckpointFiles, model: Any,
   foreign_heads = table.foreign_head_roots()
   for key in sorted(files.shapes):
     name = key[len(_HUB_PREFIX):] if key.startswith(_HUB_PREFIX) else key
-    if _is_ignored_tf1_name(name) or name.split("/")[0] in foreign_heads:
+    if _is_ignored_tf1_name(name) or checkpoint_names.head_root(name) in foreign_heads:
       ignored.append(key)
     else:
       keys[name] = key

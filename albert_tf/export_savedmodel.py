@@ -13,6 +13,8 @@ docs/serving.md. `--encoder_export_dir` also writes the reusable, fine-tunable e
 
 exports a fine-tuned classifier (the run's model.ckpt-best, labels from its label_list.txt) with
 classify_text, classify_text_pair, serving_default and the original's serialized_example.
+`--task=squad_v1` / `--task=squad_v2` export a fine-tuned SQuAD model (a run_squad output_dir
+means its model.ckpt-best) with answer_question (question + context text -> answer).
 """
 
 import os
@@ -28,6 +30,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.config import AlbertConfigError
 from albert_tf.export import classifier_exporter
 from albert_tf.export import exporter
+from albert_tf.export import qa_exporter
 from albert_tf.training import run_identity
 
 FLAGS = flags.FLAGS
@@ -37,8 +40,9 @@ _ERROR_PREFIX = "albert-export: error: "
 _DEFAULT_MAX_SEQ_LENGTH = 128
 
 flags.DEFINE_enum(
-    "task", "pretraining", ["pretraining", "classifier"], "What to export: the "
-    "pretrained model (encoder, MLM, SOP) or a fine-tuned classifier.")
+    "task", "pretraining", ["pretraining", "classifier", "squad_v1", "squad_v2"], "What to "
+    "export: the pretrained model (encoder, MLM, SOP), a fine-tuned classifier, or a "
+    "fine-tuned SQuAD v1.1/v2.0 model (answer_question).")
 flags.DEFINE_string("albert_config_file", None, "The albert_config.json of the model.")
 flags.DEFINE_string(
     "init_checkpoint", None, "A training directory or checkpoint prefix of "
@@ -69,6 +73,13 @@ flags.DEFINE_integer("top_k", 5, "Candidates per [MASK] returned by fill_mask_te
 flags.DEFINE_string(
     "encoder_export_dir", None, "Also write the reusable encoder SavedModel here "
     "(TF-Hub style: callable on the dict inputs, with trainable variables).")
+flags.DEFINE_bool(
+    "tflite", False, "Also write <export_dir>/<version>/model.tflite: encode_text and "
+    "fill_mask_text on raw text for TFLite/LiteRT (builtins + tensorflow-text kernels).")
+flags.DEFINE_enum(
+    "tflite_quantization", "none", ["none", "dynamic_int8"], "With --tflite, "
+    "dynamic_int8 also writes model_int8.tflite: int8 weights, float activations, no "
+    "representative sample needed (full-integer int8 is not offered: see docs/serving.md).")
 # --task=classifier only.
 flags.DEFINE_list(
     "label_list", None, "The label names in label-id order, comma-separated "
@@ -80,13 +91,26 @@ flags.DEFINE_bool("is_regression", False, "The classifier outputs one score (e.g
 flags.DEFINE_float(
     "threshold_to_export", float("nan"), "A threshold the serialized_example "
     "signature returns as a constant `threshold` output (as the original).")
+# --task=squad_v1 / squad_v2 only (the run_squad flags of the same names).
+flags.DEFINE_integer("doc_stride", 128, "Tokens between the starts of two context windows.")
+flags.DEFINE_integer("max_query_length", 64, "Question tokens kept.")
+flags.DEFINE_integer("n_best_size", 20, "v1: start and end positions searched per window.")
+flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.")
+flags.DEFINE_integer("start_n_top", 5, "v2: the model's top start positions.")
+flags.DEFINE_integer("end_n_top", 5, "v2: the model's top end positions per start.")
+flags.DEFINE_float(
+    "null_score_diff_threshold", 0.0, "v2: answer_question says no answer when the null "
+    "score (null_odds.json) is >= this.")
 
 _SHARED_FLAGS = ("albert_config_file", "init_checkpoint", "export_dir", "spm_model_file",
                  "vocab_file", "do_lower_case", "version", "overwrite", "max_seq_length", "dtype",
                  "text_signatures")
 _TASK_FLAGS = {
-    "pretraining": ("top_k", "encoder_export_dir"),
+    "pretraining": ("top_k", "encoder_export_dir", "tflite", "tflite_quantization"),
     "classifier": ("label_list", "num_labels", "is_regression", "threshold_to_export"),
+    "squad_v1": ("doc_stride", "max_query_length", "n_best_size", "max_answer_length"),
+    "squad_v2": ("doc_stride", "max_query_length", "n_best_size", "max_answer_length",
+                 "start_n_top", "end_n_top", "null_score_diff_threshold"),
 }
 _ARGUMENT_NAMES = {"threshold_to_export": "threshold"}
 
@@ -133,7 +157,7 @@ def _check_outputs_spare_inputs() -> None:
   if not FLAGS.init_checkpoint or not FLAGS.export_dir:
     return  # the export names the missing flag
   try:
-    if FLAGS.task == "classifier":
+    if FLAGS.task != "pretraining":  # a fine-tuning run directory means its best checkpoint
       prefix = classifier_exporter.classifier_checkpoint_prefix(FLAGS.init_checkpoint)
     else:
       prefix = checkpoints.resolve_checkpoint_prefix(FLAGS.init_checkpoint)
@@ -158,11 +182,13 @@ def _export() -> str:
   _warn_if_other_vocabulary()
   for task, names in _TASK_FLAGS.items():
     for name in names:
-      if task != FLAGS.task and FLAGS[name].present:
+      if name not in _TASK_FLAGS[FLAGS.task] and FLAGS[name].present:
         raise exporter.ExportError(f"--{name} applies to --task={task}, not --task={FLAGS.task}")
   _check_outputs_spare_inputs()
   names = _SHARED_FLAGS + _TASK_FLAGS[FLAGS.task]
   arguments = {_ARGUMENT_NAMES.get(name, name): FLAGS[name].value for name in names}
+  if FLAGS.task in ("squad_v1", "squad_v2"):  # max_seq_length: run_squad's default when omitted
+    return qa_exporter.export_squad_from_checkpoint(version_2=FLAGS.task == "squad_v2", **arguments)
   arguments["max_seq_length"] = _max_seq_length()
   if FLAGS.task == "classifier":
     return classifier_exporter.export_classifier_from_checkpoint(**arguments)

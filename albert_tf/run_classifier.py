@@ -116,23 +116,8 @@ run_flags.register_positive("learning_rate")
 
 
 def _user_errors() -> tuple:
-  # Imported late: TensorFlow must not initialise before --num_cpu_devices is applied.
-  from albert_tf import checkpoints  # pylint: disable=g-import-not-at-top
-  from albert_tf import config  # pylint: disable=g-import-not-at-top
-  from albert_tf import output_lock  # pylint: disable=g-import-not-at-top
-  from albert_tf.export import exporter  # pylint: disable=g-import-not-at-top
-  from albert_tf.models import hub_encoder  # pylint: disable=g-import-not-at-top
   from albert_tf.tasks import classifier_data  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import classifier_run  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import run_identity  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import run_loop  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import strategy  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import trainer  # pylint: disable=g-import-not-at-top
-  return (run_flags.UserError, config.AlbertConfigError, classifier_data.ClassifierDataError,
-          strategy.StrategyError, checkpoints.CheckpointError, exporter.ExportError,
-          output_lock.OutputLockError, hub_encoder.HubEncoderError,
-          classifier_run.NoTrainedCheckpointError, trainer.NonFiniteLossError,
-          run_loop.EvalTimeoutError, run_identity.RunIdentityError, FileNotFoundError)
+  return run_flags.training_user_errors() + (classifier_data.ClassifierDataError,)
 
 
 def _run(runtime: dict) -> None:

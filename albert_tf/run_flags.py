@@ -66,6 +66,11 @@ def define_runtime_flags() -> None:
       "gradient_clipping", default["gradient_clipping"], ["per_replica", "global"],
       "per_replica: clip each replica's gradient at 1.0 then average (the original "
       "on TPU); global: clip the global-batch gradient (the original on one device).")
+  flags.DEFINE_integer(
+      "gradient_accumulation_steps", default["gradient_accumulation_steps"], "Split each "
+      "replica's batch into this many micro-batches run one after another, summing their "
+      "gradients into one update: the same step in less memory (the batch must divide).",
+      lower_bound=1)
   flags.DEFINE_bool("bias_correction", default["bias_correction"], "Correct Adam's moments for "
                     "their zero start (the original does not).")
   flags.DEFINE_bool(
@@ -119,6 +124,13 @@ def build_strategy(runtime: dict[str, Any], *batch_flags: str) -> Any:
     if FLAGS[name].value % replicas:
       raise UserError(f"--{name}={FLAGS[name].value} is not divisible by the {replicas} replicas: "
                       f"use a multiple of {replicas}.")
+  if "train_batch_size" in batch_flags:
+    from albert_tf.training import trainer  # pylint: disable=g-import-not-at-top
+    try:
+      trainer.check_accumulation(FLAGS.train_batch_size, replicas,
+                                 FLAGS.gradient_accumulation_steps)
+    except ValueError as error:
+      raise UserError(str(error)) from None
   return strategy
 
 
@@ -142,3 +154,27 @@ def build_options(options_class: type[_Options], runtime: dict[str, Any],
       values[field.name] = FLAGS[name].value
   values["steps_per_loop"] = runtime["steps_per_loop"]
   return options_class(**values)
+
+
+def training_user_errors() -> tuple[type[Exception], ...]:
+  """The errors of a user's input that every training command line prints as one line.
+
+  Each command adds its own data errors (InputDataError, ClassifierDataError, SquadDataError, ...).
+  Imported late: TensorFlow must not initialise before --num_cpu_devices is applied.
+  """
+  # pylint: disable=g-import-not-at-top
+  from albert_tf import checkpoints
+  from albert_tf import config
+  from albert_tf import output_lock
+  from albert_tf.export import exporter
+  from albert_tf.models import hub_encoder
+  from albert_tf.training import classifier_run
+  from albert_tf.training import run_identity
+  from albert_tf.training import run_loop
+  from albert_tf.training import strategy
+  from albert_tf.training import trainer
+  # pylint: enable=g-import-not-at-top
+  return (UserError, config.AlbertConfigError, strategy.StrategyError, checkpoints.CheckpointError,
+          exporter.ExportError, output_lock.OutputLockError, hub_encoder.HubEncoderError,
+          classifier_run.NoTrainedCheckpointError, trainer.NonFiniteLossError,
+          run_loop.EvalTimeoutError, run_identity.RunIdentityError, FileNotFoundError)

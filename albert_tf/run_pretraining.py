@@ -66,8 +66,15 @@ flags.DEFINE_integer("max_eval_steps", _DEFAULT["max_eval_steps"], "Evaluation b
 flags.DEFINE_bool("init_from_group0", _DEFAULT["init_from_group0"], "Initialise every layer group "
                   "from group_0 of --init_checkpoint.")
 flags.DEFINE_float(
-    "masked_lm_budget", 0.0, "Must be 0: on-the-fly masking is not implemented (it "
-    "was not implemented in the original either).")
+    "masked_lm_budget", _DEFAULT["masked_lm_budget"], "If > 0, mask on the fly as "
+    "--dynamic_masking does, predicting this fraction of each sequence's tokens (the data tool's "
+    "masked_lm_prob; the original reserved the flag and never implemented it).", lower_bound=0,
+    upper_bound=1)
+# New flag.
+flags.DEFINE_bool(
+    "dynamic_masking", _DEFAULT["dynamic_masking"], "The records are unmasked "
+    "(create_pretraining_data --dynamic_masking): mask each example anew every time it is read, "
+    "with the masking settings of the stats file next to the records.")
 
 run_flags.define_runtime_flags()
 
@@ -75,11 +82,6 @@ flags.mark_flags_as_required(["albert_config_file", "input_file", "output_dir"])
 run_flags.register_one_of(["do_train", "do_eval"], "at least one of --do_train or --do_eval must "
                           "be true.")
 run_flags.register_positive("learning_rate")
-flags.register_validator(
-    "masked_lm_budget", lambda budget: budget <= 0,
-    "on-the-fly masking (--masked_lm_budget > 0) is not supported: it was not implemented in the "
-    "original either; generate masked records with create_pretraining_data and leave "
-    "--masked_lm_budget=0.")
 
 
 def main(argv):
@@ -91,19 +93,8 @@ def main(argv):
 
 
 def _user_errors() -> tuple:
-  # Imported late: TensorFlow must not initialise before --num_cpu_devices is applied.
-  from albert_tf import checkpoints  # pylint: disable=g-import-not-at-top
-  from albert_tf import config  # pylint: disable=g-import-not-at-top
-  from albert_tf import output_lock  # pylint: disable=g-import-not-at-top
   from albert_tf.training import input_pipeline  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import pretraining_run  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import run_identity  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import strategy  # pylint: disable=g-import-not-at-top
-  from albert_tf.training import trainer  # pylint: disable=g-import-not-at-top
-  return (run_flags.UserError, config.AlbertConfigError, input_pipeline.InputDataError,
-          strategy.StrategyError, checkpoints.CheckpointError, output_lock.OutputLockError,
-          trainer.NonFiniteLossError, pretraining_run.EvalTimeoutError,
-          run_identity.RunIdentityError, FileNotFoundError)
+  return run_flags.training_user_errors() + (input_pipeline.InputDataError,)
 
 
 def _run(runtime: dict) -> None:

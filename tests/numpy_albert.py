@@ -349,3 +349,121 @@ def classifier_probabilities(weights: Mapping[str, np.ndarray], config: Mapping[
   """
   pooled = albert_forward(weights, config, input_ids, input_mask, token_type_ids)["pooled_output"]
   return softmax(classifier_logits(weights, pooled))
+
+
+# --- SQuAD heads (squad_utils.create_v1_model and create_v2_model), at inference ----------------
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+  shifted = x - x.max(axis=-1, keepdims=True)
+  return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def squad_v1_shapes(config: Mapping[str, object]) -> dict:
+  """{name: shape} of run_squad_v1's head: cls/squad/output_weights [2, H], output_bias [2]."""
+  return {
+      "cls/squad/output_weights": (2, int(config["hidden_size"])),
+      "cls/squad/output_bias": (2,)
+  }
+
+
+def squad_v1_logits(weights: Mapping[str, np.ndarray],
+                    sequence_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """create_v1_model: [B*T, H] · output_weightsᵀ + output_bias, unstacked; nothing is masked."""
+  weights = _as_float64(weights)
+  batch, length, hidden = sequence_output.shape
+  matrix = np.asarray(sequence_output, np.float64).reshape(batch * length, hidden)
+  logits = matrix @ weights["cls/squad/output_weights"].T + weights["cls/squad/output_bias"]
+  logits = logits.reshape(batch, length, 2).transpose(2, 0, 1)
+  return logits[0], logits[1]
+
+
+def squad_v2_shapes(config: Mapping[str, object]) -> dict:
+  """{name: shape} of run_squad_v2's head (root scopes start_logits, end_logits, answer_class)."""
+  hidden = int(config["hidden_size"])
+  return {
+      "start_logits/dense/kernel": (hidden, 1),
+      "start_logits/dense/bias": (1,),
+      "end_logits/dense_0/kernel": (2 * hidden, hidden),
+      "end_logits/dense_0/bias": (hidden,),
+      "end_logits/LayerNorm/gamma": (hidden,),
+      "end_logits/LayerNorm/beta": (hidden,),
+      "end_logits/dense_1/kernel": (hidden, 1),
+      "end_logits/dense_1/bias": (1,),
+      "answer_class/dense_0/kernel": (2 * hidden, hidden),
+      "answer_class/dense_0/bias": (hidden,),
+      "answer_class/dense_1/kernel": (hidden, 1),
+  }
+
+
+def _squad_v2_end_logits(weights, output, start_features):
+  """The end network on concat([H_t, H_start]) for [..., H] inputs: tanh dense, LayerNorm, dense."""
+  end = np.tanh(_dense(weights, "end_logits/dense_0", np.concatenate([output, start_features], -1)))
+  end = _layer_norm_scope(weights, "end_logits/LayerNorm", end)
+  return _dense(weights, "end_logits/dense_1", end)[..., 0]
+
+
+def _top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+  index = np.argsort(-x, axis=-1, kind="stable")[..., :k]
+  return np.take_along_axis(x, index, -1), index
+
+
+def squad_v2_outputs(weights: Mapping[str, np.ndarray], sequence_output: np.ndarray,
+                     p_mask: np.ndarray, start_positions: Optional[np.ndarray] = None,
+                     start_n_top: int = 5, end_n_top: int = 5) -> dict:
+  """create_v2_model in float64 without dropout, literally (one-hot einsums, concat, time-major).
+
+  Returns start_log_probs [B,T] and cls_logits [B]; end_log_probs [B,T] from the gold
+  start_positions when given (the training branch); and the inference branch's
+  start_top_log_probs/start_top_index [B,k1], end_top_log_probs/end_top_index [B,k1*k2].
+  """
+  weights = _as_float64(weights)
+  output = np.asarray(sequence_output, np.float64).transpose(1, 0, 2)  # [T, B, H]
+  length, batch, _ = output.shape
+  p_mask = np.asarray(p_mask, np.float64)
+  start_logits = _dense(weights, "start_logits/dense", output)[..., 0].T  # [B, T]
+  start_logits_masked = start_logits * (1 - p_mask) - 1e30 * p_mask
+  outputs = {"start_log_probs": log_softmax(start_logits_masked)}
+  if start_positions is not None:
+    start_index = np.eye(length)[np.asarray(start_positions).reshape(-1)]  # [B, T]
+    start_features = np.einsum("lbh,bl->bh", output, start_index)
+    start_features = np.tile(start_features[None], [length, 1, 1])
+    end_logits = _squad_v2_end_logits(weights, output, start_features).T
+    outputs["end_log_probs"] = log_softmax(end_logits * (1 - p_mask) - 1e30 * p_mask)
+  start_top_log_probs, start_top_index = _top_k(outputs["start_log_probs"], start_n_top)
+  start_index = np.eye(length)[start_top_index]  # [B, k1, T]
+  start_features = np.tile(np.einsum("lbh,bkl->bkh", output, start_index)[None], [length, 1, 1, 1])
+  end_input = np.tile(output[:, :, None], [1, 1, start_n_top, 1])
+  end_logits = _squad_v2_end_logits(weights, end_input, start_features)  # [T, B, k1]
+  end_logits = end_logits.reshape(length, -1, start_n_top).transpose(1, 2, 0)
+  end_log_probs = log_softmax(end_logits * (1 - p_mask[:, None]) - 1e30 * p_mask[:, None])
+  end_top_log_probs, end_top_index = _top_k(end_log_probs, end_n_top)
+  outputs.update(start_top_log_probs=start_top_log_probs, start_top_index=start_top_index,
+                 end_top_log_probs=end_top_log_probs.reshape(-1, start_n_top * end_n_top),
+                 end_top_index=end_top_index.reshape(-1, start_n_top * end_n_top))
+  cls_feature = np.einsum("lbh,bl->bh", output, np.eye(length)[np.zeros(batch, int)])
+  start_feature = np.einsum("lbh,bl->bh", output, softmax(start_logits_masked))
+  answer = np.tanh(
+      _dense(weights, "answer_class/dense_0", np.concatenate([start_feature, cls_feature], -1)))
+  outputs["cls_logits"] = (answer @ weights["answer_class/dense_1/kernel"])[:, 0]
+  return outputs
+
+
+def multiple_choice_logits(weights: Mapping[str, np.ndarray], config: Mapping[str, object],
+                           input_ids: np.ndarray, input_mask: np.ndarray,
+                           token_type_ids: np.ndarray) -> np.ndarray:
+  """run_race's logits (race_utils.create_model at inference): every option's sequence through
+  the backbone, pooled · output_weightsᵀ + output_bias with output_weights [1, H], as [B, C].
+
+  Args:
+    weights: backbone and head weights under their original names.
+    config: the original albert_config.json fields (a dict).
+    input_ids, input_mask, token_type_ids: int [B, C, T].
+
+  Returns:
+    [B, C] logits in float64.
+  """
+  batch, choices, length = np.shape(input_ids)
+  flat = [np.reshape(x, (batch * choices, length)) for x in (input_ids, input_mask, token_type_ids)]
+  pooled = albert_forward(weights, config, *flat)["pooled_output"]
+  return classifier_logits(weights, pooled).reshape(batch, choices)

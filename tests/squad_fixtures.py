@@ -1,10 +1,11 @@
 """Generated SQuAD-format data sets whose answers follow from the question (English and Chinese).
 
-Each paragraph states a few facts about distinct people; each question names one person and asks
-for one fact, so a model can answer by finding the name in the paragraph and copying the words of
-the matching fact (a tiny model learns this in a few hundred steps). In version 2 sets about a
-third of the questions ask about a person the paragraph does not mention: they are unanswerable
-(`"is_impossible": true`, `"answers": []`), as in SQuAD 2.0.
+Each paragraph states facts of different kinds (where someone lives, how many things they sold or
+friends they have, when they came back, which room is theirs), one fact per kind and each about a
+different person; each question asks for one kind ("Where does the baker live?"), so a model
+answers by reading the kind the question asks for and copying that fact's answer words. In version
+2 sets every paragraph leaves one kind out and the questions about that kind are unanswerable
+(`"is_impossible": true`, `"answers": []`, about a third of them), as in SQuAD 2.0.
 
 The words are taken from the text fixtures (tests/data/*_corpus.txt), so the tiny SentencePiece
 model and the WordPiece vocab of `tests/text_fixtures.py` cover them (every Chinese character used
@@ -21,7 +22,7 @@ here is in the WordPiece vocab). Chinese answers mix characters with ASCII lette
 import json
 import os
 import random
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Tuple, Union
 
 LANGUAGES = ("en", "zh")
 
@@ -30,8 +31,6 @@ _EN_PEOPLE = ("the baker", "the keeper", "the teacher", "the farmer", "the sailo
               "the judge", "the soldier", "José", "Marta")
 _EN_PLACES = ("harbour", "village", "valley", "station", "museum", "library", "garden", "market",
               "school", "cinema", "bakery", "bridge", "river", "mountain", "square", "railway")
-_EN_GOODS = ("lemons", "tomatoes", "pumpkins", "loaves", "postcards", "notebooks", "flowers",
-             "beans")
 # Every character below occurs in tests/data/chinese_corpus.txt (so in the fixture WordPiece vocab).
 _ZH_PEOPLE = tuple(("小明 小红 小文 小春 小英 小美 小丽 小安 "
                     "小静 小天 小月 小山 小花 小草 小风 小河").split())
@@ -44,57 +43,70 @@ def _capitalized(text: str) -> str:
   return text[:1].upper() + text[1:]
 
 
-def _en_fact(rng: random.Random, person: str) -> Dict[str, str]:
-  """One English fact: (sentence, question, answer); the answer occurs once in the sentence."""
-  if rng.random() < 0.5:
-    place = rng.choice(_EN_PLACES)
-    sentence = f"{_capitalized(person)} lives near the {place.capitalize()}."
-    return {
-        "sentence": sentence,
-        "question": f"Where does {person} live?",
-        "answer": place.capitalize()
-    }
-  goods = rng.choice(_EN_GOODS)
+_EN_SEASONS = ("spring", "summer", "autumn", "winter")
+
+
+def _en_place(rng: random.Random, person: str) -> Tuple[str, str, str]:
+  place = rng.choice(_EN_PLACES).capitalize()
+  return f"{_capitalized(person)} lives near the {place}.", f"Where does {person} live?", place
+
+
+def _en_count(rng: random.Random, person: str) -> Tuple[str, str, str]:
   count = str(rng.randint(2, 99))
-  sentence = f"{_capitalized(person)} sold {count} {goods} in the market."
-  return {"sentence": sentence, "question": f"How many {goods} did {person} sell?", "answer": count}
+  return (f"{_capitalized(person)} sold {count} loaves in the market.",
+          f"How many loaves did {person} sell?", count)
 
 
-def _zh_fact(rng: random.Random, person: str) -> Dict[str, str]:
-  """One Chinese fact; room answers mix an ASCII letter, digits and a character ("B12号")."""
-  if rng.random() < 0.5:
-    place = rng.choice(_ZH_PLACES)
-    sentence, question = f"{person}每天去{place}。", f"{person}每天去的地点是？"
-    return {"sentence": sentence, "question": question, "answer": place}
+def _en_season(rng: random.Random, person: str) -> Tuple[str, str, str]:
+  season = rng.choice(_EN_SEASONS)
+  return f"{_capitalized(person)} came back in {season}.", f"When did {person} come back?", season
+
+
+def _zh_place(rng: random.Random, person: str) -> Tuple[str, str, str]:
+  place = rng.choice(_ZH_PLACES)
+  return f"{person}每天去{place}。", f"{person}每天去的地点是？", place
+
+
+def _zh_room(rng: random.Random, person: str) -> Tuple[str, str, str]:
   room = f"{rng.choice(_ZH_ROOM_LETTERS)}{rng.randint(1, 99)}号"
-  sentence, question = f"{person}的房间是{room}。", f"{person}的房间是？"
-  return {"sentence": sentence, "question": question, "answer": room}
+  return f"{person}的房间是{room}。", f"{person}的房间是？", room
+
+
+def _zh_friends(rng: random.Random, person: str) -> Tuple[str, str, str]:
+  friends = f"{rng.randint(2, 99)}个"
+  return f"{person}有{friends}朋友。", f"{person}有多少个朋友？", friends
+
+
+# The kinds of fact: each makes (sentence, question, answer); the answer occurs once in the
+# sentence.
+_KINDS = {"en": (_en_place, _en_count, _en_season), "zh": (_zh_place, _zh_room, _zh_friends)}
+_PEOPLE = {"en": _EN_PEOPLE, "zh": _ZH_PEOPLE}
 
 
 def _paragraph(rng: random.Random, language: str, questions: int, version_2: bool,
                first_id: int) -> Dict[str, Any]:
-  people = _EN_PEOPLE if language == "en" else _ZH_PEOPLE
-  make_fact = _en_fact if language == "en" else _zh_fact
-  chosen = rng.sample(people, k=min(len(people), questions + 3))
-  present, absent = chosen[:questions + 1], chosen[questions + 1:]
-  facts = [make_fact(rng, person) for person in present]
-  joiner = " " if language == "en" else ""
-  context = joiner.join(fact["sentence"] for fact in facts)
+  kinds = list(_KINDS[language])
+  rng.shuffle(kinds)
+  stated = kinds[1:] if version_2 else kinds  # v2: the first kind is left out
+  people = rng.sample(_PEOPLE[language], k=len(kinds))
+  facts = [kind(rng, person) for kind, person in zip(stated, people)]
+  context = (" " if language == "en" else "").join(sentence for sentence, _, _ in facts)
   qas = []
+  order = rng.sample(range(len(kinds)), k=len(kinds))  # each kind asked once per round
   for index in range(questions):
     qa_id = f"{language}{'v2' if version_2 else 'v1'}_{first_id + index:06d}"
-    if version_2 and rng.random() < 1 / 3:
-      question = make_fact(rng, rng.choice(absent))["question"]
+    asked = order[index % len(kinds)]
+    if version_2 and asked == 0:
+      _, question, _ = kinds[0](rng, people[-1])
       qas.append({"id": qa_id, "question": question, "answers": [], "is_impossible": True})
       continue
-    fact = facts[index]
-    sentence_start = context.index(fact["sentence"])
-    answer_start = sentence_start + fact["sentence"].index(fact["answer"])
+    sentence, question, answer = facts[asked - 1 if version_2 else asked]
+    answer_start = context.index(sentence) + sentence.index(answer)
     qa = {
         "id": qa_id,
-        "question": fact["question"],
+        "question": question,
         "answers": [{
-            "text": fact["answer"],
+            "text": answer,
             "answer_start": answer_start
         }]
     }
@@ -113,8 +125,8 @@ def make_squad_data(rng: random.Random, num_questions: int, version_2: bool = Fa
     num_questions: questions in all (the last paragraph may hold fewer).
     version_2: SQuAD 2.0 layout with about a third of the questions unanswerable.
     language: "en" (English, spaces between words) or "zh" (Chinese, no spaces).
-    questions_per_paragraph: questions per paragraph; each paragraph states one more fact than it
-      asks about, so the model must pick the right one.
+    questions_per_paragraph: questions per paragraph, about the kinds in a random order (the
+      paragraph states every kind once, v2 all but one).
 
   Returns:
     The data set; every answerable question has exactly one answer whose `answer_start` is the

@@ -23,6 +23,9 @@ OUR_MODULES = {
     "create_pretraining_data": "data_prep.create_pretraining_data",
     "run_pretraining": "albert_tf.run_pretraining",
     "run_classifier": "albert_tf.run_classifier",
+    "run_squad_v1": "albert_tf.run_squad_v1",
+    "run_squad_v2": "albert_tf.run_squad_v2",
+    "run_race": "albert_tf.run_race",
 }
 # absl's Flag.flag_type() of what each DEFINE_* defines.
 FLAG_TYPES = {
@@ -82,6 +85,54 @@ README_COMMANDS = {
         "save_checkpoints_steps": 100,
         "train_batch_size": 128
     },
+    # The original README's SQuAD commands (v1 and v2 differ only in the script).
+    **{
+        command: {
+            "albert_config_file": "albert_config.json",
+            "output_dir": f"ft/{command}",
+            "train_file": "train.json",
+            "predict_file": "dev.json",
+            "train_feature_file": "train.tfrecord",
+            "predict_feature_file": "dev.tfrecord",
+            "predict_feature_left_file": "dev.left",
+            "init_checkpoint": "albert_base/model.ckpt-best",
+            "spm_model_file": "30k-clean.model",
+            "do_lower_case": True,
+            "max_seq_length": 384,
+            "doc_stride": 128,
+            "max_query_length": 64,
+            "do_train": True,
+            "do_predict": True,
+            "train_batch_size": 48,
+            "predict_batch_size": 8,
+            "learning_rate": 5e-5,
+            "num_train_epochs": 2.0,
+            "warmup_proportion": .1,
+            "save_checkpoints_steps": 5000,
+            "n_best_size": 20,
+            "max_answer_length": 30
+        } for command in ("run_squad_v1", "run_squad_v2")
+    },
+    # The original README's RACE command.
+    "run_race": {
+        "albert_config_file": "albert_config.json",
+        "output_dir": "ft/race",
+        "train_file": "race/train.tfrecord",
+        "eval_file": "race/dev.tfrecord",
+        "data_dir": "data",
+        "init_checkpoint": "albert_base/model.ckpt-best",
+        "spm_model_file": "30k-clean.model",
+        "max_seq_length": 512,
+        "max_qa_length": 128,
+        "do_train": True,
+        "do_eval": True,
+        "train_batch_size": 32,
+        "eval_batch_size": 8,
+        "learning_rate": 1e-5,
+        "train_step": 12000,
+        "warmup_step": 1000,
+        "save_checkpoints_steps": 100
+    },
 }
 # Imports one command line's module, dumps its flags' types and defaults, parses `argv` as the
 # command line does (a bad flag exits with its one-line error) and dumps the parsed values.
@@ -111,7 +162,10 @@ def original_flags(command: str) -> dict:
   found = {}
   for node in ast.walk(tree):
     if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in FLAG_TYPES:
-      found[node.args[0].value] = (FLAG_TYPES[node.func.attr], literal(node.args[1]))
+      # run_squad_v1's export_dir gives its default as a keyword.
+      keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+      default = node.args[1] if len(node.args) > 1 else keywords["default"]
+      found[node.args[0].value] = (FLAG_TYPES[node.func.attr], literal(default))
   return found
 
 
@@ -163,7 +217,10 @@ def test_the_original_definitions_are_all_read():
   } == {
       "create_pretraining_data": 17,
       "run_pretraining": 28,
-      "run_classifier": 32
+      "run_classifier": 32,
+      "run_squad_v1": 34,
+      "run_squad_v2": 35,
+      "run_race": 35
   }
   assert original_flags("run_pretraining")["masked_lm_budget"] == ("float", 0)
   assert original_flags("run_classifier")["optimizer"] == ("string", "adamw")

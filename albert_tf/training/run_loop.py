@@ -81,11 +81,11 @@ class TrainingRun:
     with strategy.scope():
       self.model = task.build_model()
       self.optimizer = _build_optimizer(options)
-    self.trainer = trainer_lib.Trainer(strategy, task, self.model, self.optimizer,
-                                       global_batch_size=options.train_batch_size,
-                                       jit_compile=options.jit_compile,
-                                       gradient_clipping=options.gradient_clipping,
-                                       distributed_input=not options.checkpoint_input_pipeline)
+    self.trainer = trainer_lib.Trainer(
+        strategy, task, self.model, self.optimizer, global_batch_size=options.train_batch_size,
+        jit_compile=options.jit_compile, gradient_clipping=options.gradient_clipping,
+        distributed_input=not options.checkpoint_input_pipeline,
+        gradient_accumulation_steps=options.gradient_accumulation_steps)
     self.train_iterator = self.iterator("train", options.train_batch_size) if options.do_train \
         else None
     self.checkpoints = checkpointing.TrainingCheckpoints(
@@ -132,8 +132,13 @@ class TrainingRun:
     logging.info("Eval at step %d: %s", results["global_step"],
                  evaluation.format_eval_results(results).strip().replace("\n", ", "))
     self.write_summaries("eval", results, results["global_step"])
-    if self.is_chief and self.results.append(results):
-      self.checkpoints.keep_as_best(checkpoint_path)
+    if self.is_chief:
+      # model.ckpt-best first: a kill between the two then loses only the eval line (the rerun
+      # evaluates that checkpoint again), never leaves eval_results.txt naming a best step that
+      # model.ckpt-best does not hold.
+      if self.results.improves(results):
+        self.checkpoints.keep_as_best(checkpoint_path)
+      self.results.append(results)
     return results
 
   def next_stop(self, step: int) -> int:

@@ -23,6 +23,18 @@ Clipping (reference §8.2, §8.5):
   global gradient is clipped: the original single-device algorithm, independent of the number of
   replicas.
 With one replica both are exactly the original.
+
+Gradient accumulation (`gradient_accumulation_steps=N`, for batches that do not fit in memory at
+once): a step still consumes one batch and applies one update. The replica's batch is cut into N
+micro-batches run one after another in a `tf.while_loop` (parallel_iterations=1, so one
+micro-batch's activations live at a time); each micro-batch's loss is normalised by the statistics
+of the whole batch (all-reduced under global clipping), so the sum of their gradients is the
+gradient of the whole batch's loss. The sum is then aggregated, clipped and applied exactly as
+without accumulation: with dropout off, N micro-batches give the weights of one batch.
+
+A trainable variable the loss does not use (its gradient is None when the step is traced, e.g. the
+pooler under a SQuAD head) is left out of clipping and the update, as the original optimizers skip
+it: no step, no weight decay, no slots.
 """
 
 import time
@@ -63,6 +75,22 @@ def learning_rate(optimizer: tf_keras.optimizers.legacy.Optimizer) -> float:
   return float(tf.convert_to_tensor(schedule))
 
 
+def check_accumulation(global_batch_size: int, num_replicas: int, accumulation_steps: int) -> None:
+  """Checks that each replica's batch splits into `accumulation_steps` equal micro-batches.
+
+  Raises:
+    ValueError: one line naming the flags and the fix.
+  """
+  if accumulation_steps < 1:
+    raise ValueError(f"--gradient_accumulation_steps={accumulation_steps}: use 1 (no "
+                     "accumulation) or more.")
+  if global_batch_size % (num_replicas * accumulation_steps):
+    raise ValueError(
+        f"--train_batch_size={global_batch_size} does not split into {num_replicas} replica(s) x "
+        f"--gradient_accumulation_steps={accumulation_steps} equal micro-batches: use a batch "
+        f"that is a multiple of {num_replicas * accumulation_steps}.")
+
+
 class Trainer:
   """Runs a task's training steps, evaluations and predictions under a tf.distribute strategy.
 
@@ -93,16 +121,25 @@ class Trainer:
       iterators of per-worker batches that the trainer splits between this worker's replicas.
     update_in_compiled_step: run the aggregation and update inside the compiled step (default: on a
       TPU, or with jit_compile on one replica). True needs a strategy whose all-reduce compiles.
+    gradient_accumulation_steps: N micro-batches per step (see the module docstring); each
+      replica's batch (global_batch_size / replicas) must divide by N.
+
+  Raises:
+    ValueError: an unknown gradient_clipping, or a gradient_accumulation_steps below 1 or not
+      dividing the replica's batch.
   """
 
   def __init__(self, strategy: tf.distribute.Strategy, task: task_lib.Task, model: tf_keras.Model,
                optimizer: tf_keras.optimizers.legacy.Optimizer, *, global_batch_size: int,
                jit_compile: bool = False, clip_norm: float = 1.0,
                gradient_clipping: str = "per_replica", distributed_input: bool = False,
-               update_in_compiled_step: bool | None = None):
+               update_in_compiled_step: bool | None = None, gradient_accumulation_steps: int = 1):
     if gradient_clipping not in CLIPPING_MODES:
       raise ValueError(f"gradient_clipping={gradient_clipping!r}: use one of "
                        f"{', '.join(CLIPPING_MODES)}.")
+    check_accumulation(global_batch_size, strategy.num_replicas_in_sync,
+                       gradient_accumulation_steps)
+    self.gradient_accumulation_steps = gradient_accumulation_steps
     self.strategy = strategy
     self.task = task
     self.model = model
@@ -158,8 +195,11 @@ class Trainer:
       if self._loss_scaling:
         loss = self.optimizer.get_scaled_loss(loss)
     # Dense gradients: the embedding table's lookup part arrives as IndexedSlices, and a tied
-    # output layer makes the table's gradient dense anyway.
-    gradients = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+    # output layer makes the table's gradient dense anyway. None: the loss does not use the
+    # variable (known when tracing), which the update then skips.
+    gradients = [
+        None if g is None else tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)
+    ]
     if self._loss_scaling:
       gradients = self.optimizer.get_unscaled_gradients(gradients)
     return losses, outputs, gradients
@@ -175,15 +215,65 @@ class Trainer:
       gradients = context.all_reduce(tf.distribute.ReduceOp.MEAN, gradients)
     return gradients, norm
 
+  def _accumulated_gradients(self, features: task_lib.Features,
+                             statistics: Mapping[str, tf.Tensor]) -> tuple[dict, list]:
+    """The summed losses and gradients (None where unused) of N micro-batches, one after another.
+
+    The train metrics are updated per micro-batch here (the micro-batches' outputs are not kept).
+    """
+    steps = self.gradient_accumulation_steps
+
+    def micro_batches(tensor: tf.Tensor) -> tf.Tensor:  # [b, ...] -> [N, b / N, ...]
+      return tf.reshape(tensor, tf.concat([[steps, -1], tf.shape(tensor)[1:]], axis=0))
+
+    split = tf.nest.map_structure(micro_batches, features)
+
+    def micro_step(index):
+      micro = tf.nest.map_structure(lambda tensor: tensor[index], split)
+      losses, outputs, gradients = self._gradients_fn(micro, statistics)
+      self.train_metrics.update_state(micro, outputs)
+      return {name: tf.cast(loss, tf.float32) for name, loss in losses.items()}, gradients
+
+    # The first micro-batch outside the loop gives the loss names and which variables have a
+    # gradient; parallel_iterations=1 keeps the others from overlapping, so one micro-batch's
+    # activations are alive at a time.
+    losses, gradients = micro_step(tf.constant(0))
+    used = [gradient is not None for gradient in gradients]
+
+    def body(index, loss_sums, gradient_sums):
+      losses, gradients = micro_step(index)
+      gradients = [gradient for gradient, keep in zip(gradients, used) if keep]
+      return (index + 1, {
+          name: loss_sums[name] + losses[name] for name in loss_sums
+      }, [total + gradient for total, gradient in zip(gradient_sums, gradients)])
+
+    _, losses, sums = tf.while_loop(
+        lambda index, *_: index < steps, body,
+        (tf.constant(1), losses, [g for g in gradients if g is not None]), parallel_iterations=1)
+    sums = iter(sums)
+    return losses, [next(sums) if keep else None for keep in used]
+
   def _update(self, features: task_lib.Features) -> tuple[dict, Any, tf.Tensor]:
-    """One training step on this replica's batch: loss, gradients, aggregation, one update."""
+    """One training step on this replica's batch: loss, gradients, aggregation, one update.
+
+    Returns the outputs of the model on the batch, or None with gradient accumulation (whose
+    micro-batches updated the train metrics themselves).
+    """
     statistics = self.task.batch_statistics(features)
     if self._global_clipping:
       statistics = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM,
                                                                   statistics)
-    losses, outputs, gradients = self._gradients_fn(features, statistics)
-    gradients, norm = self._aggregate(gradients)
-    self.optimizer.apply_gradients(zip(gradients, self.trainable_variables),
+    if self.gradient_accumulation_steps == 1:
+      losses, outputs, gradients = self._gradients_fn(features, statistics)
+    else:
+      outputs = None
+      losses, gradients = self._accumulated_gradients(features, statistics)
+    # The original optimizers skip a variable whose gradient is None (no step, decay or slots).
+    used = [(gradient, variable)
+            for gradient, variable in zip(gradients, self.trainable_variables)
+            if gradient is not None]
+    gradients, norm = self._aggregate([gradient for gradient, _ in used])
+    self.optimizer.apply_gradients(zip(gradients, [variable for _, variable in used]),
                                    experimental_aggregate_gradients=False)
     return losses, outputs, norm
 
@@ -192,7 +282,8 @@ class Trainer:
     loss = losses["loss"]
     if self._global_clipping:  # each replica's loss is its share: report the global batch's
       loss *= self._num_replicas
-    self.train_metrics.update_state(features, outputs)
+    if outputs is not None:  # else the micro-batches did
+      self.train_metrics.update_state(features, outputs)
     self.train_loss.update_state(loss)
     self.gradient_norm.update_state(norm)
     return loss
