@@ -18,6 +18,8 @@ document of the same block instead of the whole corpus.
 """
 
 import collections
+import concurrent.futures
+from concurrent.futures.process import BrokenProcessPool
 import multiprocessing
 import time
 from typing import Iterator, List, NamedTuple, Optional
@@ -119,15 +121,26 @@ def _map_blocks(config: PretrainingDataConfig, blocks: Iterator[Block]):
     for block in blocks:
       yield processor.process(block)
     return
-  context = multiprocessing.get_context("spawn")
-  with context.Pool(config.num_workers, initializer=_init_worker, initargs=(config,)) as pool:
+  # A ProcessPoolExecutor, not a multiprocessing.Pool: when a worker dies (the out-of-memory
+  # killer, a kill -9) the Pool replaces it and waits forever for the block it held; the executor
+  # fails every pending block at once with BrokenProcessPool.
+  executor = concurrent.futures.ProcessPoolExecutor(config.num_workers,
+                                                    mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_init_worker, initargs=(config,))
+  with executor:
     in_flight = collections.deque()
-    for block in blocks:
-      in_flight.append(pool.apply_async(_process_in_worker, (block,)))
-      if len(in_flight) >= 2 * config.num_workers:
-        yield in_flight.popleft().get()
-    while in_flight:
-      yield in_flight.popleft().get()
+    try:
+      for block in blocks:
+        in_flight.append(executor.submit(_process_in_worker, block))
+        if len(in_flight) >= 2 * config.num_workers:
+          yield in_flight.popleft().result()
+      while in_flight:
+        yield in_flight.popleft().result()
+    except BrokenProcessPool:
+      raise CorpusError(
+          "a data worker process died (killed by a signal, e.g. the out-of-memory killer): no "
+          "output was written under its final name; rerun, with fewer --num_workers or a smaller "
+          "--block_bytes if memory is short") from None
 
 
 def create_pretraining_data(config: PretrainingDataConfig) -> dict:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import psutil
 import pytest
 
 from tests import text_fixtures
@@ -135,3 +136,35 @@ def test_killed_run_leaves_no_final_file_and_rerun_completes(sp_model, tmp_path)
                  capture_output=True)
   for name in ("r-00000-of-00002.tfrecord", "r-00001-of-00002.tfrecord"):
     assert (out / name).read_bytes() == (fresh / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_killed_worker_fails_the_run_in_one_line_instead_of_hanging(sp_model, tmp_path):
+  corpus = tmp_path / "big.txt"
+  corpus.write_bytes(open(text_fixtures.ENGLISH_CORPUS, "rb").read() * 25)
+  out = tmp_path / "out"
+  process = subprocess.Popen([
+      sys.executable, "-m", "data_prep.create_pretraining_data", f"--input_file={corpus}",
+      f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",
+      "--num_output_shards=2", "--max_seq_length=128", "--dupe_factor=10", "--num_workers=2",
+      "--block_bytes=2000"
+  ], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  spill = out / "r-00000-of-00002.tfrecord.spill.incomplete" / "shard-00000"
+  # Wait (without sleeping) until the workers' records are being spilled, then kill one worker,
+  # as the out-of-memory killer would.
+  while process.poll() is None and not (spill.exists() and spill.stat().st_size > 0):
+    pass
+  workers = [
+      child for child in psutil.Process(process.pid).children()
+      if "spawn_main" in " ".join(child.cmdline())
+  ]
+  assert process.poll() is None and len(workers) == 2, "the run ended before a worker was killed"
+  workers[0].send_signal(signal.SIGKILL)
+  _, stderr = process.communicate(timeout=120)  # a hang fails here
+  assert process.returncode == 1
+  assert stderr.strip().splitlines()[-1] == (
+      "error: a data worker process died (killed by a signal, e.g. the out-of-memory killer): no "
+      "output was written under its final name; rerun, with fewer --num_workers or a smaller "
+      "--block_bytes if memory is short")
+  assert glob.glob(str(out / "r-*.tfrecord")) == []
+  assert not os.path.exists(out / "r.stats.json")
