@@ -275,7 +275,7 @@ def atomic_directory(path: str) -> Iterator[str]:
   path = path.rstrip("/")
   parent = os.path.dirname(path)
   _makedirs(parent)
-  temporary = os.path.join(parent, f".tmp-{os.path.basename(path)}-{uuid.uuid4().hex}")
+  temporary = os.path.join(parent, f"{_directory_temporary_prefix(path)}{uuid.uuid4().hex}")
   try:
     yield temporary
     if _exists(path):
@@ -287,6 +287,32 @@ def atomic_directory(path: str) -> Iterator[str]:
   finally:
     if _exists(temporary):
       _remove(temporary)
+
+
+def _directory_temporary_prefix(path: str) -> str:
+  return f".tmp-{os.path.basename(path)}-"
+
+
+def remove_stale_temporaries(path: str) -> List[str]:
+  """Removes the temporary directories `atomic_directory(path)` left when its process was killed.
+
+  Call it only while holding `path`'s output lock (albert_tf.output_lock): then no live writer
+  owns such a directory.
+
+  Returns:
+    The directories removed.
+  """
+  path = path.rstrip("/")
+  prefix = _directory_temporary_prefix(path)
+  stale = [
+      candidate
+      for candidate in glob_files(os.path.join(os.path.dirname(path),
+                                               glob.escape(prefix) + "*"))
+      if len(os.path.basename(candidate)) == len(prefix) + 32  # prefix + a uuid4 hex
+  ]
+  for candidate in stale:
+    _remove(candidate)
+  return stale
 
 
 class OutputOverlapError(ValueError):

@@ -278,3 +278,15 @@ def test_run_with_no_restorable_checkpoint_refuses_a_fresh_start(trained, data, 
       "missing; model.ckpt-2: its .index file is missing); a fresh start would overwrite them: "
       "move them away to start afresh, or pass a new --output_dir.")
   assert checksums(output_dir) == before
+
+
+def test_export_removes_the_temporary_directory_a_killed_export_left(tmp_path, caplog):
+  export_dir = tmp_path / "export"
+  stale = export_dir / f".tmp-3-{'a' * 32}"  # what atomic_directory leaves when killed
+  others = [export_dir / f".tmp-30-{'b' * 32}", export_dir / ".tmp-3-mine", export_dir / "2"]
+  for directory in [stale, *others]:
+    (directory / "variables").mkdir(parents=True)
+  with caplog.at_level(logging.INFO, logger="absl"):
+    exporter.write_atomically(str(export_dir / "3"), overwrite=False, write=os.makedirs)
+  assert sorted(os.listdir(export_dir)) == sorted(["3", *(other.name for other in others)])
+  assert f"Removed {stale}, left by an export that was killed." in caplog.text

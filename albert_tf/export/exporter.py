@@ -144,6 +144,8 @@ def write_atomically(final_dir: str, overwrite: bool, write: Callable[[str], Non
     with output_lock.lock_output(final_dir):
       if tf.io.gfile.exists(final_dir) and not overwrite:
         raise ExportError(f"{final_dir} already exists: pass another --version, or --overwrite")
+      for stale in file_io.remove_stale_temporaries(final_dir):
+        logging.info("Removed %s, left by an export that was killed.", stale)
       with file_io.atomic_directory(final_dir) as temporary:
         write(temporary)
   except output_lock.OutputLockError as error:
