@@ -128,25 +128,6 @@ def _max_seq_length() -> int:
   return length
 
 
-def _warn_if_other_vocabulary() -> None:
-  """Warns when the vocabulary given is not the one of the records the run trained on."""
-  vocabulary_file = FLAGS.spm_model_file or FLAGS.vocab_file
-  if not (FLAGS.init_checkpoint and vocabulary_file and os.path.isfile(vocabulary_file)):
-    return
-  run_dir = FLAGS.init_checkpoint if os.path.isdir(FLAGS.init_checkpoint) else os.path.dirname(
-      FLAGS.init_checkpoint)
-  recorded = run_identity.recorded_vocabulary(run_dir)
-  if recorded and recorded["fingerprint"] != run_identity.vocabulary_fingerprint(
-      spm_model_file=FLAGS.spm_model_file, vocab_file=FLAGS.vocab_file,
-      do_lower_case=FLAGS.do_lower_case):
-    logging.warning(
-        "--%s=%s (--do_lower_case=%s) is not the vocabulary the run trained with (%s, "
-        "do_lower_case=%s, recorded in %s): the text signatures will tokenize differently; pass "
-        "the run's vocabulary.", "spm_model_file" if FLAGS.spm_model_file else "vocab_file",
-        vocabulary_file, FLAGS.do_lower_case, recorded["file"], recorded["do_lower_case"],
-        os.path.join(run_dir, run_identity.RUN_INFO_FILE))
-
-
 def _check_outputs_spare_inputs() -> None:
   """Refuses export directories that are, or hold, a file the export reads, or each other.
 
@@ -179,7 +160,12 @@ def _check_outputs_spare_inputs() -> None:
 
 def _export() -> str:
   """Runs the export of --task with its flags; returns the version directory."""
-  _warn_if_other_vocabulary()
+  warning = run_identity.other_vocabulary_message(FLAGS.init_checkpoint,
+                                                  spm_model_file=FLAGS.spm_model_file,
+                                                  vocab_file=FLAGS.vocab_file,
+                                                  do_lower_case=FLAGS.do_lower_case)
+  if warning:
+    logging.warning("%s", warning)
   for task, names in _TASK_FLAGS.items():
     for name in names:
       if name not in _TASK_FLAGS[FLAGS.task] and FLAGS[name].present:

@@ -149,17 +149,6 @@ def beam_engine() -> types.ModuleType:
   return beam_pipeline
 
 
-def check_runner_flags(runner: Optional[str], pipeline_args: Sequence[str]) -> None:
-  """Refuses an unknown --runner, and Beam pipeline options without --runner (one line)."""
-  if runner is not None and runner not in pretraining_data_config.BEAM_RUNNERS:
-    raise CorpusError(f"unknown --runner={runner}; use one of "
-                      f"{', '.join(pretraining_data_config.BEAM_RUNNERS)}, or no --runner for the "
-                      "local engine.")
-  if runner is None and pipeline_args:
-    raise CorpusError(f"Beam pipeline options ({' '.join(pipeline_args)}) need --runner; without "
-                      "it the local engine runs and takes no pipeline options.")
-
-
 def check_outputs_spare_inputs(config: pipeline.PretrainingDataConfig) -> None:
   """Refuses shards or a stats file that are an input, each other, or what --input_file matches.
 
@@ -182,7 +171,7 @@ def main(argv):
   pipeline_args = argv[1:]  # what follows "--": absl stops parsing there
   runner = FLAGS.runner
   config = config_from_flags()
-  cli.run_action(lambda: check_runner_flags(runner, pipeline_args))
+  cli.run_action(lambda: pretraining_data_config.check_runner_flags(runner, pipeline_args))
   paths = [config.input_file, config.output_file, config.spm_model_file, config.vocab_file]
   if runner is None or not any(path and "://" in path for path in paths):
     # (Beam file systems other than TensorFlow's are checked by Beam alone.)

@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 from albert_tf import tokenization
 from data_prep import sharded_writer
@@ -108,3 +108,14 @@ def default_stats_path(output_file: str) -> str:
   directory, name = os.path.split(first)
   stem = name.split(".")[0].rstrip("-_.") or "pretraining_data"
   return os.path.join(directory, stem + ".stats.json")
+
+
+def check_runner_flags(runner: Optional[str], pipeline_args: Sequence[str]) -> None:
+  """Refuses an unknown --runner, and Beam pipeline options without --runner (one line)."""
+  if runner is not None and runner not in BEAM_RUNNERS:
+    raise CorpusError(f"unknown --runner={runner}; use one of "
+                      f"{', '.join(BEAM_RUNNERS)}, or no --runner for the "
+                      "local engine.")
+  if runner is None and pipeline_args:
+    raise CorpusError(f"Beam pipeline options ({' '.join(pipeline_args)}) need --runner; without "
+                      "it the local engine runs and takes no pipeline options.")

@@ -15,8 +15,8 @@ import pytest
 
 from data_prep import beam_pipeline
 from data_prep import corpus_files
-from data_prep import create_pretraining_data as cli_module
 from data_prep import pipeline
+from data_prep import pretraining_data_config
 from data_prep.corpus_files import CorpusError
 from tests import text_fixtures
 
@@ -138,13 +138,20 @@ def test_runner_errors_name_the_fix():
   assert "pip install 'apache-beam[gcp]==2.77.0'" in beam_pipeline.runner_error_line(
       "DataflowRunner", not_installed)
   with pytest.raises(CorpusError, match=r"unknown --runner=FooRunner; use one of DirectRunner"):
-    cli_module.check_runner_flags("FooRunner", [])
+    pretraining_data_config.check_runner_flags("FooRunner", [])
   with pytest.raises(CorpusError, match=r"Beam pipeline options \(--project=p\) need --runner"):
-    cli_module.check_runner_flags(None, ["--project=p"])
+    pretraining_data_config.check_runner_flags(None, ["--project=p"])
+  # The command line's module defines absl flags: a process of its own, so that this test process
+  # can still import other command lines.
   argv = ["prog", "--input_file=x", "--runner=DataflowRunner", "--project=p", "--", "--region=r"]
-  assert "unknown flag --project; put Beam pipeline options after --" in (
-      cli_module.misplaced_pipeline_option(argv))
-  assert cli_module.misplaced_pipeline_option(argv[:3] + argv[4:]) is None
+  code = ("import json, sys; from data_prep import create_pretraining_data as c; "
+          "argv = json.loads(sys.argv[1]); print(c.misplaced_pipeline_option(argv)); "
+          "print(c.misplaced_pipeline_option(argv[:3] + argv[4:]))")
+  result = subprocess.run([sys.executable, "-c", code, json.dumps(argv)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+  misplaced, placed = result.stdout.splitlines()
+  assert "unknown flag --project; put Beam pipeline options after --" in misplaced
+  assert placed == "None"
 
 
 def _run_cli(*args, prelude="pass"):

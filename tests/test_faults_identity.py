@@ -9,9 +9,7 @@ import random
 import shutil
 import subprocess
 import sys
-from unittest import mock
 
-from absl import flags
 import pytest
 
 from albert_tf.config import AlbertConfig
@@ -203,27 +201,14 @@ def test_run_classifier_with_another_config_changes_nothing(tmp_path):
 
 
 def test_export_warns_when_the_vocabulary_is_not_the_runs(workspace, tmp_path):
-  from albert_tf import export_savedmodel  # pylint: disable=g-import-not-at-top
   other_vocab = write_vocab(tmp_path / "vocab.txt", "epsilon")
-  flags.FLAGS.unparse_flags()
-  try:
-    flags.FLAGS(
-        ["albert-export", f"--init_checkpoint={workspace['run']}", f"--vocab_file={other_vocab}"])
-    with mock.patch.object(export_savedmodel.logging, "warning") as warning:
-      export_savedmodel._warn_if_other_vocabulary()  # pylint: disable=protected-access
-      message = warning.call_args.args[0] % warning.call_args.args[1:]
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS([
-        "albert-export", f"--init_checkpoint={workspace['run']}",
-        f"--vocab_file={workspace['entry']['file']}"
-    ])
-    with mock.patch.object(export_savedmodel.logging, "warning") as silent:
-      export_savedmodel._warn_if_other_vocabulary()  # pylint: disable=protected-access
-  finally:
-    flags.FLAGS.unparse_flags()
+  message = run_identity.other_vocabulary_message(workspace["run"], spm_model_file=None,
+                                                  vocab_file=str(other_vocab), do_lower_case=True)
   assert message == (
       f"--vocab_file={other_vocab} (--do_lower_case=True) is not the vocabulary the run trained "
       f"with ({workspace['entry']['file']}, do_lower_case=True, recorded in "
       f"{workspace['run']}/run_info.json): the text signatures will tokenize differently; pass the "
       "run's vocabulary.")
-  assert not silent.called
+  assert run_identity.other_vocabulary_message(workspace["run"], spm_model_file=None,
+                                               vocab_file=workspace["entry"]["file"],
+                                               do_lower_case=True) is None

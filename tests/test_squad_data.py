@@ -198,7 +198,7 @@ def test_answers_not_at_their_answer_start_are_skipped_and_counted(tmp_path, cap
       _qa("none", answers=[], is_impossible=True),
   ]
   path = _write_json(tmp_path / "train.json", _squad(qas))
-  with caplog.at_level(logging.WARNING):
+  with caplog.at_level(logging.WARNING, logger="absl"):
     examples = sd.read_squad_examples(path, is_training=True, version_2_with_negative=True)
   assert [e.qas_id for e in examples] == ["good", "none"]
   warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -220,7 +220,7 @@ def test_long_questions_are_truncated_and_counted_once(tmp_path, spm_tokenizer, 
   path = _write_json(tmp_path / "train.json", _squad(qas))
   examples = sd.read_squad_examples(path, True, False)
   features = []
-  with caplog.at_level(logging.WARNING):
+  with caplog.at_level(logging.WARNING, logger="absl"):
     stats = sd.convert_examples_to_features(examples, spm_tokenizer, SETTINGS, True,
                                             features.append)
   assert stats.truncated_questions == 2
@@ -315,7 +315,7 @@ def test_train_cache_is_reused_and_rebuilt_when_anything_changes(tmp_path, train
 
   def build(examples=few, settings=SETTINGS, vocab=fingerprint, seed=12345):
     caplog.clear()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):
       sd.cached_train_features(str(tmp_path), "squad", examples, spm_tokenizer, settings, vocab,
                                seed=seed)
     lines = [r.getMessage() for r in caplog.records if "training features" in r.getMessage()]
@@ -388,7 +388,7 @@ def test_eval_cache_honours_explicit_paths_and_replaces_a_pickle(tmp_path, train
   with open(left_file, "wb") as writer:
     writer.write(b"\x80\x04\x95 an original pickle")
   examples = [sd.SquadExample(e.qas_id, e.question_text, e.paragraph_text) for e in train_examples]
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     got, features = sd.cached_eval_features(None, "ignored", examples, spm_tokenizer, SETTINGS,
                                             fingerprint, record_file=record_file,
                                             metadata_file=left_file)
@@ -463,7 +463,7 @@ def test_conversion_logs_progress_every_100_examples(vocab, kind, caplog):
   tokenizer = (sd.make_tokenizer(vocab["spm"], None, True) if kind == "spm" else sd.make_tokenizer(
       None, vocab["wordpiece"], True))
   examples = [sd.SquadExample(str(i), "who", "Marta opened the bakery.") for i in range(101)]
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     stats = sd.convert_examples_to_features(examples, tokenizer, SETTINGS, False, lambda f: None)
   assert stats.num_features == 101
   progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Converting ")]
@@ -494,7 +494,7 @@ def test_an_interrupted_rebuild_leaves_no_cache_that_looks_valid(tmp_path, train
   monkeypatch.undo()
   assert sorted(os.listdir(tmp_path)) == ["squad_train.tf_record"]  # no temporary, no metadata
   assert open(record_file, "rb").read() == old_records
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     sd.cached_train_features(str(tmp_path), "squad", few, spm_tokenizer, SETTINGS, fingerprint)
   assert any("is missing" in r.getMessage() for r in caplog.records)
 

@@ -181,3 +181,29 @@ def record_run_info(output_dir: str, identity: RunIdentity) -> None:
     file_io.write_text_atomically(
         os.path.join(output_dir, RUN_INFO_FILE),
         json.dumps({VOCABULARY_KEY: identity.vocabulary}, indent=2, sort_keys=True) + "\n")
+
+
+def other_vocabulary_message(init_checkpoint: Optional[str], *, spm_model_file: Optional[str],
+                             vocab_file: Optional[str], do_lower_case: bool) -> Optional[str]:
+  """A warning when the vocabulary given is not the one the run at `init_checkpoint` trained with.
+
+  Args:
+    init_checkpoint: a run directory or a checkpoint prefix in one (None: nothing to compare).
+    spm_model_file, vocab_file, do_lower_case: the vocabulary given (the export's flags).
+
+  Returns:
+    The message, or None when they agree or the run recorded no vocabulary.
+  """
+  vocabulary_file = spm_model_file or vocab_file
+  if not (init_checkpoint and vocabulary_file and os.path.isfile(vocabulary_file)):
+    return None
+  run_dir = init_checkpoint if os.path.isdir(init_checkpoint) else os.path.dirname(init_checkpoint)
+  recorded = recorded_vocabulary(run_dir)
+  if not recorded or recorded["fingerprint"] == vocabulary_fingerprint(
+      spm_model_file=spm_model_file, vocab_file=vocab_file, do_lower_case=do_lower_case):
+    return None
+  return (f"--{'spm_model_file' if spm_model_file else 'vocab_file'}={vocabulary_file} "
+          f"(--do_lower_case={do_lower_case}) is not the vocabulary the run trained with "
+          f"({recorded['file']}, do_lower_case={recorded['do_lower_case']}, recorded in "
+          f"{os.path.join(run_dir, RUN_INFO_FILE)}): the text signatures will tokenize "
+          "differently; pass the run's vocabulary.")
