@@ -27,11 +27,12 @@ format: $(STAMP)
 	$(BIN)/yapf --in-place --recursive --parallel $(LINTED) --exclude 'tests/data/*'
 	$(BIN)/ruff check --fix $(LINTED)
 
-# Unit tests run on 2 pytest processes; the multi-process, kill/resume and convergence tests (-m slow)
-# then run one at a time, since they start processes of their own.
+# Unit tests run on 2 pytest processes; then the multi-process, kill/resume and convergence tests
+# (-m slow), also on 2, a file per process (--dist loadfile), so that a module's expensive fixture
+# (the one-update matrix) runs once.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow" tests
-	$(BIN)/python -m pytest -q -m slow tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m slow tests
 
 # The inner loop while developing: everything except the multi-process and training-to-convergence tests.
 test-fast: $(STAMP)
