@@ -168,7 +168,7 @@ def training_user_errors() -> tuple[type[Exception], ...]:
   from albert_tf import output_lock
   from albert_tf.export import exporter
   from albert_tf.models import hub_encoder
-  from albert_tf.training import classifier_run
+  from albert_tf.training import fine_tuning
   from albert_tf.training import run_identity
   from albert_tf.training import run_loop
   from albert_tf.training import strategy
@@ -176,5 +176,5 @@ def training_user_errors() -> tuple[type[Exception], ...]:
   # pylint: enable=g-import-not-at-top
   return (UserError, config.AlbertConfigError, strategy.StrategyError, checkpoints.CheckpointError,
           exporter.ExportError, output_lock.OutputLockError, hub_encoder.HubEncoderError,
-          classifier_run.NoTrainedCheckpointError, trainer.NonFiniteLossError,
+          fine_tuning.NoTrainedCheckpointError, trainer.NonFiniteLossError,
           run_loop.EvalTimeoutError, run_identity.RunIdentityError, FileNotFoundError)

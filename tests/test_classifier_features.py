@@ -178,7 +178,7 @@ def _inode(path):
 
 
 def test_cache_is_reused_when_nothing_changed(tmp_path, spm_tokenizer, spm_fingerprint, caplog):
-  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.INFO, logger="absl")
   cache = _Cache(tmp_path, spm_tokenizer, spm_fingerprint)
   path, count = cache.build()
   inode = _inode(path)
@@ -200,7 +200,7 @@ def test_cache_is_reused_when_nothing_changed(tmp_path, spm_tokenizer, spm_finge
 def test_cache_is_rebuilt_when_anything_that_shapes_it_changes(tmp_path, vocab, spm_tokenizer,
                                                                spm_fingerprint, caplog, change,
                                                                reason):
-  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.INFO, logger="absl")
   cache = _Cache(tmp_path, spm_tokenizer, spm_fingerprint)
   path, _ = cache.build()
   inode = _inode(path)
@@ -228,7 +228,7 @@ def test_cache_is_rebuilt_when_anything_that_shapes_it_changes(tmp_path, vocab, 
 
 
 def test_other_task_or_split_gets_its_own_file(tmp_path, spm_tokenizer, spm_fingerprint, caplog):
-  caplog.set_level(logging.INFO)
+  caplog.set_level(logging.INFO, logger="absl")
   cache = _Cache(tmp_path, spm_tokenizer, spm_fingerprint)
   mrpc, _ = cache.build()
   inode = _inode(mrpc)

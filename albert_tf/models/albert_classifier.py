@@ -9,10 +9,11 @@ import tf_keras
 from albert_tf import checkpoint_names
 from albert_tf.layers import classification_head
 from albert_tf.models import albert_model
+from albert_tf.models import backbone_with_head
 
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class AlbertClassifier(albert_model.ConfiguredModel):
+class AlbertClassifier(backbone_with_head.BackboneWithHead):
   """ALBERT with the original fine-tuning classifier head.
 
   pooled_output -> dropout (training only) -> `output_weights` [C, H], `output_bias` [C]: the
@@ -37,29 +38,20 @@ class AlbertClassifier(albert_model.ConfiguredModel):
     (tf.float32, TensorShape([1, 3]), TensorShape([1, 32]))
   """
 
+  checkpoint_head = checkpoint_names.CLASSIFIER_HEAD
+  head_arguments = ("num_labels", "dropout_rate")
+  model_noun = "classifier"
+
   def __init__(self, config: albert_model.ConfigLike, num_labels: int, dropout_rate: float = 0.1,
                encoder: Optional[tf_keras.layers.Layer] = None, **kwargs):
     kwargs.setdefault("name", "albert_classifier")
-    super().__init__(config, **kwargs)
+    super().__init__(config, encoder, **kwargs)
     self.num_labels = num_labels
     self.dropout_rate = dropout_rate
     cfg = self.config
-    self.albert = encoder or albert_model.AlbertModel(cfg, name="albert")
     self.classifier = classification_head.AlbertClassificationHead(
         hidden_size=cfg.hidden_size, num_labels=num_labels, dropout_rate=dropout_rate,
         initializer_range=cfg.initializer_range, name="classifier")
-
-  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
-    """The backbone's original variables plus run_classifier's head, which a checkpoint may lack.
-
-    Raises:
-      TypeError: the encoder is a SavedModel (HubEncoder), whose weights come with it.
-    """
-    if not isinstance(self.albert, checkpoint_names.CheckpointedModel):
-      raise TypeError(f"{self.name}'s encoder is a {type(self.albert).__name__}, whose weights "
-                      "come from its SavedModel, not from a checkpoint: build the classifier "
-                      "without `encoder` to load a checkpoint into it")
-    return self.albert.checkpoint_table().with_head(checkpoint_names.CLASSIFIER_HEAD, optional=True)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
@@ -82,18 +74,3 @@ class AlbertClassifier(albert_model.ConfiguredModel):
         "sequence_output": outputs["sequence_output"],
         "pooled_output": outputs["pooled_output"],
     }
-
-  def get_config(self) -> dict:
-    config = super().get_config()
-    config.update({"num_labels": self.num_labels, "dropout_rate": self.dropout_rate})
-    if not isinstance(self.albert, albert_model.AlbertModel):
-      config["encoder"] = tf_keras.layers.serialize(self.albert)
-    return config
-
-  @classmethod
-  def from_config(cls, config, custom_objects=None) -> tf_keras.Model:
-    config = dict(config)
-    if "encoder" in config:
-      config["encoder"] = tf_keras.layers.deserialize(config["encoder"],
-                                                      custom_objects=custom_objects)
-    return cls(**config)

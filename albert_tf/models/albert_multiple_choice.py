@@ -9,11 +9,12 @@ import tf_keras
 from albert_tf import checkpoint_names
 from albert_tf.layers import classification_head
 from albert_tf.models import albert_model
+from albert_tf.models import backbone_with_head
 from albert_tf.models import inputs as model_inputs
 
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class AlbertMultipleChoice(tf_keras.Model):
+class AlbertMultipleChoice(backbone_with_head.BackboneWithHead):
   """ALBERT with the original RACE head: each option's sequence is scored on its own.
 
   The [B, C, T] inputs are flattened to B·C sequences for the backbone; each pooled output ->
@@ -38,39 +39,32 @@ class AlbertMultipleChoice(tf_keras.Model):
     (tf.float32, TensorShape([1, 4]))
   """
 
+  checkpoint_head = checkpoint_names.MULTIPLE_CHOICE_HEAD
+  head_arguments = ("num_choices", "dropout_rate")
+
   def __init__(self, config: albert_model.ConfigLike, num_choices: int = 4,
                dropout_rate: float = 0.1, encoder: Optional[tf_keras.layers.Layer] = None,
                **kwargs):
-    kwargs.setdefault("name", "albert_multiple_choice")
-    super().__init__(**kwargs)
     if num_choices < 2:
       raise ValueError(f"num_choices={num_choices}: a multiple-choice question needs at least 2 "
                        "options.")
-    self.config = albert_model.as_config(config)
+    kwargs.setdefault("name", "albert_multiple_choice")
+    super().__init__(config, encoder, **kwargs)
     self.num_choices = num_choices
     self.dropout_rate = dropout_rate
-    self.albert = encoder or albert_model.AlbertModel(self.config, name="albert")
     self.classifier = classification_head.AlbertClassificationHead(
         hidden_size=self.config.hidden_size, num_labels=1, dropout_rate=dropout_rate,
         initializer_range=self.config.initializer_range, name="classifier")
-
-  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
-    """The backbone's original variables plus run_race's head, which a checkpoint may lack.
-
-    Raises:
-      TypeError: the encoder is a SavedModel (HubEncoder), whose weights come with it.
-    """
-    if not isinstance(self.albert, checkpoint_names.CheckpointedModel):
-      raise TypeError(f"{self.name}'s encoder is a {type(self.albert).__name__}, whose weights "
-                      "come from its SavedModel, not from a checkpoint: build the model without "
-                      "`encoder` to load a checkpoint into it")
-    return self.albert.checkpoint_table().with_head(checkpoint_names.MULTIPLE_CHOICE_HEAD,
-                                                    optional=True)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
     albert_model.build_sublayers(self, ((self.albert, None),
                                         (self.classifier, [None, self.config.hidden_size])))
+
+  def __call__(self, inputs, *args, **kwargs):
+    # Not ConfiguredModel's [batch, seq] normalisation: the inputs are [batch, choices, seq];
+    # `call` checks and flattens them, and the backbone normalises the flattened sequences.
+    return tf_keras.Model.__call__(self, inputs, *args, **kwargs)
 
   def call(self, inputs: Mapping[str, Any], training: Optional[bool] = None) -> dict:
     """Scores every option.
@@ -94,22 +88,3 @@ class AlbertMultipleChoice(tf_keras.Model):
     pooled = self.albert(flat, training=training)["pooled_output"]
     logits = self.classifier(pooled, training=training)  # [B·C, 1]
     return {"logits": tf.reshape(logits, [-1, self.num_choices])}
-
-  def get_config(self) -> dict:
-    config = {
-        "config": self.config.to_dict(),
-        "name": self.name,
-        "num_choices": self.num_choices,
-        "dropout_rate": self.dropout_rate
-    }
-    if not isinstance(self.albert, albert_model.AlbertModel):
-      config["encoder"] = tf_keras.layers.serialize(self.albert)
-    return config
-
-  @classmethod
-  def from_config(cls, config, custom_objects=None) -> tf_keras.Model:
-    config = dict(config)
-    if "encoder" in config:
-      config["encoder"] = tf_keras.layers.deserialize(config["encoder"],
-                                                      custom_objects=custom_objects)
-    return cls(**config)

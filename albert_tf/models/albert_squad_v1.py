@@ -9,10 +9,11 @@ import tf_keras
 from albert_tf import checkpoint_names
 from albert_tf.layers import squad_v1_head
 from albert_tf.models import albert_model
+from albert_tf.models import backbone_with_head
 
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class AlbertSquadV1(albert_model.ConfiguredModel):
+class AlbertSquadV1(backbone_with_head.BackboneWithHead):
   """ALBERT with the original SQuAD v1.1 head (squad_utils.create_v1_model).
 
   sequence_output -> `cls/squad/output_weights` [2, H], `cls/squad/output_bias` [2] -> start and
@@ -35,27 +36,16 @@ class AlbertSquadV1(albert_model.ConfiguredModel):
     (['end_logits', 'start_logits'], tf.float32, TensorShape([1, 6]))
   """
 
+  checkpoint_head = checkpoint_names.SQUAD_V1_HEAD
+
   def __init__(self, config: albert_model.ConfigLike,
                encoder: Optional[tf_keras.layers.Layer] = None, **kwargs):
     kwargs.setdefault("name", "albert_squad_v1")
-    super().__init__(config, **kwargs)
+    super().__init__(config, encoder, **kwargs)
     cfg = self.config
-    self.albert = encoder or albert_model.AlbertModel(cfg, name="albert")
     self.squad_head = squad_v1_head.AlbertSquadV1Head(hidden_size=cfg.hidden_size,
                                                       initializer_range=cfg.initializer_range,
                                                       name="squad_head")
-
-  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
-    """The backbone's original variables plus `cls/squad/*`, which a checkpoint may lack.
-
-    Raises:
-      TypeError: the encoder is a SavedModel (HubEncoder), whose weights come with it.
-    """
-    if not isinstance(self.albert, checkpoint_names.CheckpointedModel):
-      raise TypeError(f"{self.name}'s encoder is a {type(self.albert).__name__}, whose weights "
-                      "come from its SavedModel, not from a checkpoint: build the model "
-                      "without `encoder` to load a checkpoint into it")
-    return self.albert.checkpoint_table().with_head(checkpoint_names.SQUAD_V1_HEAD, optional=True)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
@@ -75,17 +65,3 @@ class AlbertSquadV1(albert_model.ConfiguredModel):
     sequence_output = self.albert(inputs, training=training)["sequence_output"]
     start_logits, end_logits = self.squad_head(sequence_output)
     return {"start_logits": start_logits, "end_logits": end_logits}
-
-  def get_config(self) -> dict:
-    config = super().get_config()
-    if not isinstance(self.albert, albert_model.AlbertModel):
-      config["encoder"] = tf_keras.layers.serialize(self.albert)
-    return config
-
-  @classmethod
-  def from_config(cls, config, custom_objects=None) -> tf_keras.Model:
-    config = dict(config)
-    if "encoder" in config:
-      config["encoder"] = tf_keras.layers.deserialize(config["encoder"],
-                                                      custom_objects=custom_objects)
-    return cls(**config)

@@ -9,13 +9,14 @@ import tf_keras
 from albert_tf import checkpoint_names
 from albert_tf.layers import squad_v2_head
 from albert_tf.models import albert_model
+from albert_tf.models import backbone_with_head
 
 P_MASK = "p_mask"
 START_POSITIONS = "start_positions"
 
 
 @tf_keras.utils.register_keras_serializable(package="AlbertTF")
-class AlbertSquadV2(albert_model.ConfiguredModel):
+class AlbertSquadV2(backbone_with_head.BackboneWithHead):
   """ALBERT with the original SQuAD 2.0 head (squad_utils.create_v2_model).
 
   The start network, the end network conditioned on a start (the gold one when `start_positions`
@@ -45,33 +46,23 @@ class AlbertSquadV2(albert_model.ConfiguredModel):
     (TensorShape([1, 6]), TensorShape([1, 4]), TensorShape([1]))
   """
 
+  checkpoint_head = checkpoint_names.SQUAD_V2_HEAD
+  head_arguments = ("start_n_top", "end_n_top", "dropout_rate")
+
   def __init__(self, config: albert_model.ConfigLike, start_n_top: int = 5, end_n_top: int = 5,
                dropout_rate: float = 0.1, encoder: Optional[tf_keras.layers.Layer] = None,
                **kwargs):
     kwargs.setdefault("name", "albert_squad_v2")
-    super().__init__(config, **kwargs)
+    super().__init__(config, encoder, **kwargs)
     self.start_n_top = start_n_top
     self.end_n_top = end_n_top
     self.dropout_rate = dropout_rate
     cfg = self.config
-    self.albert = encoder or albert_model.AlbertModel(cfg, name="albert")
     self.squad_head = squad_v2_head.AlbertSquadV2Head(hidden_size=cfg.hidden_size,
                                                       start_n_top=start_n_top, end_n_top=end_n_top,
                                                       dropout_rate=dropout_rate,
                                                       initializer_range=cfg.initializer_range,
                                                       name="squad_head")
-
-  def checkpoint_table(self) -> checkpoint_names.CheckpointTable:
-    """The backbone's original variables plus the v2 head's, which a checkpoint may lack.
-
-    Raises:
-      TypeError: the encoder is a SavedModel (HubEncoder), whose weights come with it.
-    """
-    if not isinstance(self.albert, checkpoint_names.CheckpointedModel):
-      raise TypeError(f"{self.name}'s encoder is a {type(self.albert).__name__}, whose weights "
-                      "come from its SavedModel, not from a checkpoint: build the model "
-                      "without `encoder` to load a checkpoint into it")
-    return self.albert.checkpoint_table().with_head(checkpoint_names.SQUAD_V2_HEAD, optional=True)
 
   def build(self, input_shape=None):
     """Creates every variable from the config alone; no forward pass is needed."""
@@ -102,22 +93,3 @@ class AlbertSquadV2(albert_model.ConfiguredModel):
     sequence_output = self.albert(inputs, training=training)["sequence_output"]
     return self.squad_head(sequence_output, inputs[P_MASK], inputs.get(START_POSITIONS),
                            training=training)
-
-  def get_config(self) -> dict:
-    config = super().get_config()
-    config.update({
-        "start_n_top": self.start_n_top,
-        "end_n_top": self.end_n_top,
-        "dropout_rate": self.dropout_rate
-    })
-    if not isinstance(self.albert, albert_model.AlbertModel):
-      config["encoder"] = tf_keras.layers.serialize(self.albert)
-    return config
-
-  @classmethod
-  def from_config(cls, config, custom_objects=None) -> tf_keras.Model:
-    config = dict(config)
-    if "encoder" in config:
-      config["encoder"] = tf_keras.layers.deserialize(config["encoder"],
-                                                      custom_objects=custom_objects)
-    return cls(**config)

@@ -26,7 +26,7 @@ A cache whose metadata lives elsewhere than `<record file>.metadata.json` (a use
 import contextlib
 import dataclasses
 import json
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -122,3 +122,21 @@ def write(record_file: str, metadata: Mapping[str, Any], records: Iterable[bytes
       cache.writer.write(record)
       count += 1
   return count
+
+
+def ensure(record_file: str, metadata: Mapping[str, Any], num_examples: int,
+           records: Callable[[], Iterable[bytes]]) -> None:
+  """Reuses the cache at `record_file` when `metadata` vouches for it, else builds it.
+
+  Args:
+    record_file: the cache's TFRecord file.
+    metadata: what the cache must have been built from (see `stale_reason`).
+    num_examples: the examples it holds, for the log line.
+    records: makes the serialized records; called only when the cache is (re)built.
+  """
+  reason = stale_reason(record_file, metadata)
+  if reason is None:
+    logging.info("Reusing the cached features %s (%d examples).", record_file, num_examples)
+    return
+  logging.info("Building the features %s: %s.", record_file, reason)
+  write(record_file, metadata, records())

@@ -228,15 +228,10 @@ def cached_race_features(path: str, examples: Sequence[RaceExample], tokenizer: 
       "num_examples": len(examples),
       "examples_sha256": _examples_digest(examples),
   }
-  reason = feature_cache.stale_reason(path, metadata)
-  if reason is None:
-    logging.info("Reusing the cached features %s (%d examples).", path, len(examples))
-    return path, len(examples)
-  logging.info("Building the features %s: %s.", path, reason)
-
-  feature_cache.write(path, metadata,
-                      (_serialize(convert_example(example, tokenizer, settings), example.label)
-                       for example in examples))
+  feature_cache.ensure(
+      path, metadata, len(examples), lambda:
+      (_serialize(convert_example(example, tokenizer, settings), example.label)
+       for example in examples))
   return path, len(examples)
 
 
@@ -265,9 +260,10 @@ def race_dataset(path: str, *, batch_size: int, max_seq_length: int, is_training
   """Batches of RACE features: input_word_ids, input_mask, input_type_ids int32 [B, 4, T],
   label_ids and is_real_example int32 [B].
 
-  The classifier's pipeline (`classifier_data.classifier_dataset`: the original's shuffle buffer,
-  static batches, eval batches padded with is_real_example 0) over the flattened records of
-  `cached_race_features` (or of the original run_race).
+  The classifier's pipeline (`classifier_data.classifier_dataset`, i.e.
+  `record_dataset.fine_tuning_dataset`: the original's shuffle buffer, static batches, eval batches
+  padded with is_real_example 0) over the flattened records of `cached_race_features` (or of the
+  original run_race), reshaped per option.
   """
   dataset = classifier_data.classifier_dataset(path, batch_size=batch_size,
                                                max_seq_length=num_choices * max_seq_length,

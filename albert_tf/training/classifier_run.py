@@ -13,7 +13,6 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from albert_tf import checkpoints
 from albert_tf import precision
 from albert_tf import tokenization
 from albert_tf.config import AlbertConfig
@@ -21,6 +20,7 @@ from albert_tf.models import hub_encoder
 from albert_tf.tasks import classification
 from albert_tf.tasks import classifier_data
 from albert_tf.tasks import classifier_outputs
+from albert_tf.training import fine_tuning
 from albert_tf.training import run_identity
 from albert_tf.training import run_loop
 from albert_tf.training.options import ClassifierOptions
@@ -28,24 +28,16 @@ from albert_tf.training.options import ClassifierOptions
 # Our split names -> the processors' ("eval" is the dev set, "predict" the test set).
 _DATA_SPLITS = {"train": "train", "eval": "dev", "predict": "test"}
 
-
-class NoTrainedCheckpointError(ValueError):
-  """--do_predict or --export_dir found no fine-tuned checkpoint to use."""
+# The command line (run_flags) reports it as one line; its home is fine_tuning.
 
 
 def _check_options(options: ClassifierOptions, config: AlbertConfig) -> None:
-  if options.albert_hub_module_handle and options.init_checkpoint:
-    raise classifier_data.ClassifierDataError(
-        "--init_checkpoint and --albert_hub_module_handle both give starting weights: drop one")
+  fine_tuning.check_starting_weights(options, classifier_data.ClassifierDataError)
   if not (options.spm_model_file or options.vocab_file):
     raise classifier_data.ClassifierDataError(
         "no vocabulary: pass --spm_model_file (SentencePiece, English) or --vocab_file "
         "(WordPiece, Chinese)")
-  if options.max_seq_length > config.max_position_embeddings:
-    raise classifier_data.ClassifierDataError(
-        f"--max_seq_length={options.max_seq_length} exceeds the model's "
-        f"max_position_embeddings={config.max_position_embeddings} "
-        f"({options.albert_config_file}): pass --max_seq_length<={config.max_position_embeddings}")
+  fine_tuning.check_max_seq_length(options, config, classifier_data.ClassifierDataError)
 
 
 def _labels(processor: classifier_data.ClassifierProcessor, options: ClassifierOptions) -> list:
@@ -72,15 +64,8 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
   tokenizer = tokenization.FullTokenizer(vocab_file=options.vocab_file,
                                          do_lower_case=options.do_lower_case,
                                          spm_model_file=options.spm_model_file)
-  fingerprint = classifier_data.vocab_fingerprint(spm_model_file=options.spm_model_file,
-                                                  vocab_file=options.vocab_file,
-                                                  do_lower_case=options.do_lower_case)
+  vocabulary = fine_tuning.vocabulary_entry(options)
   labels = _labels(processor, options)
-  vocabulary = {
-      "file": options.spm_model_file or options.vocab_file,
-      "do_lower_case": options.do_lower_case,
-      "fingerprint": fingerprint
-  }
   # Before the feature cache in output_dir is touched: a run of another model, labels or
   # vocabulary there stays as it is.
   run_identity.check_run_directory(
@@ -94,8 +79,8 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
     files[split], counts[split] = classifier_data.cached_features(
         cached_dir=options.cached_dir or options.output_dir, task_name=processor.name,
         split=_DATA_SPLITS[split], examples=examples, label_list=labels,
-        max_seq_length=options.max_seq_length, tokenizer=tokenizer, vocab_fingerprint=fingerprint,
-        is_regression=processor.is_regression)
+        max_seq_length=options.max_seq_length, tokenizer=tokenizer,
+        vocab_fingerprint=vocabulary["fingerprint"], is_regression=processor.is_regression)
     guids[split] = [example.guid for example in examples]
     logging.info("%s: %d examples (%s).", split, counts[split], files[split])
   task = classification.ClassificationTask(
@@ -106,48 +91,12 @@ def build_task(options: ClassifierOptions) -> tuple[classification.Classificatio
   return task, guids
 
 
-def trained_checkpoint(options: ClassifierOptions) -> str:
-  """model.ckpt-best of output_dir, else its newest checkpoint, else a fine-tuned
-  --init_checkpoint.
-
-  Raises:
-    NoTrainedCheckpointError: none of them exists.
-  """
-  best = os.path.join(options.output_dir, checkpoints.BEST_CHECKPOINT_NAME)
-  if tf.io.gfile.exists(best + ".index"):
-    return best
-  latest = tf.train.latest_checkpoint(options.output_dir)
-  if latest:
-    logging.info("No %s in %s (run --do_eval to pick the best): using %s.",
-                 checkpoints.BEST_CHECKPOINT_NAME, options.output_dir, latest)
-    return latest
-  if options.init_checkpoint:
-    return options.init_checkpoint
-  raise NoTrainedCheckpointError(
-      f"no fine-tuned checkpoint in --output_dir={options.output_dir} (model.ckpt-best or "
-      "model.ckpt-<step>): train first (--do_train), or pass --init_checkpoint=<a fine-tuned "
-      "checkpoint>")
-
-
-def restore_trained(training_run: run_loop.TrainingRun, options: ClassifierOptions) -> str:
-  """Loads trained_checkpoint(options) into the run's model; returns its prefix."""
-  path = trained_checkpoint(options)
-  if path == options.init_checkpoint:
-    training_run.task.load_fine_tuned(training_run.model, path)
-  else:
-    training_run.checkpoints.checkpoint.restore(path).expect_partial()
-  return path
-
-
 def predict(training_run: run_loop.TrainingRun, options: ClassifierOptions,
             guids: list[str]) -> None:
   """Writes test_results.tsv and submit_results.tsv for the test split."""
   task = training_run.task
-  path = restore_trained(training_run, options)
-  logging.info("Predicting %d test examples with %s.", len(guids), path)
-  batch_size = options.predict_batch_size
-  collected = training_run.trainer.predict(training_run.iterator("predict", batch_size),
-                                           math.ceil(len(guids) / batch_size))
+  _, collected = fine_tuning.predict_with_trained(training_run, options, len(guids),
+                                                  f"{len(guids)} test examples")
   test_file, submit_file = classifier_outputs.write_predictions(options.output_dir, guids,
                                                                 task.predictions(collected),
                                                                 task.label_list, task.is_regression)
@@ -162,7 +111,7 @@ def export(training_run: run_loop.TrainingRun, options: ClassifierOptions) -> st
   """
   from albert_tf.export import classifier_exporter  # pylint: disable=g-import-not-at-top
   task = training_run.task
-  path = restore_trained(training_run, options)
+  path = fine_tuning.restore_trained(training_run, options)
   threshold = None if math.isnan(options.threshold_to_export) else options.threshold_to_export
   exported = classifier_exporter.export_fine_tuned(
       training_run.model, task.config, path, export_dir=options.export_dir,
@@ -182,8 +131,7 @@ def run(options: ClassifierOptions, strategy: tf.distribute.Strategy | None = No
     NoTrainedCheckpointError: --do_predict or --export_dir without a fine-tuned checkpoint.
     trainer.NonFiniteLossError, run_loop.EvalTimeoutError: as for pretraining.
   """
-  if (options.do_predict or options.export_dir) and not options.do_train:
-    trained_checkpoint(options)  # fail before reading any data
+  fine_tuning.check_trained_checkpoint(options, options.export_dir)
   task, guids = build_task(options)
   with precision.policy_scope(options.mixed_precision):
     training_run = run_loop.run(task, options, strategy)

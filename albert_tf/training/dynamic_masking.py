@@ -28,18 +28,17 @@ examples the same way.
 """
 
 import dataclasses
-import json
-import os
 from typing import Any, Mapping, Sequence
 
 import tensorflow as tf
 
-from albert_tf import file_io
+from albert_tf.training import run_identity
 from data_prep import masking as offline_masking
 from data_prep import stats as data_stats
 
-_STATS_SUFFIX = ".stats.json"  # as run_identity: create_pretraining_data's <stem>.stats.json
 _ALGORITHM = tf.random.Algorithm.PHILOX  # the same stream on every host
+# What a malformed stats file's message advises.
+_MALFORMED_FIX = "restore it from the data tool's output"
 # Random streams: training and evaluation draw different masks for the same position.
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 
@@ -101,42 +100,26 @@ def records_masking(record_files: Sequence[str]) -> tuple[MaskingSettings, str]:
       static.
   """
   found = {}  # settings -> stats path
-  for directory in sorted({os.path.dirname(path) for path in record_files}):
-    names = {os.path.basename(path) for path in record_files if os.path.dirname(path) == directory}
-    for stats_path in file_io.glob_files(os.path.join(directory, "*" + _STATS_SUFFIX)):
-      stats = _read_stats(stats_path)
-      shards = {os.path.basename(path) for path in stats.get("shards", ())}
-      if not shards & names:
-        continue
-      if not stats.get(data_stats.DYNAMIC_MASKING_KEY) or data_stats.MASKING_KEY not in stats:
-        raise MaskingSettingsError(
-            f"{stats_path} describes records masked offline, not --dynamic_masking records: "
-            "drop --dynamic_masking or regenerate with create_pretraining_data --dynamic_masking")
-      try:
-        settings = MaskingSettings.from_stats(stats[data_stats.MASKING_KEY])
-      except (MaskingSettingsError, TypeError) as error:
-        raise MaskingSettingsError(f"{stats_path}: {error}") from None
-      found.setdefault(settings, stats_path)
+  for stats_path, stats in run_identity.records_stats(record_files, error_type=MaskingSettingsError,
+                                                      fix=_MALFORMED_FIX):
+    if not stats.get(data_stats.DYNAMIC_MASKING_KEY) or data_stats.MASKING_KEY not in stats:
+      raise MaskingSettingsError(
+          f"{stats_path} describes records masked offline, not --dynamic_masking records: "
+          "drop --dynamic_masking or regenerate with create_pretraining_data --dynamic_masking")
+    try:
+      settings = MaskingSettings.from_stats(stats[data_stats.MASKING_KEY])
+    except (MaskingSettingsError, TypeError) as error:
+      raise MaskingSettingsError(f"{stats_path}: {error}") from None
+    found.setdefault(settings, stats_path)
   if not found:
     raise MaskingSettingsError(
-        f"no create_pretraining_data stats file (*{_STATS_SUFFIX}) next to {record_files[0]} names "
-        "these records: --dynamic_masking reads the masking settings from it; keep the stats file "
-        "the data tool wrote next to the records")
+        f"no create_pretraining_data stats file (*{run_identity.STATS_SUFFIX}) next to "
+        f"{record_files[0]} names these records: --dynamic_masking reads the masking settings from "
+        "it; keep the stats file the data tool wrote next to the records")
   if len(found) > 1:
     raise MaskingSettingsError("the records were made with different masking settings ("
                                f"{', '.join(found.values())}): train on records of one setting")
   return next(iter(found.items()))
-
-
-def _read_stats(path: str) -> dict:
-  with file_io.open_file(path) as reader:
-    text = reader.read()
-  try:
-    stats = json.loads(text)
-  except json.JSONDecodeError as error:
-    raise MaskingSettingsError(f"{path}:{error.lineno}:{error.colno}: malformed JSON "
-                               f"({error.msg}); restore it from the data tool's output") from None
-  return stats if isinstance(stats, dict) else {}
 
 
 def element_key_base(seed: int, stream: int, input_pipeline_id: int) -> tf.Tensor:

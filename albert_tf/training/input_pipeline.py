@@ -19,6 +19,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from albert_tf import file_io
+from albert_tf.tasks import record_dataset
 from albert_tf.training import dynamic_masking
 
 # The original input_fn's constants: files read in parallel and the record shuffle buffer.
@@ -28,7 +29,6 @@ _RECORD_SHUFFLE_BUFFER = 100
 _SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
 _BOUNDARY_FEATURE = "token_boundary"
 _PREDICTION_FEATURES = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weights")
-_RENAMES = {"input_ids": "input_word_ids", "segment_ids": "input_type_ids"}
 
 
 class InputDataError(ValueError):
@@ -144,12 +144,8 @@ def check_masking_settings(settings: dynamic_masking.MaskingSettings, max_predic
 def decode_record(record: tf.Tensor, max_seq_length: int, max_predictions_per_seq: int,
                   dynamic: bool = False) -> dict[str, tf.Tensor]:
   """Parses one serialized example into model inputs (int64 -> int32, original names mapped)."""
-  parsed = tf.io.parse_single_example(
+  return record_dataset.decode_record(
       record, feature_spec(max_seq_length, max_predictions_per_seq, dynamic=dynamic))
-  return {
-      _RENAMES.get(name, name): tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
-      for name, value in parsed.items()
-  }
 
 
 def pretraining_dataset(files: Sequence[str], batch_size: int, max_seq_length: int,

@@ -11,7 +11,6 @@ The feature cache is in `cached_dir` (default: output_dir) unless --train_file, 
 --predict_file name the record files.
 """
 
-import math
 import os
 
 from absl import logging
@@ -21,12 +20,11 @@ from albert_tf import precision
 from albert_tf import tokenization
 from albert_tf.file_io import write_text_atomically
 from albert_tf.models import hub_encoder
-from albert_tf.tasks import classifier_data
 from albert_tf.tasks import classifier_outputs
 from albert_tf.tasks import race
 from albert_tf.tasks import race_data
-from albert_tf.training import classifier_run
 from albert_tf.training import evaluation
+from albert_tf.training import fine_tuning
 from albert_tf.training import run_identity
 from albert_tf.training import run_loop
 from albert_tf.training.options import RaceOptions
@@ -38,9 +36,7 @@ def _check_options(options: RaceOptions, config) -> None:
   if options.task_name.lower() != "race":
     raise race_data.RaceDataError(f"--task_name={options.task_name}: run_race only knows the "
                                   "task race.")
-  if options.albert_hub_module_handle and options.init_checkpoint:
-    raise race_data.RaceDataError(
-        "--init_checkpoint and --albert_hub_module_handle both give starting weights: drop one")
+  fine_tuning.check_starting_weights(options, race_data.RaceDataError)
   if options.max_seq_length > config.max_position_embeddings:
     raise race_data.RaceDataError(f"--max_seq_length={options.max_seq_length} exceeds the model's "
                                   f"max_position_embeddings={config.max_position_embeddings}: pass "
@@ -55,17 +51,10 @@ def build_task(options: RaceOptions) -> tuple[race.RaceTask, dict]:
   """
   config = hub_encoder.encoder_config(options.albert_config_file, options.albert_hub_module_handle)
   _check_options(options, config)
-  fingerprint = classifier_data.vocab_fingerprint(spm_model_file=options.spm_model_file,
-                                                  vocab_file=options.vocab_file,
-                                                  do_lower_case=options.do_lower_case)
+  vocabulary = fine_tuning.vocabulary_entry(options)
   tokenizer = tokenization.FullTokenizer(vocab_file=options.vocab_file,
                                          do_lower_case=options.do_lower_case,
                                          spm_model_file=options.spm_model_file)
-  vocabulary = {
-      "file": options.spm_model_file or options.vocab_file,
-      "do_lower_case": options.do_lower_case,
-      "fingerprint": fingerprint
-  }
   # Before the feature cache in output_dir is touched.
   run_identity.check_run_directory(
       options.output_dir,
@@ -87,7 +76,8 @@ def build_task(options: RaceOptions) -> tuple[race.RaceTask, dict]:
                                             middle_only=options.middle_only)
     path = explicit[split] or race_data.record_path(options.cached_dir or options.output_dir, split)
     files[split], counts[split] = race_data.cached_race_features(path, examples, tokenizer,
-                                                                 settings, fingerprint)
+                                                                 settings,
+                                                                 vocabulary["fingerprint"])
     levels[split] = [example.level for example in examples]
     ids[split] = [example.example_id for example in examples]
   task = race.RaceTask(config, record_files=files, num_examples=counts, levels=levels,
@@ -100,11 +90,8 @@ def build_task(options: RaceOptions) -> tuple[race.RaceTask, dict]:
 def predict(training_run: run_loop.TrainingRun, options: RaceOptions, ids: list[str]) -> dict:
   """Scores the test split with the best checkpoint: predict_results.txt and the predictions."""
   task = training_run.task
-  path = classifier_run.restore_trained(training_run, options)
-  logging.info("Predicting %d test questions with %s.", len(ids), path)
-  batch_size = options.predict_batch_size
-  collected = training_run.trainer.predict(training_run.iterator("predict", batch_size),
-                                           math.ceil(len(ids) / batch_size))
+  path, collected = fine_tuning.predict_with_trained(training_run, options, len(ids),
+                                                     f"{len(ids)} test questions")
   results = race.race_metrics(collected, task.levels["predict"])
   results["global_step"] = int(training_run.trainer.global_step.numpy())
   results_file = os.path.join(options.output_dir, PREDICT_RESULTS_FILE)
@@ -126,8 +113,7 @@ def run(options: RaceOptions, strategy: tf.distribute.Strategy | None = None) ->
     NoTrainedCheckpointError: --do_predict without a fine-tuned checkpoint.
     trainer.NonFiniteLossError, run_loop.EvalTimeoutError: as for every task.
   """
-  if options.do_predict and not options.do_train:
-    classifier_run.trained_checkpoint(options)  # fail before reading any data
+  fine_tuning.check_trained_checkpoint(options)
   task, ids = build_task(options)
   with precision.policy_scope(options.mixed_precision):
     training_run = run_loop.run(task, options, strategy)

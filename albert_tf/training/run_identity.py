@@ -27,7 +27,9 @@ RUN_INFO_FILE = "run_info.json"
 # The stats file's key (data_prep/stats.py) and run_info.json's: {"file", "do_lower_case",
 # "fingerprint"}.
 VOCABULARY_KEY = "vocabulary"
-_STATS_SUFFIX = ".stats.json"
+# create_pretraining_data's summary next to its records: <output stem>.stats.json.
+STATS_SUFFIX = ".stats.json"
+_MALFORMED_FIX = "restore or delete the file"
 
 
 class RunIdentityError(ValueError):
@@ -47,6 +49,16 @@ class RunIdentity:
   config: AlbertConfig
   label_list: Optional[Sequence[str]] = None
   vocabulary: Optional[dict] = None
+
+
+def vocabulary_entry(*, spm_model_file: Optional[str], vocab_file: Optional[str],
+                     do_lower_case: bool, fingerprint: str) -> dict:
+  """The vocabulary entry of a run or a records' stats file: its file, casing and fingerprint."""
+  return {
+      "file": spm_model_file or vocab_file,
+      "do_lower_case": do_lower_case,
+      "fingerprint": fingerprint,
+  }
 
 
 def vocabulary_fingerprint(*, spm_model_file: Optional[str], vocab_file: Optional[str],
@@ -72,8 +84,9 @@ def vocabulary_fingerprint(*, spm_model_file: Optional[str], vocab_file: Optiona
   return digest.hexdigest()
 
 
-def _read_json(path: str) -> Optional[Any]:
-  """The JSON in `path`, or None when there is no such file."""
+def _read_json(path: str, error_type: type[ValueError] = RunIdentityError,
+               fix: str = _MALFORMED_FIX) -> Optional[Any]:
+  """The JSON in `path`, or None when there is no such file; `error_type` when it is malformed."""
   if not file_io.exists(path):
     return None
   with file_io.open_file(path) as reader:
@@ -81,14 +94,40 @@ def _read_json(path: str) -> Optional[Any]:
   try:
     return json.loads(text)
   except json.JSONDecodeError as error:
-    raise RunIdentityError(f"{path}:{error.lineno}:{error.colno}: malformed JSON ({error.msg}); "
-                           "restore or delete the file") from None
+    raise error_type(f"{path}:{error.lineno}:{error.colno}: malformed JSON ({error.msg}); "
+                     f"{fix}") from None
+
+
+def records_stats(record_files: Sequence[str], *, error_type: type[ValueError] = RunIdentityError,
+                  fix: str = _MALFORMED_FIX) -> list[tuple[str, dict]]:
+  """The create_pretraining_data stats files that describe `record_files`.
+
+  A stats file `<dir>/*.stats.json` describes the record files of `<dir>` that its "shards" name.
+
+  Args:
+    record_files: the record files.
+    error_type: what a malformed stats file raises (the caller's error), ...
+    fix: ... with this advice at the end of its message.
+
+  Returns:
+    (stats path, its JSON object) of each stats file naming at least one of the records, by
+    directory and then by name.
+  """
+  described = []
+  for directory in sorted({os.path.dirname(path) for path in record_files}):
+    names = {os.path.basename(path) for path in record_files if os.path.dirname(path) == directory}
+    for stats_path in file_io.glob_files(os.path.join(directory, "*" + STATS_SUFFIX)):
+      stats = _read_json(stats_path, error_type, fix)
+      if not isinstance(stats, dict):
+        continue
+      if {os.path.basename(path) for path in stats.get("shards", ())} & names:
+        described.append((stats_path, stats))
+  return described
 
 
 def records_vocabulary(record_files: Sequence[str]) -> Optional[dict]:
-  """The vocabulary entry of the create_pretraining_data stats files next to `record_files`.
-
-  A stats file `<dir>/*.stats.json` describes the record files of `<dir>` that its "shards" name.
+  """The vocabulary entry of the create_pretraining_data stats files next to `record_files`
+  (`records_stats`).
 
   Returns:
     The entry, or None when no stats file next to the records records one.
@@ -97,14 +136,10 @@ def records_vocabulary(record_files: Sequence[str]) -> Optional[dict]:
     RunIdentityError: the records were made with different vocabularies.
   """
   found = {}  # fingerprint -> (entry, stats path)
-  for directory in sorted({os.path.dirname(path) for path in record_files}):
-    names = {os.path.basename(path) for path in record_files if os.path.dirname(path) == directory}
-    for stats_path in file_io.glob_files(os.path.join(directory, "*" + _STATS_SUFFIX)):
-      stats = _read_json(stats_path)
-      entry = stats.get(VOCABULARY_KEY) if isinstance(stats, dict) else None
-      shards = {os.path.basename(path) for path in stats.get("shards", ())} if entry else set()
-      if shards & names:
-        found.setdefault(entry["fingerprint"], (entry, stats_path))
+  for stats_path, stats in records_stats(record_files):
+    entry = stats.get(VOCABULARY_KEY)
+    if entry:
+      found.setdefault(entry["fingerprint"], (entry, stats_path))
   if len(found) > 1:
     sources = ", ".join(f"{entry['file']} ({path})" for entry, path in found.values())
     raise RunIdentityError(f"the records were made with different vocabularies: {sources}; train "

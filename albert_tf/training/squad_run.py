@@ -21,13 +21,12 @@ from absl import logging
 import tensorflow as tf
 
 from albert_tf import precision
-from albert_tf.config import AlbertConfig
 from albert_tf.models import hub_encoder
 from albert_tf.tasks import squad
 from albert_tf.tasks import squad_data
 from albert_tf.tasks import squad_postprocess
-from albert_tf.training import classifier_run
 from albert_tf.training import evaluation
+from albert_tf.training import fine_tuning
 from albert_tf.training import run_identity
 from albert_tf.training import run_loop
 from albert_tf.training.options import SquadOptions
@@ -38,7 +37,7 @@ class SquadRunError(ValueError):
 
 
 # What the command lines print as one line (besides the errors every run shares).
-USER_ERRORS = (SquadRunError, squad_data.SquadDataError, classifier_run.NoTrainedCheckpointError,
+USER_ERRORS = (SquadRunError, squad_data.SquadDataError, fine_tuning.NoTrainedCheckpointError,
                run_loop.EvalTimeoutError)
 
 
@@ -56,17 +55,7 @@ def _check_files(options: SquadOptions) -> None:
   if not (options.spm_model_file or options.vocab_file):
     raise SquadRunError("no vocabulary: pass --spm_model_file (SentencePiece, English) or "
                         "--vocab_file (WordPiece, Chinese)")
-  if options.albert_hub_module_handle and options.init_checkpoint:
-    raise SquadRunError(
-        "--init_checkpoint and --albert_hub_module_handle both give starting weights: drop one")
-
-
-def _check_config(options: SquadOptions, config: AlbertConfig) -> None:
-  if options.max_seq_length > config.max_position_embeddings:
-    raise SquadRunError(
-        f"--max_seq_length={options.max_seq_length} exceeds the model's "
-        f"max_position_embeddings={config.max_position_embeddings} "
-        f"({options.albert_config_file}): pass --max_seq_length<={config.max_position_embeddings}")
+  fine_tuning.check_starting_weights(options, SquadRunError)
 
 
 def _head(options: SquadOptions) -> squad.SpanHead:
@@ -134,23 +123,17 @@ def build_task(options: SquadOptions) -> tuple[squad.SquadTask, int]:
     (task, number of training examples).
   """
   config = hub_encoder.encoder_config(options.albert_config_file, options.albert_hub_module_handle)
-  _check_config(options, config)
+  fine_tuning.check_max_seq_length(options, config, SquadRunError)
   tokenizer = squad_data.make_tokenizer(options.spm_model_file, options.vocab_file,
                                         options.do_lower_case)
-  fingerprint = run_identity.vocabulary_fingerprint(spm_model_file=options.spm_model_file,
-                                                    vocab_file=options.vocab_file,
-                                                    do_lower_case=options.do_lower_case)
-  vocabulary = {
-      "file": options.spm_model_file or options.vocab_file,
-      "do_lower_case": options.do_lower_case,
-      "fingerprint": fingerprint
-  }
+  vocabulary = fine_tuning.vocabulary_entry(options)
   # Before the feature cache in output_dir is touched: a run of another model or vocabulary there
   # stays as it is.
   run_identity.check_run_directory(options.output_dir,
                                    run_identity.RunIdentity(config, vocabulary=vocabulary))
   head = _head(options)
-  data = _read_data(options, tokenizer, fingerprint, cache_name=f"squad_{head.version}")
+  data = _read_data(options, tokenizer, vocabulary["fingerprint"],
+                    cache_name=f"squad_{head.version}")
   task = squad.SquadTask(config, head, record_files=data.record_files,
                          max_seq_length=options.max_seq_length,
                          num_train_features=data.num_train_features,
@@ -206,12 +189,9 @@ def predict(training_run: run_loop.TrainingRun, options: SquadOptions) -> dict[s
     The scores.
   """
   task = training_run.task
-  path = classifier_run.restore_trained(training_run, options)
-  logging.info("Predicting %d questions (%d windows) with %s.", len(task.eval_examples),
-               len(task.eval_features), path)
-  batch_size = options.predict_batch_size
-  collected = training_run.trainer.predict(training_run.iterator("predict", batch_size),
-                                           task.num_eval_steps(batch_size))
+  path, collected = fine_tuning.predict_with_trained(
+      training_run, options, len(task.eval_features),
+      f"{len(task.eval_examples)} questions ({len(task.eval_features)} windows)")
   predictions = task.predictions(collected)
   scores = task.evaluate_predictions(predictions)
   squad_postprocess.write_prediction_files(
@@ -239,7 +219,7 @@ def export(training_run: run_loop.TrainingRun, options: SquadOptions) -> str:
   """
   from albert_tf.export import qa_exporter  # pylint: disable=g-import-not-at-top
   task = training_run.task
-  path = classifier_run.restore_trained(training_run, options)
+  path = fine_tuning.restore_trained(training_run, options)
   exported = qa_exporter.export_fine_tuned(
       training_run.model, task.config, path, export_dir=options.export_dir,
       spm_model_file=options.spm_model_file, vocab_file=options.vocab_file,
@@ -261,8 +241,7 @@ def run(options: SquadOptions, strategy: tf.distribute.Strategy | None = None) -
     trainer.NonFiniteLossError: as for pretraining.
   """
   _check_files(options)
-  if (options.do_predict or options.export_dir) and not options.do_train:
-    classifier_run.trained_checkpoint(options)  # fail before reading any data
+  fine_tuning.check_trained_checkpoint(options, options.export_dir)
   task, num_train_examples = build_task(options)
   options = loop_options(options, num_train_examples)
   with precision.policy_scope(options.mixed_precision):

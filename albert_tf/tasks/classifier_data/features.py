@@ -121,12 +121,8 @@ def cached_features(*, cached_dir: str, task_name: str, split: str,
       "num_examples": len(examples),
       "examples_sha256": _examples_digest(examples),
   }
-  reason = feature_cache.stale_reason(path, metadata)
-  if reason is None:
-    logging.info("Reusing the cached features %s (%d examples).", path, len(examples))
-    return path, len(examples)
-  logging.info("Building the features %s: %s.", path, reason)
-  _write_cache(path, metadata, examples, tokenizer)
+  feature_cache.ensure(path, metadata, len(examples),
+                       lambda: _serialized_examples(path, metadata, examples, tokenizer))
   return path, len(examples)
 
 
@@ -136,12 +132,6 @@ def _examples_digest(examples: List[classifier_data_lib.InputExample]) -> str:
     fields = [example.guid, example.text_a, example.text_b, example.label]
     digest.update(json.dumps(fields, ensure_ascii=False).encode("utf-8") + b"\n")
   return digest.hexdigest()
-
-
-def _write_cache(path: str, metadata: Dict[str, Any],
-                 examples: List[classifier_data_lib.InputExample], tokenizer: Any) -> None:
-  feature_cache.write(path, metadata, _serialized_examples(path, metadata, examples, tokenizer))
-  logging.info("Wrote %d examples to %s.", len(examples), path)
 
 
 def _serialized_examples(path: str, metadata: Dict[str, Any],

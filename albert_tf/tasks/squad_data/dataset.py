@@ -5,20 +5,18 @@ the original casts for TPUs), p_mask (float32 [B, T], 1 = may not be an answer, 
 meaning) and unique_ids (int32 [B]); training adds start_positions, end_positions (int32 [B]) and
 is_impossible (float32 [B], the target of the v2 answer classifier).
 
-Training repeats, shuffles in the original's 100-record buffer (the examples were shuffled with the
-original's seed before featurizing) and drops the remainder, so every batch has the static shape
-XLA and TPUs need. Prediction reads the file once in order and pads the last batch to batch_size
-with all-zero rows whose is_real_example is 0, so no feature is dropped and the shapes stay static.
+The pipeline is `record_dataset.fine_tuning_dataset`: training repeats, shuffles in the original's
+100-record buffer (the examples were shuffled with the original's seed before featurizing) and drops
+the remainder; prediction reads the file once in order and pads the last batch with all-zero rows,
+adding is_real_example (0 on those rows), so no feature is dropped and the shapes stay static.
 """
 
 import tensorflow as tf
 
+from albert_tf.tasks import record_dataset
 from albert_tf.tasks.squad_data.records import PREDICT_FEATURE_NAMES
 from albert_tf.tasks.squad_data.records import TRAIN_FEATURE_NAMES
 
-# The original input_fn's shuffle buffer.
-_SHUFFLE_BUFFER = 100
-_RENAMES = {"input_ids": "input_word_ids", "segment_ids": "input_type_ids"}
 _FLOATS = ("p_mask", "is_impossible")
 _SEQUENCES = ("input_ids", "input_mask", "segment_ids", "p_mask")
 
@@ -30,25 +28,6 @@ def feature_spec(max_seq_length: int, is_training: bool) -> dict[str, tf.io.Fixe
       name: tf.io.FixedLenFeature([max_seq_length] if name in _SEQUENCES else [], tf.int64)
       for name in names
   }
-
-
-def _decode(record: tf.Tensor, spec: dict[str, tf.io.FixedLenFeature]) -> dict[str, tf.Tensor]:
-  parsed = tf.io.parse_single_example(record, spec)
-  return {
-      _RENAMES.get(name, name): tf.cast(value, tf.float32 if name in _FLOATS else tf.int32)
-      for name, value in parsed.items()
-  }
-
-
-def _pad_batch(batch: dict[str, tf.Tensor], batch_size: int) -> dict[str, tf.Tensor]:
-  """Pads a (last, short) batch with zero rows to batch_size and adds is_real_example."""
-  real = tf.shape(batch["unique_ids"])[0]
-  batch = dict(batch, is_real_example=tf.ones([real], tf.int32))
-  padded = {}
-  for name, value in batch.items():
-    paddings = [[0, batch_size - real]] + [[0, 0]] * (value.shape.rank - 1)
-    padded[name] = tf.ensure_shape(tf.pad(value, paddings), [batch_size] + value.shape[1:])
-  return padded
 
 
 def squad_dataset(record_file: str, batch_size: int, is_training: bool, max_seq_length: int,
@@ -74,16 +53,8 @@ def squad_dataset(record_file: str, batch_size: int, is_training: bool, max_seq_
     Training: an infinite dataset. Otherwise ceil(records of this pipeline / batch_size) batches.
     Every batch has batch_size rows.
   """
-  spec = feature_spec(max_seq_length, is_training)
-  dataset = tf.data.TFRecordDataset(record_file)
-  if num_input_pipelines > 1:
-    dataset = dataset.shard(num_input_pipelines, input_pipeline_id)
-  if is_training:
-    dataset = dataset.repeat().shuffle(_SHUFFLE_BUFFER, seed=seed)
-  dataset = dataset.map(lambda record: _decode(record, spec), num_parallel_calls=tf.data.AUTOTUNE,
-                        deterministic=True)
-  if is_training:
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-  else:
-    dataset = dataset.batch(batch_size).map(lambda batch: _pad_batch(batch, batch_size))
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  return record_dataset.fine_tuning_dataset(record_file, feature_spec(max_seq_length, is_training),
+                                            batch_size=batch_size, is_training=is_training,
+                                            seed=seed, input_pipeline_id=input_pipeline_id,
+                                            num_input_pipelines=num_input_pipelines,
+                                            float_features=_FLOATS)
