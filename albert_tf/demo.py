@@ -31,10 +31,12 @@ import threading
 import time
 from typing import Callable, Dict, Iterable, List, Sequence, TextIO, Tuple
 
-from absl import app
 from absl import flags
 
+from albert_tf import command_line
+
 FLAGS = flags.FLAGS
+_ERROR_PREFIX = "albert_tf.demo: error: "
 
 MAX_SEQ_LENGTH = 32
 # Written first into --output_dir: a later run may clear a directory holding it, and no other.
@@ -644,7 +646,7 @@ def _print_answers(queries: dict, answers: dict) -> None:
       print(f"  cos([{i}], [{j}]) = {_cosine(pooled[i], pooled[j]):.3f}")
 
 
-def _define_flags() -> None:
+def define_flags() -> None:
   """Defines the demo's flags (only when run as a program).
 
   Importing the module (the tests do) must not claim flag names that other command lines of the
@@ -653,10 +655,12 @@ def _define_flags() -> None:
   flags.DEFINE_enum("language", "en", ["en", "zh"],
                     "en: SentencePiece; zh: WordPiece + Chinese WWM.")
   flags.DEFINE_string("output_dir", None, "Working directory (default: demo_output/<language>).")
-  flags.DEFINE_integer("num_train_steps", 3000, "Pretraining steps.")
-  flags.DEFINE_integer("train_batch_size", 32, "Pretraining batch size.")
-  flags.DEFINE_integer("dupe_factor", 8, "Passes over the corpus when creating the records.")
-  flags.DEFINE_integer("finetune_steps", FINETUNE_STEPS, "Fine-tuning steps of the classifier.")
+  flags.DEFINE_integer("num_train_steps", 3000, "Pretraining steps.", lower_bound=1)
+  flags.DEFINE_integer("train_batch_size", 32, "Pretraining batch size.", lower_bound=1)
+  flags.DEFINE_integer("dupe_factor", 8, "Passes over the corpus when creating the records.",
+                       lower_bound=1)
+  flags.DEFINE_integer("finetune_steps", FINETUNE_STEPS, "Fine-tuning steps of the classifier.",
+                       lower_bound=1)
   flags.DEFINE_bool("regenerate_corpus", False,
                     "Rewrite the shipped corpora and classification sets and exit.")
 
@@ -671,9 +675,9 @@ def main(argv):
     run_pipeline(FLAGS.language, output_dir, FLAGS.num_train_steps, FLAGS.train_batch_size,
                  FLAGS.dupe_factor, FLAGS.finetune_steps)
   except OutputDirError as error:
-    sys.exit(f"albert_tf.demo: error: {error}")
+    sys.exit(f"{_ERROR_PREFIX}{error}")
 
 
 if __name__ == "__main__":
-  _define_flags()
-  app.run(main)
+  define_flags()
+  command_line.run(main, _ERROR_PREFIX)

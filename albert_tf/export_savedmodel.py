@@ -26,6 +26,7 @@ from absl import logging
 from albert_tf import checkpoints
 from albert_tf import command_line
 from albert_tf import file_io
+from albert_tf import run_flags
 from albert_tf.config import AlbertConfig
 from albert_tf.config import AlbertConfigError
 from albert_tf.export import classifier_exporter
@@ -57,19 +58,19 @@ flags.DEFINE_string("export_dir", None,
                     "Base directory; the SavedModel goes to <export_dir>/<version>.")
 flags.DEFINE_integer(
     "version", None, "Version directory name (default: the checkpoint's global "
-    "step; 1 when the checkpoint records none or 0).")
+    "step; 1 when the checkpoint records none or 0).", lower_bound=0)
 flags.DEFINE_bool("overwrite", False, "Replace an existing <export_dir>/<version>.")
 flags.DEFINE_integer(
     "max_seq_length", None, "Length the text signatures pack and truncate to "
     "(and, for a classifier, the length of the tf.Example features). Default: "
     f"{_DEFAULT_MAX_SEQ_LENGTH}, or the config's max_position_embeddings when "
-    "smaller.")
+    "smaller.", lower_bound=3)
 flags.DEFINE_enum(
     "dtype", "float32", exporter.DTYPES, "Compute dtype of the "
     "exported graph (bfloat16: matmuls in bfloat16, float32 weights and outputs).")
 flags.DEFINE_bool("text_signatures", True, "Export the raw-text signatures (need a vocabulary).")
 # --task=pretraining only.
-flags.DEFINE_integer("top_k", 5, "Candidates per [MASK] returned by fill_mask_text.")
+flags.DEFINE_integer("top_k", 5, "Candidates per [MASK] returned by fill_mask_text.", lower_bound=1)
 flags.DEFINE_string(
     "encoder_export_dir", None, "Also write the reusable encoder SavedModel here "
     "(TF-Hub style: callable on the dict inputs, with trainable variables).")
@@ -86,21 +87,26 @@ flags.DEFINE_list(
     "(default: the label_list.txt next to the checkpoint).")
 flags.DEFINE_integer(
     "num_labels", None, "The number of labels; names 0..num_labels-1 when "
-    "neither --label_list nor a label_list.txt gives them.")
+    "neither --label_list nor a label_list.txt gives them.", lower_bound=1)
 flags.DEFINE_bool("is_regression", False, "The classifier outputs one score (e.g. STS-B).")
 flags.DEFINE_float(
     "threshold_to_export", float("nan"), "A threshold the serialized_example "
     "signature returns as a constant `threshold` output (as the original).")
 # --task=squad_v1 / squad_v2 only (the run_squad flags of the same names).
-flags.DEFINE_integer("doc_stride", 128, "Tokens between the starts of two context windows.")
-flags.DEFINE_integer("max_query_length", 64, "Question tokens kept.")
-flags.DEFINE_integer("n_best_size", 20, "v1: start and end positions searched per window.")
-flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.")
-flags.DEFINE_integer("start_n_top", 5, "v2: the model's top start positions.")
-flags.DEFINE_integer("end_n_top", 5, "v2: the model's top end positions per start.")
+flags.DEFINE_integer("doc_stride", 128, "Tokens between the starts of two context windows.",
+                     lower_bound=1)
+flags.DEFINE_integer("max_query_length", 64, "Question tokens kept.", lower_bound=1)
+flags.DEFINE_integer("n_best_size", 20, "v1: start and end positions searched per window.",
+                     lower_bound=1)
+flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.", lower_bound=1)
+flags.DEFINE_integer("start_n_top", 5, "v2: the model's top start positions.", lower_bound=1)
+flags.DEFINE_integer("end_n_top", 5, "v2: the model's top end positions per start.", lower_bound=1)
 flags.DEFINE_float(
     "null_score_diff_threshold", 0.0, "v2: answer_question says no answer when the null "
     "score (null_odds.json) is >= this.")
+# NaN is the original's "no threshold" (run_classifier's default).
+run_flags.register_finite("threshold_to_export", nan_means_unset=True)
+run_flags.register_finite("null_score_diff_threshold")
 
 _SHARED_FLAGS = ("albert_config_file", "init_checkpoint", "export_dir", "spm_model_file",
                  "vocab_file", "do_lower_case", "version", "overwrite", "max_seq_length", "dtype",

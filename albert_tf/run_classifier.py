@@ -69,21 +69,7 @@ flags.DEFINE_bool(
     "do_predict", _DEFAULT["do_predict"], "Predict the test split with "
     "model.ckpt-best (else the newest checkpoint, else a fine-tuned "
     "--init_checkpoint).")
-flags.DEFINE_integer("train_batch_size", _DEFAULT["train_batch_size"], "Global training batch (all "
-                     "replicas).", lower_bound=1)
-flags.DEFINE_integer("eval_batch_size", _DEFAULT["eval_batch_size"], "Global evaluation batch.",
-                     lower_bound=1)
-flags.DEFINE_integer("predict_batch_size", _DEFAULT["predict_batch_size"], "Global prediction "
-                     "batch.", lower_bound=1)
-flags.DEFINE_float("learning_rate", _DEFAULT["learning_rate"], "Peak learning rate of AdamW.")
-flags.DEFINE_integer("train_step", _DEFAULT["num_train_steps"], "Training steps.", lower_bound=1)
-flags.DEFINE_integer("warmup_step", _DEFAULT["num_warmup_steps"], "Linear warmup steps.",
-                     lower_bound=0)
-flags.DEFINE_integer("save_checkpoints_steps", _DEFAULT["save_checkpoints_steps"], "Steps between "
-                     "checkpoints (and evaluations).", lower_bound=1)
-flags.DEFINE_integer("keep_checkpoint_max", _DEFAULT["keep_checkpoint_max"], "Checkpoints kept "
-                     "(model.ckpt-best is kept apart).", lower_bound=1)
-flags.DEFINE_enum("optimizer", _DEFAULT["optimizer"], ["adamw", "lamb"], "The optimizer.")
+run_flags.define_finetuning_flags(_DEFAULT)
 flags.DEFINE_string(
     "export_dir", _DEFAULT["export_dir"], "Export the best checkpoint as a TF "
     "Serving SavedModel (export_dir/<step>/) with classify_text, serving_default "
@@ -112,7 +98,8 @@ run_flags.register_one_of(["albert_config_file", "albert_hub_module_handle"],
 run_flags.register_one_of(["do_train", "do_eval", "do_predict", "export_dir"],
                           "at least one of --do_train, --do_eval, --do_predict or --export_dir "
                           "must be given.")
-run_flags.register_positive("learning_rate")
+# NaN is the original's default: no threshold output.
+run_flags.register_finite("threshold_to_export", nan_means_unset=True)
 
 
 def _user_errors() -> tuple:

@@ -56,7 +56,7 @@ flags.DEFINE_integer("num_train_steps", _DEFAULT["num_train_steps"], "Training s
 flags.DEFINE_integer("num_warmup_steps", _DEFAULT["num_warmup_steps"], "Linear warmup steps.",
                      lower_bound=0)
 flags.DEFINE_integer("start_warmup_step", _DEFAULT["start_warmup_step"], "Step at which the warmup "
-                     "starts.")
+                     "starts.", lower_bound=0)
 flags.DEFINE_integer("save_checkpoints_steps", _DEFAULT["save_checkpoints_steps"], "Steps between "
                      "checkpoints.", lower_bound=1)
 flags.DEFINE_integer("keep_checkpoint_max", _DEFAULT["keep_checkpoint_max"], "Checkpoints kept.",
@@ -82,6 +82,8 @@ flags.mark_flags_as_required(["albert_config_file", "input_file", "output_dir"])
 run_flags.register_one_of(["do_train", "do_eval"], "at least one of --do_train or --do_eval must "
                           "be true.")
 run_flags.register_positive("learning_rate")
+run_flags.register_finite("poly_power")
+run_flags.register_finite("masked_lm_budget")
 
 
 def main(argv):

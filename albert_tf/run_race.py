@@ -69,8 +69,6 @@ flags.DEFINE_integer("max_seq_length", _DEFAULT["max_seq_length"], "Tokens per o
 flags.DEFINE_integer(
     "max_qa_length", _DEFAULT["max_qa_length"], "Tokens kept of question+option "
     "(its last ones); the article fills the rest.", lower_bound=1)
-flags.DEFINE_integer("num_keep_checkpoint", _DEFAULT["keep_checkpoint_max"], "Checkpoints kept "
-                     "(model.ckpt-best is kept apart).", lower_bound=1)
 flags.DEFINE_bool("high_only", _DEFAULT["high_only"], "Only the high-school questions.")
 flags.DEFINE_bool("middle_only", _DEFAULT["middle_only"], "Only the middle-school questions.")
 flags.DEFINE_bool("do_train", _DEFAULT["do_train"], "Fine-tune on the train split.")
@@ -80,25 +78,16 @@ flags.DEFINE_bool(
 flags.DEFINE_bool(
     "do_predict", _DEFAULT["do_predict"], "Score the test split with "
     "model.ckpt-best (else the newest checkpoint, else a fine-tuned --init_checkpoint).")
-flags.DEFINE_integer("train_batch_size", _DEFAULT["train_batch_size"], "Global training batch of "
-                     "questions (all replicas).", lower_bound=1)
-flags.DEFINE_integer("eval_batch_size", _DEFAULT["eval_batch_size"], "Global evaluation batch.",
-                     lower_bound=1)
-flags.DEFINE_integer("predict_batch_size", _DEFAULT["predict_batch_size"], "Global prediction "
-                     "batch.", lower_bound=1)
-flags.DEFINE_float("learning_rate", _DEFAULT["learning_rate"], "Peak learning rate.")
-flags.DEFINE_integer("train_step", _DEFAULT["num_train_steps"], "Training steps.", lower_bound=1)
-flags.DEFINE_integer("warmup_step", _DEFAULT["num_warmup_steps"], "Linear warmup steps.",
-                     lower_bound=0)
-flags.DEFINE_integer("save_checkpoints_steps", _DEFAULT["save_checkpoints_steps"], "Steps between "
-                     "checkpoints (and evaluations).", lower_bound=1)
+# With run_classifier's and run_squad's; --optimizer is new.
+run_flags.define_finetuning_flags(
+    _DEFAULT, keep_checkpoint_flag="num_keep_checkpoint",
+    train_batch_help="Global training batch of questions (all replicas).",
+    learning_rate_help="Peak learning rate.", optimizer_help="The optimizer (the original: adamw).")
 
 # New flags.
 flags.DEFINE_string(
     "cached_dir", _DEFAULT["cached_dir"], "Where the feature TFRecords are cached "
     "(default: --output_dir) when --train_file etc. are not given.")
-flags.DEFINE_enum("optimizer", _DEFAULT["optimizer"], ["adamw", "lamb"], "The optimizer (the "
-                  "original: adamw).")
 
 run_flags.define_runtime_flags()
 
@@ -110,7 +99,7 @@ run_flags.register_one_of(["spm_model_file", "vocab_file"],
                           "(WordPiece).")
 run_flags.register_one_of(["do_train", "do_eval", "do_predict"],
                           "at least one of --do_train, --do_eval or --do_predict must be true.")
-run_flags.register_positive("learning_rate")
+run_flags.register_dropout("dropout_prob")
 
 
 def _user_errors() -> tuple:

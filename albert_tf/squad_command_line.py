@@ -70,18 +70,15 @@ def _define_original_flags() -> None:
       "do_predict", _DEFAULT["do_predict"], "Predict and evaluate --predict_file: "
       "every checkpoint as it is written when training, then the best one; alone, "
       "the best (else newest) checkpoint of --output_dir or --init_checkpoint.")
-  flags.DEFINE_integer("train_batch_size", _DEFAULT["train_batch_size"], "Global training batch "
-                       "(all replicas).", lower_bound=1)
-  flags.DEFINE_integer("predict_batch_size", _DEFAULT["predict_batch_size"], "Global prediction "
-                       "batch.", lower_bound=1)
-  flags.DEFINE_float("learning_rate", _DEFAULT["learning_rate"], "Peak learning rate of AdamW.")
+  # With run_classifier's and run_race's; --keep_checkpoint_max and --optimizer are new.
+  run_flags.define_finetuning_flags(
+      _DEFAULT, original_step_flags=False, eval_batch=False,
+      save_checkpoints_help="Steps between checkpoints (and evaluations with --do_predict).")
   flags.DEFINE_float(
       "num_train_epochs", _DEFAULT["num_train_epochs"], "Epochs over the training "
       "examples: steps = int(examples / train_batch_size * epochs), as the original.")
   flags.DEFINE_float("warmup_proportion", _DEFAULT["warmup_proportion"], "Share of the steps with "
                      "a linear learning-rate warmup.", lower_bound=0.0, upper_bound=1.0)
-  flags.DEFINE_integer("save_checkpoints_steps", _DEFAULT["save_checkpoints_steps"], "Steps "
-                       "between checkpoints (and evaluations with --do_predict).", lower_bound=1)
   flags.DEFINE_integer("n_best_size", _DEFAULT["n_best_size"], "Candidates per question in "
                        "nbest_predictions.json.", lower_bound=1)
   flags.DEFINE_integer("max_answer_length", _DEFAULT["max_answer_length"], "Longest answer, in "
@@ -98,9 +95,6 @@ def _define_new_flags() -> None:
                        "--num_train_epochs).", lower_bound=1)
   flags.DEFINE_integer("num_warmup_steps", _DEFAULT["num_warmup_steps"], "Warmup steps (default: "
                        "--warmup_proportion of the training steps).", lower_bound=0)
-  flags.DEFINE_integer("keep_checkpoint_max", _DEFAULT["keep_checkpoint_max"], "Checkpoints kept "
-                       "(model.ckpt-best is kept apart).", lower_bound=1)
-  flags.DEFINE_enum("optimizer", _DEFAULT["optimizer"], ["adamw", "lamb"], "The optimizer.")
 
 
 def define_flags(version_2: bool) -> None:
@@ -112,7 +106,7 @@ def define_flags(version_2: bool) -> None:
     flags.DEFINE_integer("end_n_top", _DEFAULT["end_n_top"], "End positions kept per start "
                          "(beam).", lower_bound=1)
     flags.DEFINE_float("dropout_prob", _DEFAULT["dropout_prob"], "Dropout of the answer-class "
-                       "(no-answer) layer.", lower_bound=0.0, upper_bound=1.0)
+                       "(no-answer) layer.")
     flags.DEFINE_float(
         "null_score_diff_threshold", _DEFAULT["null_score_diff_threshold"], "A "
         "no-answer threshold fixed in advance: eval_results.txt reports the scores "
@@ -134,8 +128,11 @@ def define_flags(version_2: bool) -> None:
   run_flags.register_one_of(["do_train", "do_predict", "export_dir"],
                             "at least one of --do_train, --do_predict or --export_dir must be "
                             "given.")
-  run_flags.register_positive("learning_rate")
   run_flags.register_positive("num_train_epochs")
+  run_flags.register_finite("warmup_proportion")
+  if version_2:
+    run_flags.register_dropout("dropout_prob")
+    run_flags.register_finite("null_score_diff_threshold")
   flags.register_multi_flags_validator(
       ["max_seq_length", "max_query_length"],
       lambda values: values["max_seq_length"] > values["max_query_length"] + 3,
