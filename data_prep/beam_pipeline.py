@@ -4,7 +4,7 @@ PortableRunner): the same per-block functions as the local engine, the same outp
   byte ranges of each file -> Reshuffle -> blocks (corpus_files.read_blocks) -> Reshuffle
   -> BlockProcessor.process (keyed, framed records grouped by shard; DataStats)
   -> GroupByKey(shard) -> sort by key, write <shard>.incomplete      \\
-  -> DataStats CombineFn -------------------------------------------> rename all, write the summary
+  -> DataStats CombineFn -------------------------------------------> write the summary, rename all
 
 Blocks and documents are named by (file index, byte offset), records by a keyed hash of their
 bytes, and a shard is the sorted set of its records: how Beam splits, retries or orders the work
@@ -36,6 +36,7 @@ from data_prep import corpus_files
 from data_prep import pipeline
 from data_prep import sharded_writer
 from data_prep import stats as stats_lib
+from data_prep import text_encoding
 from data_prep.block_processing import BlockProcessor
 from data_prep.corpus_files import CorpusError
 from data_prep.pretraining_data_config import PretrainingDataConfig
@@ -113,11 +114,32 @@ def _with_vocabulary(config: PretrainingDataConfig, vocabulary: _Vocabulary,
   return dataclasses.replace(config, **{vocabulary.flag: local})
 
 
-def _read_range(task: Tuple[int, str, int, int], block_bytes: int):
+def _read_range(task: Tuple[int, str, int, int], block_bytes: int, encoding: str):
   """The blocks of one byte range of one file."""
   file_index, path, start, end = task
   with _open(path) as reader:
-    yield from corpus_files.read_blocks(reader, file_index, block_bytes, start, end)
+    yield from corpus_files.read_blocks(reader, file_index, block_bytes, start, end, encoding)
+
+
+def check_inputs(files: Sequence[Tuple[str, int]], encoding: str) -> None:
+  """Refuses a codec the byte-range readers cannot split, and files that are not text of it.
+
+  Raises:
+    CorpusError: one line with the fix.
+  """
+  if not text_encoding.is_ascii_compatible(encoding):
+    raise CorpusError(
+        f"--input_encoding={encoding} cannot be split into byte ranges by Beam's readers: convert "
+        f"the files to UTF-8 first (iconv -f {encoding} -t UTF-8), or run the local engine (no "
+        "--runner), which reads them as they are.")
+  problem = text_encoding.first_problem([path for path, _ in files], encoding, _read_sample)
+  if problem:
+    raise CorpusError(problem)
+
+
+def _read_sample(path: str) -> bytes:
+  with _open(path) as reader:
+    return reader.read(text_encoding.SAMPLE_BYTES)
 
 
 class _ProcessBlocks(beam.DoFn):
@@ -193,7 +215,8 @@ def _commit(temporary: str, path: str) -> None:
 
 def _finalize(written: List[Tuple[int, int]], total: stats_lib.DataStats,
               facts: pipeline.SummaryFacts, stats_path: str, start_time: float) -> None:
-  """Renames every shard to its final name and writes the summary; nothing for an empty corpus."""
+  """Writes the summary under its temporary name, then renames every shard to its final name and
+  the summary last (as the local engine); nothing for an empty corpus."""
   paths = facts.shard_paths
   temporaries = [path + sharded_writer.INCOMPLETE_SUFFIX for path in paths]
   if total.instances == 0:
@@ -206,12 +229,13 @@ def _finalize(written: List[Tuple[int, int]], total: stats_lib.DataStats,
     if not counts[shard] and not FileSystems.exists(paths[shard]):
       with _create(temporary):
         pass  # a shard without records is an empty file, as in the local engine
+  stats_temporary = stats_path + sharded_writer.INCOMPLETE_SUFFIX
+  result = pipeline.run_summary(facts, total, counts, time.time() - start_time)
+  with _create(stats_temporary) as writer:
+    writer.write(stats_lib.summary_json(result).encode("utf-8"))
   for temporary, path in zip(temporaries, paths):
     _commit(temporary, path)
-  result = pipeline.run_summary(facts, total, counts, time.time() - start_time)
-  with _create(stats_path + sharded_writer.INCOMPLETE_SUFFIX) as writer:
-    writer.write(stats_lib.summary_json(result).encode("utf-8"))
-  _commit(stats_path + sharded_writer.INCOMPLETE_SUFFIX, stats_path)
+  _commit(stats_temporary, stats_path)
 
 
 def build_pipeline(root: beam.Pipeline, config: PretrainingDataConfig, vocabulary: _Vocabulary,
@@ -223,7 +247,7 @@ def build_pipeline(root: beam.Pipeline, config: PretrainingDataConfig, vocabular
            for start, end in corpus_files.byte_ranges(size, config.block_bytes, range_bytes)]
   processed = (
       root | "ByteRanges" >> beam.Create(tasks) | "SpreadRanges" >> beam.Reshuffle() |
-      "ReadBlocks" >> beam.FlatMap(_read_range, config.block_bytes) |
+      "ReadBlocks" >> beam.FlatMap(_read_range, config.block_bytes, config.input_encoding) |
       "SpreadBlocks" >> beam.Reshuffle() |
       "ProcessBlocks" >> beam.ParDo(_ProcessBlocks(config, vocabulary, len(
           facts.shard_paths))).with_outputs(_STATS, main="records"))
@@ -332,6 +356,7 @@ def run_beam(config: PretrainingDataConfig, runner: str, pipeline_args: Sequence
     local_config, vocabulary = _local_vocabulary(config, directory)
     plan = pipeline.plan_run(local_config)
     files = match_inputs(config.input_file)
+    check_inputs(files, config.input_encoding)
     facts = pipeline.summary_facts(local_config, plan, [path for path, _ in files])
   # The summary names the vocabulary as given (it may be on gs://), not the local copy.
   facts = facts._replace(vocabulary={

@@ -1,7 +1,7 @@
 """Creates ALBERT pretraining TFRecords from raw text (one sentence per line, blank line between
 documents). Every flag of Google's original script keeps its name and default; the additions are
 --num_workers, --num_output_shards, --block_bytes, --do_chinese_wwm, --runner,
---dynamic_masking and --stats_file. See docs/data.md.
+--dynamic_masking, --stats_file and --input_encoding. See docs/data.md.
 
   python -m data_prep.create_pretraining_data --input_file='corpus/*.txt' \
       --output_file='records/train-{shard}.tfrecord' --num_output_shards=16 \
@@ -23,10 +23,12 @@ from absl import flags
 from albert_tf import command_line
 from albert_tf import file_io
 from albert_tf import output_lock
+from albert_tf import run_flags
 from data_prep import cli
 from data_prep import pipeline
 from data_prep import pretraining_data_config
 from data_prep import sharded_writer
+from data_prep import text_encoding
 from data_prep.corpus_files import CorpusError
 
 FLAGS = flags.FLAGS
@@ -42,7 +44,7 @@ flags.DEFINE_string("vocab_file", None,
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model; if set, SentencePiece is used.")
 flags.DEFINE_string(
     "input_file_mode", "r",
-    "Accepted for compatibility; input is always read as UTF-8, invalid bytes are "
+    "Accepted for compatibility; input is read as --input_encoding, invalid bytes are "
     "replaced with U+FFFD and counted.")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case the input text.")
 flags.DEFINE_bool("do_whole_word_mask", True, "Mask whole words rather than single pieces.")
@@ -53,33 +55,40 @@ flags.DEFINE_bool(
     "random_next_sentence", False,
     "False: sentence-order prediction (swap A and B). True: BERT's next-sentence "
     "prediction (B from a random document).")
-flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length, [CLS] and [SEP]s included.")
-flags.DEFINE_integer("ngram", 3, "Maximum n-gram length in words.")
-flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked-LM predictions per sequence.")
+flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length, [CLS] and [SEP]s included.",
+                     lower_bound=5)  # [CLS] A [SEP] B [SEP]
+flags.DEFINE_integer("ngram", 3, "Maximum n-gram length in words.", lower_bound=1)
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked-LM predictions per sequence.",
+                     lower_bound=1)
+# Any integer: it seeds random.Random through its text.
 flags.DEFINE_integer("random_seed", 12345,
                      "Seed of every random choice (the output is reproducible).")
 flags.DEFINE_integer(
     "dupe_factor", 40, "Passes over the input, each with new splits and masks (with "
-    "--dynamic_masking the default is 1).")
-flags.DEFINE_float("masked_lm_prob", 0.15, "Masked-LM probability.")
+    "--dynamic_masking the default is 1).", lower_bound=1)
+flags.DEFINE_float("masked_lm_prob", 0.15, "Masked-LM probability.", lower_bound=0, upper_bound=1)
 flags.DEFINE_float("short_seq_prob", 0.1,
-                   "Probability of a shorter target length for a document pass.")
+                   "Probability of a shorter target length for a document pass.", lower_bound=0,
+                   upper_bound=1)
+run_flags.register_finite("masked_lm_prob")
+run_flags.register_finite("short_seq_prob")
 
 # Additions.
 flags.DEFINE_integer(
     "num_workers",
     os.cpu_count() or 1,
     "Worker processes (0 or 1: work in this process). The output does not depend "
-    "on it.")
-flags.DEFINE_integer("num_output_shards", 1, "Shards when --output_file contains {shard}.")
+    "on it.", lower_bound=0)
+flags.DEFINE_integer("num_output_shards", 1, "Shards when --output_file contains {shard}.",
+                     lower_bound=1)
 flags.DEFINE_integer(
     "shuffle_buffer_size", 100_000,
     "No longer used (accepted for old command lines): the records of the whole run are shuffled "
-    "by sorting on a keyed hash; see docs/data.md.")
+    "by sorting on a keyed hash; see docs/data.md.", lower_bound=0)
 flags.DEFINE_integer(
     "block_bytes", 256 * 1024,
     "Work block: the documents of a file that start in one window of this many bytes. "
-    "Random-next segments are drawn from the documents of the same block.")
+    "Random-next segments are drawn from the documents of the same block.", lower_bound=1)
 flags.DEFINE_bool(
     "do_chinese_wwm", False,
     "Chinese whole-word masking: group characters by jieba words (needs a WordPiece "
@@ -94,6 +103,7 @@ flags.DEFINE_string(
     "Default: the local engine (--num_workers processes). The output bytes are the same.")
 flags.DEFINE_string("stats_file", None,
                     "Summary JSON (default: <output stem>.stats.json next to the output).")
+text_encoding.define_flag()  # --input_encoding
 
 flags.mark_flags_as_required(["input_file", "output_file"])
 
@@ -116,7 +126,7 @@ def config_from_flags() -> pipeline.PretrainingDataConfig:
       do_chinese_wwm=FLAGS.do_chinese_wwm, num_workers=FLAGS.num_workers,
       num_output_shards=FLAGS.num_output_shards, shuffle_buffer_size=FLAGS.shuffle_buffer_size,
       block_bytes=FLAGS.block_bytes, stats_file=FLAGS.stats_file,
-      dynamic_masking=FLAGS.dynamic_masking)
+      dynamic_masking=FLAGS.dynamic_masking, input_encoding=FLAGS.input_encoding)
 
 
 def create_locked(config: pipeline.PretrainingDataConfig, runner: Optional[str] = None,

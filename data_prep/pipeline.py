@@ -21,6 +21,7 @@ import collections
 import concurrent.futures
 from concurrent.futures.process import BrokenProcessPool
 import multiprocessing
+import os
 import time
 from typing import Iterator, List, NamedTuple, Optional
 
@@ -31,6 +32,7 @@ from albert_tf import tokenization
 from data_prep import corpus_files
 from data_prep import sharded_writer
 from data_prep import stats as stats_lib
+from data_prep import text_encoding
 from data_prep.block_processing import BlockProcessor
 from data_prep.corpus_files import Block
 from data_prep.corpus_files import CorpusError
@@ -63,7 +65,22 @@ def plan_run(config: PretrainingDataConfig) -> RunPlan:
     paths = sharded_writer.output_paths(config.output_file, config.num_output_shards)
   except ValueError as error:
     raise CorpusError(str(error)) from None
-  return RunPlan(tokenizer, paths, config.stats_file or default_stats_path(config.output_file))
+  stats_path = config.stats_file or default_stats_path(config.output_file)
+  _check_stats_directory(stats_path, paths)
+  return RunPlan(tokenizer, paths, stats_path)
+
+
+def _check_stats_directory(stats_path: str, shard_paths: List[str]) -> None:
+  """Refuses, before any work, a --stats_file whose directory is missing (unless the shards'
+  own directory, made for them) or not a directory: likely a typo, found now rather than after
+  the run."""
+  directory = os.path.dirname(stats_path)
+  if (not directory or file_io.is_remote(stats_path) or os.path.isdir(directory) or
+      directory in {os.path.dirname(path) for path in shard_paths}):
+    return
+  problem = "is not a directory" if os.path.exists(directory) else "does not exist"
+  raise CorpusError(f"--stats_file {stats_path}: {directory} {problem}; create the directory or "
+                    "give another --stats_file (without it the summary goes next to the shards).")
 
 
 def empty_corpus_error(input_files: List[str]) -> CorpusError:
@@ -78,25 +95,29 @@ class SummaryFacts(NamedTuple):
   vocabulary: dict
   masking: dict
   dynamic_masking: bool
+  input_encoding: str = text_encoding.DEFAULT_ENCODING
 
 
 def summary_facts(config: PretrainingDataConfig, plan: RunPlan,
                   input_files: List[str]) -> SummaryFacts:
   return SummaryFacts(plan.shard_paths, input_files, stats_lib.vocabulary(config),
-                      stats_lib.masking(config, plan.tokenizer), config.dynamic_masking)
+                      stats_lib.masking(config, plan.tokenizer), config.dynamic_masking,
+                      config.input_encoding)
 
 
 def run_summary(facts: SummaryFacts, total: stats_lib.DataStats, shard_counts: List[int],
                 seconds: float) -> dict:
   """The summary of a finished run (the same for both engines, apart from the timings)."""
   return stats_lib.summary(total, facts.shard_paths, shard_counts, facts.input_files, seconds,
-                           facts.vocabulary, facts.masking, facts.dynamic_masking)
+                           facts.vocabulary, facts.masking, facts.dynamic_masking,
+                           input_encoding=facts.input_encoding)
 
 
 def log_summary(result: dict, stats_path: str) -> None:
   if result["replaced_invalid_utf8_bytes"]:
-    logging.warning("replaced %d invalid UTF-8 bytes with U+FFFD",
-                    result["replaced_invalid_utf8_bytes"])
+    encoding = result.get(stats_lib.INPUT_ENCODING_KEY, text_encoding.DEFAULT_ENCODING)
+    logging.warning("replaced %d invalid %s bytes with U+FFFD",
+                    result["replaced_invalid_utf8_bytes"], text_encoding.display_name(encoding))
   logging.info(
       "wrote %d instances (%d tokens, mean length %.1f, masked fraction %.4f, "
       "sentence-order label 1: %.3f) to %d shards in %.1f s; summary: %s", result["instances"],
@@ -154,14 +175,14 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
   start_time = time.monotonic()
   plan = plan_run(config)
   input_files = file_io.expand_patterns(config.input_file)
+  corpus_files.check_text_files(input_files, config.input_encoding)
   logging.info("create_pretraining_data: %d input files -> %d shards, %d workers", len(input_files),
                len(plan.shard_paths), max(config.num_workers, 1))
   total = stats_lib.DataStats()
   last_log = start_time
   with sharded_writer.ShardSpill.next_to(plan.shard_paths) as spill:
-    for keyed, block_stats in _map_blocks(config,
-                                          corpus_files.iter_blocks(input_files,
-                                                                   config.block_bytes)):
+    blocks = corpus_files.iter_blocks(input_files, config.block_bytes, config.input_encoding)
+    for keyed, block_stats in _map_blocks(config, blocks):
       total.merge(block_stats)
       spill.add(keyed)
       now = time.monotonic()
@@ -173,10 +194,26 @@ def create_pretraining_data(config: PretrainingDataConfig) -> dict:
     if total.instances == 0:
       raise empty_corpus_error(input_files)
     logging.info("writing %d shards (sorted by record key)", len(plan.shard_paths))
-    spill.write_shards(plan.shard_paths)
-  result = run_summary(summary_facts(config, plan, input_files), total, spill.counts,
-                       time.monotonic() - start_time)
-  stats_lib.write_summary(result, plan.stats_path,
-                          temporary_suffix=sharded_writer.INCOMPLETE_SUFFIX)
+    result = _write_outputs(spill, plan, summary_facts(config, plan, input_files), total,
+                            start_time)
   log_summary(result, plan.stats_path)
+  return result
+
+
+def _write_outputs(spill: sharded_writer.ShardSpill, plan: RunPlan, facts: SummaryFacts,
+                   total: stats_lib.DataStats, start_time: float) -> dict:
+  """Writes the shards and the summary under temporary names, then renames the shards and the
+  summary last: a summary that cannot be written leaves no shard under its final name."""
+  stats_temporary = plan.stats_path + sharded_writer.INCOMPLETE_SUFFIX
+  with file_io.atomic_output(plan.stats_path, temporary_suffix=sharded_writer.INCOMPLETE_SUFFIX,
+                             make_parents=False):
+    with spill.shards_written(plan.shard_paths):
+      result = run_summary(facts, total, spill.counts, time.monotonic() - start_time)
+      try:
+        stats_lib.write_summary(result, stats_temporary)
+      except OSError as error:
+        raise CorpusError(
+            f"--stats_file {plan.stats_path} cannot be written ({error.strerror or error}): no "
+            "shard was renamed to its final name; fix the path or give another --stats_file, "
+            "then rerun.") from None
   return result

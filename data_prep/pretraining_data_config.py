@@ -5,7 +5,9 @@ import os
 from typing import Optional, Sequence
 
 from albert_tf import tokenization
+from albert_tf.training import run_identity
 from data_prep import sharded_writer
+from data_prep import text_encoding
 from data_prep.corpus_files import CorpusError
 
 # --runner values: the Beam engine on these runners (data_prep/beam_pipeline.py).
@@ -42,6 +44,7 @@ class PretrainingDataConfig:
   block_bytes: int = 256 * 1024
   stats_file: Optional[str] = None
   dynamic_masking: bool = False
+  input_encoding: str = text_encoding.DEFAULT_ENCODING  # a Python codec name
 
   def __post_init__(self):
     if self.dupe_factor is None:
@@ -79,6 +82,10 @@ def validate(config: PretrainingDataConfig) -> None:
       (config.shuffle_buffer_size >= 0, "--shuffle_buffer_size must be 0 or more"),
       (config.block_bytes >= 1, "--block_bytes must be at least 1"),
   ]
+  encoding_error = text_encoding.encoding_error(config.input_encoding)
+  if encoding_error:
+    checks.append((False, f"--input_encoding={config.input_encoding} is not a Python text codec "
+                   f"({encoding_error}); use e.g. utf-8, utf-16, gb18030 or latin-1"))
   if config.dynamic_masking and config.do_permutation:
     checks.append((False, "--do_permutation needs static masking: drop it or --dynamic_masking"))
   for ok, message in checks:
@@ -107,7 +114,7 @@ def default_stats_path(output_file: str) -> str:
   first = output_file.split(",")[0].strip().replace(sharded_writer.SHARD_PLACEHOLDER, "")
   directory, name = os.path.split(first)
   stem = name.split(".")[0].rstrip("-_.") or "pretraining_data"
-  return os.path.join(directory, stem + ".stats.json")
+  return os.path.join(directory, stem + run_identity.STATS_SUFFIX)
 
 
 def check_runner_flags(runner: Optional[str], pipeline_args: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ import sentencepiece as spm
 from albert_tf import file_io
 from albert_tf import tokenization
 from data_prep import corpus_files
+from data_prep import text_encoding
 
 CONTROL_SYMBOLS = [tokenization.CLS_TOKEN, tokenization.SEP_TOKEN, tokenization.MASK_TOKEN]
 # Passed as a list: the README's --user_defined_symbols="(,),\",-,.,–,£,€" string is misread by the
@@ -18,7 +19,8 @@ _PROGRESS_EVERY_LINES = 1_000_000
 
 
 def preprocessed_sentences(input_files: Sequence[str], do_lower_case: bool,
-                           counter: corpus_files.ReplacementCounter) -> Iterator[str]:
+                           counter: corpus_files.ReplacementCounter,
+                           input_encoding: str = text_encoding.DEFAULT_ENCODING) -> Iterator[str]:
   """Yields the non-empty lines of `input_files` after the original's `preprocess_text`.
 
   The data pipeline feeds `preprocess_text(line, lower=do_lower_case)` to the model, so the model is
@@ -27,7 +29,7 @@ def preprocessed_sentences(input_files: Sequence[str], do_lower_case: bool,
   """
   count = 0
   for path in input_files:
-    for line in corpus_files.read_lines(path, counter):
+    for line in corpus_files.read_lines(path, counter, input_encoding):
       sentence = tokenization.preprocess_text(line, lower=do_lower_case)
       if sentence:
         count += 1
@@ -39,7 +41,8 @@ def preprocessed_sentences(input_files: Sequence[str], do_lower_case: bool,
 def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_size: int = 30000,
                         do_lower_case: bool = True, character_coverage: float = 0.99995,
                         input_sentence_size: int = 10_000_000, hard_vocab_limit: bool = True,
-                        num_threads: int = 1, seed_sentencepiece_size: Optional[int] = None) -> str:
+                        num_threads: int = 1, seed_sentencepiece_size: Optional[int] = None,
+                        input_encoding: str = text_encoding.DEFAULT_ENCODING) -> str:
   """Trains `<model_prefix>.model` / `.vocab` with the README's unigram settings.
 
   Layout: <pad>=0, <unk>=1, [CLS]=2, [SEP]=3, [MASK]=4 (control symbols), then the user symbols
@@ -55,6 +58,7 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
     hard_vocab_limit: fail when the corpus cannot produce `vocab_size` pieces.
     num_threads: trainer threads.
     seed_sentencepiece_size: seed pieces (None: SentencePiece's default); small corpora need fewer.
+    input_encoding: the codec of the files (`text_encoding`); invalid bytes become U+FFFD.
 
   Returns:
     The path of the written `.model` file.
@@ -63,9 +67,9 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
     corpus_files.CorpusError: the corpus is empty or too small for `vocab_size`.
   """
   counter = corpus_files.ReplacementCounter()
-  options = dict(sentence_iterator=preprocessed_sentences(input_files, do_lower_case, counter),
-                 vocab_size=vocab_size, model_type="unigram", pad_id=0, unk_id=1, bos_id=-1,
-                 eos_id=-1, control_symbols=CONTROL_SYMBOLS,
+  sentences = preprocessed_sentences(input_files, do_lower_case, counter, input_encoding)
+  options = dict(sentence_iterator=sentences, vocab_size=vocab_size, model_type="unigram", pad_id=0,
+                 unk_id=1, bos_id=-1, eos_id=-1, control_symbols=CONTROL_SYMBOLS,
                  user_defined_symbols=USER_DEFINED_SYMBOLS, character_coverage=character_coverage,
                  shuffle_input_sentence=True, input_sentence_size=input_sentence_size,
                  hard_vocab_limit=hard_vocab_limit, num_threads=num_threads, minloglevel=2)
@@ -76,7 +80,8 @@ def train_sentencepiece(input_files: Sequence[str], model_prefix: str, vocab_siz
   with file_io.atomic_prefix(model_prefix, last_suffix=".model") as temp_prefix:
     _train(options, temp_prefix, input_files)
   if counter.replaced_bytes:
-    logging.warning("vocab: replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
+    logging.warning("vocab: replaced %d invalid %s bytes with U+FFFD", counter.replaced_bytes,
+                    text_encoding.display_name(input_encoding))
   return model_prefix + ".model"
 
 

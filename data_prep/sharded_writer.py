@@ -10,9 +10,10 @@ instances of the run.
 
 The local engine appends keyed records to one spill file per shard (`ShardSpill`), then sorts each
 shard and writes it as `<final name>.incomplete`; all are renamed to their final names only after
-every shard is complete and flushed to disk (`albert_tf.file_io.atomic_outputs`), so an interrupted
-run never leaves a truncated file under a final name; re-running the same command overwrites the
-leftovers. The Beam engine groups records by shard and writes them with `sorted_records` too.
+every shard and the summary are complete and flushed to disk (`albert_tf.file_io.atomic_outputs`),
+so an interrupted run never leaves a truncated file under a final name; re-running the same
+command overwrites the leftovers. The Beam engine groups records by shard and writes them with
+`sorted_records` too.
 """
 
 import contextlib
@@ -222,10 +223,14 @@ class ShardSpill:
     if os.path.exists(path):
       yield from _sorted_spill(path, *key_range(shard, self.num_shards))
 
-  def write_shards(self, paths: Sequence[str]) -> None:
-    """Writes every shard, sorted, under `<path>.incomplete`, and renames all once all are done."""
+  @contextlib.contextmanager
+  def shards_written(self, paths: Sequence[str]) -> Iterator[None]:
+    """Writes every shard, sorted, under `<path>.incomplete`, then runs the block (which writes
+    what must be complete before any shard gets its final name: the summary); renames all shards
+    when the block succeeds, none when it raises (their temporaries are removed)."""
     with file_io.atomic_outputs(paths, temporary_suffix=INCOMPLETE_SUFFIX) as temporaries:
       for shard, temporary in enumerate(temporaries):
         with file_io.open_file(temporary, "wb") as writer:
           for record in self.records(shard):
             writer.write(record)
+      yield

@@ -8,11 +8,14 @@ from typing import Any, Dict, List
 from albert_tf import file_io
 from albert_tf import tokenization
 from albert_tf.training import run_identity
+from data_prep import text_encoding
 from data_prep.pretraining_data_config import PretrainingDataConfig
 
 # Summary keys the trainer reads: whether the records are unmasked, and the masking settings.
 DYNAMIC_MASKING_KEY = "dynamic_masking"
 MASKING_KEY = "masking"
+# The corpus codec (Python's name), recorded only when it is not UTF-8.
+INPUT_ENCODING_KEY = "input_encoding"
 
 
 @dataclasses.dataclass
@@ -27,7 +30,7 @@ class DataStats:
   kept: int = 0
   randomized: int = 0
   random_next_labels: int = 0
-  replaced_bytes: int = 0  # invalid UTF-8 bytes of the input replaced with U+FFFD
+  replaced_bytes: int = 0  # invalid bytes (of --input_encoding) replaced with U+FFFD
   span_words: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
   def merge(self, other: "DataStats") -> None:
@@ -45,16 +48,10 @@ def vocabulary(config: PretrainingDataConfig) -> Dict[str, Any]:
   The trainer keeps this entry in its run directory and refuses records of another fingerprint
   there; albert-export warns when it is given another vocabulary (`run_identity`).
   """
-  return {
-      "file":
-          config.spm_model_file or config.vocab_file,
-      "do_lower_case":
-          config.do_lower_case,
-      "fingerprint":
-          run_identity.vocabulary_fingerprint(spm_model_file=config.spm_model_file,
-                                              vocab_file=config.vocab_file,
-                                              do_lower_case=config.do_lower_case),
-  }
+  files = {"spm_model_file": config.spm_model_file, "vocab_file": config.vocab_file}
+  return run_identity.vocabulary_entry(
+      **files, do_lower_case=config.do_lower_case,
+      fingerprint=run_identity.vocabulary_fingerprint(**files, do_lower_case=config.do_lower_case))
 
 
 def masking(config: PretrainingDataConfig, tokenizer: tokenization.FullTokenizer) -> Dict[str, Any]:
@@ -89,17 +86,20 @@ def masking(config: PretrainingDataConfig, tokenizer: tokenization.FullTokenizer
 
 def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
             input_files: List[str], seconds: float, vocabulary_entry: Dict[str, Any],
-            masking_entry: Dict[str, Any], dynamic_masking: bool) -> Dict[str, Any]:
+            masking_entry: Dict[str, Any], dynamic_masking: bool,
+            input_encoding: str = text_encoding.DEFAULT_ENCODING) -> Dict[str, Any]:
   """The run summary: logged at the end and written as JSON next to the output.
 
   `vocabulary_entry` is `vocabulary(config)`, under the key the trainer reads; `masking_entry` is
   `masking(config, tokenizer)` and `dynamic_masking` says whether the records are left unmasked.
+  The corpus codec is recorded (as `INPUT_ENCODING_KEY`) only when it is not UTF-8, and
+  `replaced_invalid_utf8_bytes` then counts the bytes that codec could not decode.
   """
   instances = max(stats.instances, 1)
   tokens = max(stats.tokens, 1)
   predictions = max(stats.predictions, 1)
   spans = max(sum(stats.span_words.values()), 1)
-  return {
+  result = {
       "input_files": input_files,
       run_identity.VOCABULARY_KEY: vocabulary_entry,
       DYNAMIC_MASKING_KEY: dynamic_masking,
@@ -127,6 +127,9 @@ def summary(stats: DataStats, shard_paths: List[str], shard_counts: List[int],
       "seconds": seconds,
       "instances_per_second": stats.instances / max(seconds, 1e-9),
   }
+  if not text_encoding.is_default(input_encoding):
+    result[INPUT_ENCODING_KEY] = text_encoding.canonical_name(input_encoding)
+  return result
 
 
 # Summary entries that measure the run rather than describe the data (they differ between runs).
@@ -138,6 +141,8 @@ def summary_json(result: Dict[str, Any]) -> str:
   return json.dumps(result, indent=2, sort_keys=True) + "\n"
 
 
-def write_summary(result: Dict[str, Any], path: str, temporary_suffix: str) -> None:
-  """Writes the summary as indented JSON to `path`, atomically (see `file_io.atomic_outputs`)."""
-  file_io.write_text_atomically(path, summary_json(result), temporary_suffix=temporary_suffix)
+def write_summary(result: Dict[str, Any], path: str) -> None:
+  """Writes the summary as indented JSON to `path` (the caller's temporary name: the local
+  engine renames it after the shards, see `pipeline._write_outputs`)."""
+  with file_io.open_file(path, "w") as writer:
+    writer.write(summary_json(result))

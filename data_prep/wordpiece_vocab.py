@@ -17,6 +17,7 @@ from absl import logging
 from albert_tf import file_io
 from albert_tf import tokenization
 from data_prep import corpus_files
+from data_prep import text_encoding
 
 RESERVED_TOKENS = [
     tokenization.PAD_TOKEN_WP, tokenization.UNK_TOKEN_WP, tokenization.CLS_TOKEN,
@@ -38,25 +39,28 @@ def _load_learner() -> types.ModuleType:
   return module
 
 
-def count_words(input_files: Sequence[str], do_lower_case: bool) -> collections.Counter:
+def count_words(input_files: Sequence[str], do_lower_case: bool,
+                input_encoding: str = text_encoding.DEFAULT_ENCODING) -> collections.Counter:
   """Counts BERT basic tokens (CJK characters and punctuation split, lower-cased) in the files."""
   basic = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
   counter = corpus_files.ReplacementCounter()
   counts = collections.Counter()
   lines = 0
   for path in input_files:
-    for line in corpus_files.read_lines(path, counter):
+    for line in corpus_files.read_lines(path, counter, input_encoding):
       counts.update(basic.tokenize(line))
       lines += 1
       if lines % _PROGRESS_EVERY_LINES == 0:
         logging.info("vocab: counted %d lines, %d distinct words", lines, len(counts))
   if counter.replaced_bytes:
-    logging.warning("vocab: replaced %d invalid UTF-8 bytes with U+FFFD", counter.replaced_bytes)
+    logging.warning("vocab: replaced %d invalid %s bytes with U+FFFD", counter.replaced_bytes,
+                    text_encoding.display_name(input_encoding))
   return counts
 
 
 def learn_wordpiece_vocab(input_files: Sequence[str], vocab_size: int, do_lower_case: bool = True,
-                          min_count: int = 2, max_unique_chars: int = 20000) -> List[str]:
+                          min_count: int = 2, max_unique_chars: int = 20000,
+                          input_encoding: str = text_encoding.DEFAULT_ENCODING) -> List[str]:
   """Learns WordPiece tokens: [PAD] [UNK] [CLS] [SEP] [MASK], characters and "##" forms, pieces.
 
   Args:
@@ -65,6 +69,7 @@ def learn_wordpiece_vocab(input_files: Sequence[str], vocab_size: int, do_lower_
     do_lower_case: lower-case and strip accents before counting.
     min_count: lowest token count the learner's threshold search may go down to.
     max_unique_chars: alphabet cap (Chinese needs several thousand characters).
+    input_encoding: the codec of the files (`text_encoding`); invalid bytes become U+FFFD.
 
   Returns:
     The tokens in id order.
@@ -72,7 +77,7 @@ def learn_wordpiece_vocab(input_files: Sequence[str], vocab_size: int, do_lower_
   Raises:
     corpus_files.CorpusError: the corpus has no words.
   """
-  counts = count_words(input_files, do_lower_case)
+  counts = count_words(input_files, do_lower_case, input_encoding)
   if not counts:
     raise corpus_files.CorpusError(
         f"no text found in {', '.join(input_files)}; give files with one sentence per line.")

@@ -1,26 +1,40 @@
-"""The trainer SIGKILLed at seeded random points: each rerun of the same command completes and ends
-where an uninterrupted run ends.
+"""The trainer and the data tool SIGKILLed at seeded random points: each rerun of the same command
+completes and ends where an uninterrupted run ends.
 
-The kill points are progress events (a step logged, a checkpoint saved, an evaluation logged) of a
-12-step run checkpointing every 2 steps, drawn by a seeded RNG; the signal lands while the process
-goes on past the line it just printed (saving, evaluating, writing events), so no sleeps are
-needed. The data tool is not covered here (its kill test is in test_create_pretraining_data_cli).
+The trainer's kill points are progress events (a step logged, a checkpoint saved, an evaluation
+logged) of a 12-step run checkpointing every 2 steps, drawn by a seeded RNG; the signal lands while
+the process goes on past the line it just printed (saving, evaluating, writing events), so no
+sleeps are needed. The data tool's kill points are seeded fractions of the CPU time of its
+uninterrupted run (main process and workers, polled) and the start of its shard-writing phase (the
+first shard's temporary file appears); the summary file's commit order is checked here too.
 """
 
+import contextlib
+import errno
+import json
 import os
 import random
 import re
+import resource
+import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
+import psutil
 import pytest
 
 from albert_tf import checkpoints
 from albert_tf import output_lock
 from albert_tf.training import evaluation
+from data_prep import pipeline
+from data_prep import stats as stats_lib
+from data_prep.corpus_files import CorpusError
 from tests import test_train_support as support
+from tests import text_fixtures
+from tests.test_faults_outputs import _snapshot
 from tests.test_train_loop import checkpoint_values
 
 pytestmark = pytest.mark.slow
@@ -110,3 +124,154 @@ def test_killed_trainer_reruns_to_the_uninterrupted_result(data, straight, tmp_p
   metric = "masked_lm_accuracy"
   best = max(results, key=lambda r: r[metric])  # the first of equal scores, as EvalResults
   assert checkpoints.recorded_step(str(tmp_path / "model.ckpt-best")) == best["global_step"]
+
+
+# The data tool: albert-create-pretraining-data, local engine, 2 workers, 4 shards, ~75 KB of text
+# (about 4 s, of which the shard writing takes 0.05 s).
+DATA_COMMAND = [
+    sys.executable, "-m", "data_prep.create_pretraining_data", "--input_file=corpus.txt",
+    "--spm_model_file=spm.model", "--output_file=out/r-{shard}.tfrecord", "--num_output_shards=4",
+    "--max_seq_length=128", "--dupe_factor=4", "--num_workers=2", "--block_bytes=2000"
+]
+DATA_SHARDS = [f"r-0000{i}-of-00004.tfrecord" for i in range(4)]
+# Kill points: seeded fractions of the uninterrupted run's CPU time, one in each half of the run,
+# and one in the shard writing phase ("write").
+_DATA_RNG = random.Random(11)
+DATA_KILL_POINTS = [round(_DATA_RNG.uniform(*half), 2) for half in ((0.1, 0.45), (0.5, 0.9))
+                   ] + ["write"]
+
+
+def _data_env():
+  return dict(os.environ, PYTHONPATH=ROOT)
+
+
+@pytest.fixture(name="data_inputs", scope="module")
+def fixture_data_inputs(tmp_path_factory):
+  """A directory with corpus.txt and spm.model; each run copies it and runs there (relative
+  paths, so that every run's summary names the same files)."""
+  directory = tmp_path_factory.mktemp("data_inputs")
+  model = text_fixtures.build_sentencepiece_model(tmp_path_factory.mktemp("spm"))
+  shutil.copy(model, directory / "spm.model")
+  with open(text_fixtures.ENGLISH_CORPUS, "rb") as reader:
+    (directory / "corpus.txt").write_bytes(reader.read() * 20)
+  return directory
+
+
+@pytest.fixture(name="data_straight", scope="module")
+def fixture_data_straight(data_inputs, tmp_path_factory):
+  """The uninterrupted run: its directory and its CPU seconds (main process and workers)."""
+  directory = tmp_path_factory.mktemp("data_straight")
+  shutil.copytree(data_inputs, directory, dirs_exist_ok=True)
+  before = resource.getrusage(resource.RUSAGE_CHILDREN)
+  subprocess.run(DATA_COMMAND, cwd=directory, env=_data_env(), check=True, capture_output=True,
+                 timeout=300)
+  after = resource.getrusage(resource.RUSAGE_CHILDREN)
+  seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+  return directory, seconds
+
+
+def _cpu_seconds(pid):
+  """CPU seconds of a process and its live descendants so far (0 when it is gone)."""
+  total = 0.0
+  with contextlib.suppress(psutil.Error):
+    process = psutil.Process(pid)
+    for member in [process] + process.children(recursive=True):
+      with contextlib.suppress(psutil.Error):
+        times = member.cpu_times()
+        total += times.user + times.system
+  return total
+
+
+def kill_data_run_when(directory, reached):
+  """Starts DATA_COMMAND in `directory` and SIGKILLs it with its workers (its process group) as
+  soon as `reached(process)`; polls every millisecond, at most 120 s."""
+  process = subprocess.Popen(DATA_COMMAND, cwd=directory, env=_data_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+  deadline = time.monotonic() + 120
+  try:
+    while not reached(process):
+      assert process.poll() is None, "the run ended before its kill point"
+      assert time.monotonic() < deadline, "the kill point was not reached in 120 s"
+      time.sleep(0.001)
+  finally:
+    with contextlib.suppress(ProcessLookupError):
+      os.killpg(process.pid, signal.SIGKILL)
+  assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+def _summary_without_timings(directory):
+  with open(directory / "out" / "r.stats.json", encoding="utf-8") as reader:
+    summary = json.load(reader)
+  return {key: value for key, value in summary.items() if key not in stats_lib.TIMING_KEYS}
+
+
+@pytest.mark.parametrize("point", DATA_KILL_POINTS)
+def test_killed_data_tool_reruns_to_the_uninterrupted_output(data_inputs, data_straight, tmp_path,
+                                                             point):
+  straight, cpu_seconds = data_straight
+  shutil.copytree(data_inputs, tmp_path, dirs_exist_ok=True)
+  out = tmp_path / "out"
+  if point == "write":
+    first_temporary = out / (DATA_SHARDS[0] + ".incomplete")
+    kill_data_run_when(tmp_path, lambda process: first_temporary.exists())
+  else:
+    kill_data_run_when(tmp_path, lambda process: _cpu_seconds(process.pid) >= point * cpu_seconds)
+  left = set(os.listdir(out)) if out.exists() else set()
+  # The summary is renamed last: a summary under its final name means every shard is final.
+  assert "r.stats.json" not in left or set(DATA_SHARDS) <= left
+  if point == "write":  # killed while writing: temporaries left for the rerun to replace
+    assert DATA_SHARDS[0] + ".incomplete" in left and not set(DATA_SHARDS) & left
+
+  rerun = subprocess.run(DATA_COMMAND, cwd=tmp_path, env=_data_env(), capture_output=True,
+                         text=True, timeout=300, check=False)
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  # The same files (no temporary, spill directory or lock file left), byte for byte.
+  assert sorted(os.listdir(out)) == sorted(os.listdir(
+      straight / "out")) == sorted(DATA_SHARDS + ["r.stats.json"])
+  for name in DATA_SHARDS:
+    assert (out / name).read_bytes() == (straight / "out" / name).read_bytes(), name
+  assert _summary_without_timings(tmp_path) == _summary_without_timings(straight)
+
+
+def test_missing_stats_directory_is_one_line_and_writes_nothing(data_inputs, tmp_path):
+  shutil.copytree(data_inputs, tmp_path, dirs_exist_ok=True)
+  before = _snapshot(tmp_path)
+  result = subprocess.run(DATA_COMMAND + ["--stats_file=missing/r.stats.json"], cwd=tmp_path,
+                          env=_data_env(), capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: --stats_file missing/r.stats.json: missing does not exist; create the directory or "
+      "give another --stats_file (without it the summary goes next to the shards).")
+  assert _snapshot(tmp_path) == before  # no shard, no temporary file
+
+
+def test_a_summary_that_cannot_be_written_leaves_no_shard_renamed(data_inputs, tmp_path,
+                                                                  monkeypatch):
+  """The summary is written before any shard is renamed: when that fails (here a full disk), the
+  shards of an earlier run stay as they were and no temporary file is left."""
+  config = pipeline.PretrainingDataConfig(input_file=str(data_inputs / "corpus.txt"),
+                                          output_file=str(tmp_path / "r-{shard}.tfrecord"),
+                                          num_output_shards=2,
+                                          spm_model_file=str(data_inputs / "spm.model"),
+                                          max_seq_length=32, max_predictions_per_seq=5,
+                                          dupe_factor=1, random_seed=1, num_workers=0)
+  pipeline.create_pretraining_data(config)
+  before = _snapshot(tmp_path)
+
+  def full_disk(result, path):
+    with open(path, "w", encoding="utf-8") as writer:
+      writer.write("{")  # a partial file, then the disk is full
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+  monkeypatch.setattr(stats_lib, "write_summary", full_disk)
+  with pytest.raises(CorpusError) as error:
+    pipeline.create_pretraining_data(
+        pipeline.PretrainingDataConfig(**{
+            **config.__dict__, "random_seed": 2
+        }))
+  assert str(error.value) == (
+      f"--stats_file {tmp_path}/r.stats.json cannot be written (No space left on device): no "
+      "shard was renamed to its final name; fix the path or give another --stats_file, then "
+      "rerun.")
+  assert _snapshot(tmp_path) == before
