@@ -74,6 +74,7 @@ def _locked(lock_file: str, output: str) -> Iterator[None]:
         "no other job writes there.", output)
     yield
     return
+  created = _missing_directories(os.path.dirname(lock_file) or ".")
   descriptor = _acquire(lock_file, output)
   try:
     yield
@@ -83,6 +84,30 @@ def _locked(lock_file: str, output: str) -> Iterator[None]:
       if _is_open_file(descriptor, lock_file):
         os.remove(lock_file)
     os.close(descriptor)
+    _remove_if_empty(created)
+
+
+def _missing_directories(directory: str) -> list[str]:
+  """The directories of `directory`'s path that do not exist yet, deepest first."""
+  missing = []
+  directory = os.path.abspath(directory)
+  while not os.path.exists(directory):
+    missing.append(directory)
+    parent = os.path.dirname(directory)
+    if parent == directory:
+      break
+    directory = parent
+  return missing
+
+
+def _remove_if_empty(directories: list[str]) -> None:
+  """Removes the directories the lock created, deepest first, while they are empty: a run that
+  failed before writing anything leaves the file system as it found it."""
+  for directory in directories:
+    try:
+      os.rmdir(directory)
+    except OSError:  # not empty (the run wrote its outputs there), or gone
+      return
 
 
 def _acquire(lock_file: str, output: str) -> int:

@@ -189,6 +189,16 @@ def test_lock_is_released_when_the_block_raises(tmp_path):
   assert os.listdir(tmp_path) == []
 
 
+def test_directories_the_lock_made_are_removed_when_nothing_was_written(tmp_path):
+  with pytest.raises(KeyError):
+    with output_lock.lock_output(str(tmp_path / "new" / "deeper" / "out.tfrecord")):
+      raise KeyError("refused before writing")
+  assert os.listdir(tmp_path) == []
+  with output_lock.lock_output(str(tmp_path / "kept" / "out.tfrecord")):
+    (tmp_path / "kept" / "out.tfrecord").write_bytes(b"written")
+  assert os.listdir(tmp_path / "kept") == ["out.tfrecord"]
+
+
 def test_remote_output_is_not_locked(caplog):
   with caplog.at_level(logging.INFO, logger="absl"):
     with output_lock.lock_directory("gs://bucket/run"):
