@@ -18,12 +18,14 @@ of every distinct sentence of the demo corpus (fill_mask_text) and to encode eac
 benchmarks/gpu_check.sh's summary table.
 """
 
+import collections
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 
 from absl import app
 from absl import flags
@@ -58,6 +60,7 @@ flags.DEFINE_string(
     "or --agreement_vocab), and print the first differences.")
 flags.DEFINE_string("agreement_spm_model", None, "SentencePiece model for --agreement_corpus.")
 flags.DEFINE_string("agreement_vocab", None, "WordPiece vocab for --agreement_corpus.")
+flags.DEFINE_integer("agreement_examples", 10, "Differing lines printed by --agreement_corpus.")
 
 _DEMO_CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "albert_tf", "demo", "corpus_en.txt")
@@ -425,6 +428,7 @@ def _trained_quality(trained_dir: str, work_dir: str) -> dict:
   (top32, margin32, pooled32), (top16, _, pooled16) = results["float32"], results["bfloat16"]
   (top_lite, _, pooled_lite), (top8, _, pooled8) = results["tflite_float32"], results["tflite_int8"]
   int8_cosine = _row_cosines(pooled_lite, pooled8)
+  print(f"trained model, TFLite: {_tflite_sizes(float32_path)}")
   print(f"trained model, TFLite: float32 vs the float32 SavedModel: max |pooled diff| "
         f"{np.abs(pooled_lite - pooled32).max():.2e}, fill-mask top-1 agreement "
         f"{np.mean(top_lite == top32):.4f}; dynamic int8 vs TFLite float32: min pooled cosine "
@@ -480,7 +484,18 @@ def _time_exports(work_dir: str) -> None:
     lengths = [int(length) for length in FLAGS.text_lengths]
     text_paths, spm_model_file = _export_text(work_dir, weights)
     texts = _texts_of_lengths(spm_model_file, lengths)
+    print(f"TFLite: {_tflite_sizes(os.path.dirname(text_paths['tflite_float32']))}")
     _print_text_table(_time_text(text_paths, texts), peer, lengths)
+
+
+def _tflite_sizes(directory: str) -> str:
+  """The sizes of the float32 and dynamic int8 TFLite files in an export directory."""
+  sizes = {
+      name: os.path.getsize(os.path.join(directory, file)) for name, file in _TFLITE_FILES.items()
+  }
+  return (f"model.tflite {sizes['tflite_float32'] / 1e6:.2f} MB, model_int8.tflite "
+          f"{sizes['tflite_int8'] / 1e6:.2f} MB "
+          f"({sizes['tflite_int8'] / sizes['tflite_float32']:.2f}x)")
 
 
 def _append_rows(rows: dict) -> None:
@@ -518,7 +533,7 @@ def _tokenizer_agreement() -> None:
   tokenizer = tflite_exporter.create_tflite_tokenizer(spm_model, vocab, True)
   with open(FLAGS.agreement_corpus, encoding="utf-8") as f:
     lines = [line.rstrip("\n") for line in f if line.strip()]
-  same, differences = 0, []
+  same, differences, reasons = 0, [], collections.Counter()
   for start in range(0, len(lines), 1000):
     chunk = lines[start:start + 1000]
     ids, lengths = tokenizer.tokenize(tf.constant(chunk), 100000)
@@ -526,15 +541,32 @@ def _tokenizer_agreement() -> None:
       expected = full.encode(line)
       if row[:length].tolist() == expected:
         same += 1
-      elif len(differences) < 10:
+        continue
+      reasons[_difference_reason(line)] += 1
+      if len(differences) < FLAGS.agreement_examples:
         differences.append((line, full.convert_ids_to_tokens(expected),
                             full.convert_ids_to_tokens(row[:length].tolist())))
   print(f"{FLAGS.agreement_corpus}: {same}/{len(lines)} lines identical "
         f"({100 * same / len(lines):.3f}%) with {spm_model or vocab}")
+  print("differing lines by the characters they hold that the fast normalizer maps otherwise:")
+  for reason, count in reasons.most_common(15):
+    print(f"  {count:>6}  {reason}")
   for line, expected, got in differences:
     first = next(i for i, (a, b) in enumerate(zip(expected + [None], got + [None])) if a != b)
-    print(f"  {line[:80]!r}: python {expected[max(0, first - 2):first + 3]} "
-          f"tflite {got[max(0, first - 2):first + 3]}")
+    print(f"  {line[:80]!r} ({_difference_reason(line)}): python "
+          f"{expected[max(0, first - 2):first + 3]} tflite {got[max(0, first - 2):first + 3]}")
+
+
+def _difference_reason(line: str) -> str:
+  """The characters of a line that NFKC changes or that are control characters (else "other")."""
+  odd = sorted({
+      char for char in line
+      if unicodedata.normalize("NFKC", char) != char or unicodedata.category(char) in ("Cc", "Cf")
+  })
+  if not odd:
+    return "other (no compatibility or control character)"
+  return " ".join(
+      f"{char} U+{ord(char):04X}" for char in odd[:4]) + (" ..." if len(odd) > 4 else "")
 
 
 def main(argv):

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.lite.python import interpreter as tf_lite_interpreter
+from tensorflow.lite.python import schema_py_generated as schema_fb
+from tensorflow.lite.tools import flatbuffer_utils
 from tensorflow_text import tflite_registrar
 import tf_keras
 
@@ -35,6 +37,12 @@ CHINESE = [
     "",
     "ALBERT是一个轻量级的BERT模型。",
     "他说：“你好！”（笑）﹐好吗？",
+]
+FULL_WIDTH = [
+    "１２月３１日，ＡＢＣ和ｃｐ、ＣＰ与１９９８年。",  # full-width letters and digits
+    "看……好",  # "…": three "." tokens to the fast normalizer (NFKC)
+    "赵默笙   悄悄，江苏水利  刘",  # runs of spaces
+    "ＡＢ１２ｃ Ⅱ型①",  # compatibility letters and digits
 ]
 MASK_TEXTS = [
     "the capital of [MASK] is [MASK].", "", "[MASK]", "no mask at all",
@@ -167,10 +175,36 @@ def test_wordpiece_tokenizer_equals_python_on_chinese_and_english(tmp_path):
   vocab_file = text_fixtures.build_wordpiece_vocab(tmp_path)
   full = tokenization.FullTokenizer(vocab_file=vocab_file)
   tokenizer = tflite_tokenizers.TfliteWordPieceTokenizer(vocab_file)
-  texts = CHINESE + ENGLISH[:-1]
+  texts = CHINESE + ENGLISH[:-1] + FULL_WIDTH
   ids, lengths = tokenizer.tokenize(tf.constant(texts), 1000)
   got = [row[:length].tolist() for row, length in zip(ids.numpy(), lengths.numpy())]
   assert got == [full.encode(text) for text in texts]
+
+
+@pytest.mark.slow
+def test_wordpiece_tflite_model_equals_python_tokenizer(tmp_path):
+  """The TFLite WordPiece path: full-width letters and digits, "…", double spaces, as Python."""
+  vocab_file = text_fixtures.build_wordpiece_vocab(tmp_path)
+  with open(vocab_file, encoding="utf-8") as f:
+    known = set(f.read().split("\n"))
+  with open(vocab_file, "a", encoding="utf-8") as f:  # pieces with full-width characters
+    for piece in ("１２", "１", "##２", "##３", "##１", "##９", "##８", "ｃｐ", "ａ", "##ｂ"):
+      if piece not in known:
+        f.write(piece + "\n")
+  full = tokenization.FullTokenizer(vocab_file=vocab_file)
+  pretrainer = AlbertPretrainer(_tiny_config(len(full.vocab)))
+  pretrainer.build()
+  tokenizer = tflite_exporter.create_tflite_tokenizer(None, vocab_file, True)
+  paths = tflite_exporter.write_tflite(pretrainer, tokenizer, str(tmp_path), 64, TOP_K)
+  texts = CHINESE + ENGLISH[:-2] + FULL_WIDTH
+  encoded = _interpreter(paths[0]).get_signature_runner("encode_text")(text=np.array(texts, object))
+  rows = [[full.cls_id] + full.encode(text)[:62] + [full.sep_id] for text in texts]
+  got = [
+      row[:length].tolist()
+      for row, length in zip(encoded["input_word_ids"], encoded["input_mask"].sum(axis=1))
+  ]
+  assert got == rows
+  assert full.convert_ids_to_tokens(full.encode("１２月ＡＢ")) == ["１２", "月", "ａ", "##ｂ"]
 
 
 def test_sentencepiece_digit_comma_table_matches_python(tflite):
@@ -273,6 +307,24 @@ def _train_tiny_mlm(full, config, steps=400, batch_size=32):
   return pretrainer, rows
 
 
+def _fully_connected_weight_types(path):
+  """{Keras layer: weight dtype} of the encode_text FULLY_CONNECTED ops of a TFLite file."""
+  model = flatbuffer_utils.read_model(path)
+  graph = next(g for g in model.subgraphs if g.name == b"encode_text")
+  layers = ("embedding_projection", "query", "key", "value", "attention_output", "intermediate",
+            "output_dense", "pooler")
+  types = {}
+  for operator in graph.operators:
+    if model.operatorCodes[operator.opcodeIndex].builtinCode != (
+        schema_fb.BuiltinOperator.FULLY_CONNECTED):
+      continue
+    name = graph.tensors[operator.outputs[0]].name.decode()
+    layer = next(layer for layer in layers if f"/{layer}/" in name)
+    dtype = {0: "float32", 9: "int8"}[graph.tensors[operator.inputs[1]].type]
+    assert types.setdefault(layer, dtype) == dtype  # the same in every application of the layer
+  return types
+
+
 @pytest.mark.slow
 def test_dynamic_int8_keeps_pooled_cosine_and_mlm_top1_on_a_trained_model(tflite, tmp_path):
   full = tflite["tokenizer"]
@@ -289,6 +341,18 @@ def test_dynamic_int8_keeps_pooled_cosine_and_mlm_top1_on_a_trained_model(tflite
                                     tflite_quantization="dynamic_int8")
   assert {"saved_model.pb", "model.tflite", "model_int8.tflite"} <= set(os.listdir(path))
   paths = [os.path.join(path, name) for name in ("model.tflite", "model_int8.tflite")]
+  # The attention projections keep float32 weights; the feed-forward block's are int8.
+  assert _fully_connected_weight_types(paths[1]) == {
+      "embedding_projection": "float32",
+      "query": "float32",
+      "key": "float32",
+      "value": "float32",
+      "attention_output": "float32",
+      "intermediate": "int8",
+      "output_dense": "int8",
+      "pooler": "int8"
+  }
+  assert os.path.getsize(paths[1]) < os.path.getsize(paths[0])  # mostly tokenizer data here
   with open(text_fixtures.ENGLISH_CORPUS, encoding="utf-8") as f:
     sentences = [line.strip() for line in f if len(line.split()) > 3][:200]
   masked = [" ".join(s.split()[:2] + ["[MASK]"] + s.split()[3:]) for s in sentences]

@@ -125,14 +125,21 @@ def _digit_comma_table(processor: spm.SentencePieceProcessor, pieces: List[str])
 
 
 class TfliteWordPieceTokenizer(tf.Module):
-  """`FullTokenizer(vocab_file=...).encode` with tensorflow-text's FastBertTokenizer.
+  """`FullTokenizer(vocab_file=...).encode` with FastBertTokenizer's ops.
 
-  FastBertTokenizer does BERT's basic tokenization (cleaning, CJK characters and punctuation split
-  out, optional lower-case + NFD + accent stripping) and longest-match-first WordPiece in one op.
-  Its normalizer also applies compatibility mappings that NFD does not (full-width "，" becomes
-  ","); for punctuation, always a token of its own, the token's source text (from the op's offsets)
-  restores the Python tokenizer's id. Words longer than 200 bytes (the Python tokenizer: 200
-  characters) become [UNK].
+  FastBertNormalizer + FastWordpieceTokenizer (FastBertTokenizer's two ops) do BERT's basic
+  tokenization (cleaning, CJK characters and punctuation split out, optional lower-case + NFD +
+  accent stripping) and longest-match-first WordPiece. The normalizer also applies compatibility
+  mappings that NFD does not; the ops' offsets (positions in the original text) undo them word by
+  word:
+  * a word that is one such character ("，" looked up as ",", "Ⅱ" as "ii", "①" as "1", "…" as
+    three "."s whose first two have empty source text and are dropped) gets the Python tokenizer's
+    id for that character, found by a WordPiece op whose vocabulary is those characters;
+  * a word with full-width letters, digits or currency signs ("１９９８" looked up as "1998",
+    "￥15" as "¥15") goes through a second WordPiece op without normalization, whose vocabulary
+    also holds each piece with full-width letters upper-cased (Python looks up the lower-cased
+    text);
+  Words longer than 200 bytes (the Python tokenizer: 200 characters) become [UNK].
   """
 
   def __init__(self, vocab_file: str, do_lower_case: bool = True,
@@ -143,46 +150,197 @@ class TfliteWordPieceTokenizer(tf.Module):
     self.vocab_size = len(python_tokenizer.inv_vocab)
     self.special_ids = _special_ids(python_tokenizer)
     self.tokens = [python_tokenizer.inv_vocab[i] for i in range(self.vocab_size)]
-    self._wordpiece = tf_text.FastBertTokenizer(vocab=self.tokens, suffix_indicator="##",
-                                                max_bytes_per_word=tokenization.MAX_WORDPIECE_CHARS,
-                                                token_out_type=tf.int32,
-                                                unknown_token=tokenization.UNK_TOKEN_WP,
-                                                lower_case_nfd_strip_accents=do_lower_case)
-    self._remapped_sources, self._remapped_ids = _compatibility_punctuation(python_tokenizer)
+    # FastBertTokenizer's two ops, called here so that the offsets map back to the original text
+    # with dense gathers (its own mapping is a RaggedGather, which TFLite cannot run).
+    self._normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=do_lower_case)
+    # The vocab's " " (a blank line, e.g. BERT-Chinese's U+2028 entry) is never emitted by the
+    # Python tokenizer, but the op would match it to the second of two spaces.
+    op_vocab = [
+        token if token.strip() else f"[whitespace {token_id}]"
+        for token_id, token in enumerate(self.tokens)
+    ]
+    self._wordpiece = tf_text.FastWordpieceTokenizer(
+        vocab=op_vocab, suffix_indicator="##", max_bytes_per_word=tokenization.MAX_WORDPIECE_CHARS,
+        token_out_type=tf.int32, unknown_token=tokenization.UNK_TOKEN_WP, no_pretokenization=False,
+        support_detokenization=False)
+    characters, ids = _compatibility_characters(python_tokenizer)
+    # A lookup table from a word's source text to its index in `characters` (len = not found).
+    self._compatibility_lookup = tf_text.FastWordpieceTokenizer(
+        vocab=characters + [tokenization.UNK_TOKEN_WP], suffix_indicator="##", max_bytes_per_word=8,
+        token_out_type=tf.int32, unknown_token=tokenization.UNK_TOKEN_WP, no_pretokenization=True,
+        support_detokenization=False)
+    self._compatibility_ids = tf.constant(ids + [self.special_ids["unk_id"]], tf.int32)
+    self._is_word_start = tf.constant([not token.startswith("##") for token in self.tokens])
+    aliases = _full_width_aliases(self.tokens) if do_lower_case else []
+    # Full-width characters take 3 UTF-8 bytes: the Python limit of 200 characters, in bytes.
+    self._full_width_wordpiece = tf_text.FastWordpieceTokenizer(
+        vocab=op_vocab + [alias for alias, _ in aliases], suffix_indicator="##",
+        max_bytes_per_word=3 * tokenization.MAX_WORDPIECE_CHARS, token_out_type=tf.int32,
+        unknown_token=tokenization.UNK_TOKEN_WP, no_pretokenization=True,
+        support_detokenization=False)
+    self._full_width_ids = tf.constant(
+        list(range(self.vocab_size)) + [i for _, i in aliases], tf.int32)
 
   def tokenize(self, text: tf.Tensor, max_tokens: int) -> Tuple[tf.Tensor, tf.Tensor]:
     """string [batch] -> (int32 ids [batch, width], int32 lengths [batch]), rows <= max_tokens."""
-    ids, starts, ends = self._wordpiece.tokenize_with_offsets(text)
-    # Only the kept tokens' source text is cut out and compared (a long text stays cheap).
-    position = tf.range(tf.size(ids.flat_values)) - tf.gather(tf.cast(ids.row_starts(), tf.int32),
-                                                              tf.cast(ids.value_rowids(), tf.int32))
-    kept = position < max_tokens
-    kept_splits = tf.concat(
-        [[0], tf.cumsum(tf.minimum(tf.cast(ids.row_lengths(), tf.int32), max_tokens))], axis=0)
-    kept_ids, kept_starts, kept_ends = (tf.boolean_mask(tf.cast(values.flat_values, tf.int32), kept)
-                                        for values in (ids, starts, ends))
-    sources = tf_text.ByteSplitter().split_by_offsets(
-        text, tf.RaggedTensor.from_row_splits(kept_starts, tf.cast(kept_splits, tf.int64)),
-        tf.RaggedTensor.from_row_splits(kept_ends, tf.cast(kept_splits, tf.int64))).flat_values
-    matches = tf.equal(tf.expand_dims(sources, 1), tf.expand_dims(self._remapped_sources, 0))
-    remapped = tf.gather(self._remapped_ids, tf.argmax(tf.cast(matches, tf.int32), axis=1))
-    kept_ids = tf.where(tf.reduce_any(matches, axis=1), remapped, kept_ids)
-    return dense_rows(tf.RaggedTensor.from_row_splits(kept_ids, kept_splits), max_tokens)
+    normalized, offsets = self._normalizer.normalize_with_offsets(text)
+    ids, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
+    # Offsets in the normalized text -> offsets in the original text.
+    bases = tf.gather(offsets.row_starts(), ids.value_rowids())
+    starts, ends = (ids.with_flat_values(tf.gather(offsets.flat_values, bases + values.flat_values))
+                    for values in (starts, ends))
+    pieces = _first_words(ids, starts, ends, self._is_word_start, max_tokens)
+    words = _words(text, pieces)
+    # A word that is one compatibility character: the Python tokenizer's one id for it.
+    lookup, _, _ = self._compatibility_lookup.tokenize_with_offsets(words["source"])
+    found = tf.gather(tf.concat([tf.cast(lookup.flat_values, tf.int32), [-1]], axis=0),
+                      tf.cast(lookup.row_starts(), tf.int32))
+    single = tf.equal(lookup.row_lengths(),
+                      1) & (found >= 0) & (found < tf.size(self._compatibility_ids) - 1)
+    # Full-width letters and digits: the word again, without the fast op's normalization.
+    fix = _has_full_width_alphanumeric(words["source"]) & ~single
+    fixed, _, _ = self._full_width_wordpiece.tokenize_with_offsets(
+        tf.boolean_mask(words["source"], fix))
+    fixed_ids = tf.gather(self._full_width_ids, tf.cast(fixed.flat_values, tf.int32))
+    fixed_lengths = tf.scatter_nd(tf.cast(tf.where(fix), tf.int32),
+                                  tf.cast(fixed.row_lengths(), tf.int32), tf.shape(fix))
+    # A word of one piece with empty source text (an expansion's extra token): dropped.
+    dropped = tf.equal(words["pieces"], 1) & tf.equal(words["source"], "")
+    lengths = tf.where(fix, fixed_lengths, tf.where(single, 1,
+                                                    tf.where(dropped, 0, words["pieces"])))
+    offsets = tf.cumsum(lengths, exclusive=True)
+    keep = tf.gather(~fix & ~single & ~dropped, pieces["word"])
+    destinations = tf.concat([
+        tf.boolean_mask(tf.gather(offsets, pieces["word"]) + pieces["index_in_word"], keep),
+        tf.gather(tf.boolean_mask(offsets, fix), tf.cast(fixed.value_rowids(), tf.int32)) +
+        _index_in_row(fixed),
+        tf.boolean_mask(offsets, single)
+    ], axis=0)
+    values = tf.concat([
+        tf.boolean_mask(pieces["ids"], keep), fixed_ids,
+        tf.gather(self._compatibility_ids, tf.boolean_mask(found, single))
+    ], axis=0)
+    flat = tf.scatter_nd(tf.expand_dims(destinations, 1), values, [tf.reduce_sum(lengths)])
+    row_lengths = tf.math.unsorted_segment_sum(lengths, words["row"], tf.shape(text)[0])
+    return dense_rows(tf.RaggedTensor.from_row_lengths(flat, tf.cast(row_lengths, tf.int64)),
+                      max_tokens)
 
 
-def _compatibility_punctuation(
-    python_tokenizer: tokenization.FullTokenizer) -> Tuple[tf.Tensor, tf.Tensor]:
-  """Punctuation the fast normalizer maps to other characters, and the Python tokenizer's ids.
+def _index_in_row(ragged: tf.RaggedTensor) -> tf.Tensor:
+  """int32 position of each flat value of a ragged [n, (m)] tensor within its row."""
+  return tf.range(tf.size(ragged.flat_values)) - tf.gather(tf.cast(ragged.row_starts(), tf.int32),
+                                                           tf.cast(ragged.value_rowids(), tf.int32))
 
-  BERT's basic tokenizer keeps such a character (NFD has no compatibility mappings) and looks it up
-  as a token of its own; FastBertTokenizer looks up its NFKC form instead.
+
+def _first_words(ids: tf.RaggedTensor, starts: tf.RaggedTensor, ends: tf.RaggedTensor,
+                 is_word_start: tf.Tensor, max_words: int) -> Dict[str, tf.Tensor]:
+  """The pieces of each row's first `max_words` words that will keep a token, and words between.
+
+  Returns flat int32 tensors over those pieces: ids, starts, ends, row, word (index over all
+  kept words), index_in_word, and bool is_start.
   """
-  characters = [
-      chr(codepoint)
-      for codepoint in range(0x30000)
-      if not 0xD800 <= codepoint < 0xE000 and tokenization.is_punctuation(chr(codepoint)) and
-      unicodedata.normalize("NFKC", chr(codepoint)) != chr(codepoint)
-  ]
-  vocab = python_tokenizer.vocab
-  ids = [vocab.get(char, python_tokenizer.unk_id) for char in characters]
-  return tf.constant(characters), tf.constant(ids, tf.int32)
+  flat_ids = tf.cast(ids.flat_values, tf.int32)
+  rows = tf.cast(ids.value_rowids(), tf.int32)
+  pieces = {
+      "ids": flat_ids,
+      "starts": tf.cast(starts.flat_values, tf.int32),
+      "ends": tf.cast(ends.flat_values, tf.int32),
+      "row": rows,
+      "is_start": tf.gather(is_word_start, flat_ids)
+  }
+  # Only words whose first piece has source text count: the others may be dropped later.
+  counted = pieces["is_start"] & tf.not_equal(pieces["starts"], pieces["ends"])
+  counted_so_far = tf.cumsum(tf.cast(counted, tf.int32))
+  words_before_row = tf.gather(tf.concat([[0], counted_so_far], axis=0),
+                               tf.cast(ids.row_starts(), tf.int32))
+  keep = counted_so_far - tf.gather(words_before_row, rows) <= max_words
+  pieces = {key: tf.boolean_mask(value, keep) for key, value in pieces.items()}
+  pieces["word"] = tf.cumsum(tf.cast(pieces["is_start"], tf.int32)) - 1
+  first_piece = tf.boolean_mask(tf.range(tf.size(pieces["ids"])), pieces["is_start"])
+  pieces["index_in_word"] = tf.range(tf.size(pieces["ids"])) - tf.gather(
+      first_piece, pieces["word"])
+  return pieces
+
+
+def _words(text: tf.Tensor, pieces: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  """Per word: row, first_piece, pieces (count), source (its text)."""
+  is_start = pieces["is_start"]
+  num_words = tf.reduce_sum(tf.cast(is_start, tf.int32))
+  first_piece = tf.boolean_mask(tf.range(tf.size(pieces["ids"])), is_start)
+  word_starts = tf.boolean_mask(pieces["starts"], is_start)
+  word_ends = tf.math.unsorted_segment_max(pieces["ends"], pieces["word"], num_words)
+  word_rows = tf.boolean_mask(pieces["row"], is_start)
+  count = tf.math.unsorted_segment_sum(tf.ones_like(pieces["word"]), pieces["word"], num_words)
+  row_counts = tf.math.unsorted_segment_sum(tf.ones_like(word_rows), word_rows, tf.shape(text)[0])
+  row_splits = tf.cast(tf.concat([[0], tf.cumsum(row_counts)], axis=0), tf.int64)
+  source = tf_text.ByteSplitter().split_by_offsets(
+      text, tf.RaggedTensor.from_row_splits(word_starts, row_splits),
+      tf.RaggedTensor.from_row_splits(word_ends, row_splits)).flat_values
+  return {
+      "row": word_rows,
+      "first_piece": first_piece,
+      "pieces": count,
+      "source": source,
+  }
+
+
+def _has_full_width_alphanumeric(words: tf.Tensor) -> tf.Tensor:
+  """bool [n]: the word has a full-width digit, letter or currency sign.
+
+  U+FF10-FF19, FF21-FF3A, FF41-FF5A and FFE0-FFE6: the fast normalizer maps them to ASCII (or
+  Latin-1) characters that stay inside the word, so the word's boundaries are those of Python's.
+  """
+  byte_rows = tf_text.ByteSplitter().split(words)
+  flat = tf.cast(byte_rows.flat_values, tf.int32)
+  padded = tf.concat([flat, [0, 0]], axis=0)
+  size = tf.size(flat)
+  second, third = padded[1:size + 1], padded[2:size + 2]
+
+  def between(low, high):
+    return (third >= low) & (third <= high)
+
+  # UTF-8: EF BC 90-99 (digits), EF BC A1-BA (upper-case), EF BD 81-9A (lower-case), EF BF A0-A6.
+  found = tf.equal(flat, 0xEF) & ((tf.equal(second, 0xBC) &
+                                   (between(0x90, 0x99) | between(0xA1, 0xBA))) |
+                                  (tf.equal(second, 0xBD) & between(0x81, 0x9A)) |
+                                  (tf.equal(second, 0xBF) & between(0xA0, 0xA6)))
+  rows = tf.cast(byte_rows.value_rowids(), tf.int32)
+  return tf.math.unsorted_segment_max(tf.cast(found, tf.int32), rows, tf.shape(words)[0]) > 0
+
+
+def _full_width_aliases(tokens: List[str]) -> List[Tuple[str, int]]:
+  """(piece upper-cased, id) for the pieces with full-width lower-case letters.
+
+  The Python tokenizer lower-cases "ＡＢＣ" to "ａｂｃ" before WordPiece; the second WordPiece op
+  sees the source text, so it also gets the upper-case spelling of each such piece.
+  """
+  known = set(tokens)
+  aliases = []
+  for piece_id, piece in enumerate(tokens):
+    if any("\uff41" <= char <= "\uff5a" for char in piece):
+      body = piece[2:] if piece.startswith("##") else piece
+      alias = piece[:len(piece) - len(body)] + body.upper()
+      if alias not in known:
+        known.add(alias)
+        aliases.append((alias, piece_id))
+  return aliases
+
+
+def _compatibility_characters(
+    python_tokenizer: tokenization.FullTokenizer) -> Tuple[List[str], List[int]]:
+  """Characters with a compatibility mapping that the Python tokenizer encodes as one token.
+
+  BERT's basic tokenizer keeps such a character (NFD has no compatibility mappings: "，", "Ⅱ",
+  "①", "…") and looks it up; FastBertTokenizer looks up its NFKC form (",", "ii", "1", "...").
+  Returns the characters and the Python tokenizer's id of each.
+  """
+  characters, ids = [], []
+  for codepoint in range(0x30000):
+    char = chr(codepoint)
+    if 0xD800 <= codepoint < 0xE000 or unicodedata.normalize("NFKC", char) == char:
+      continue
+    encoded = python_tokenizer.encode(char)
+    if len(encoded) == 1:
+      characters.append(char)
+      ids.append(encoded[0])
+  return characters, ids
