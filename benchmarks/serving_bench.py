@@ -194,22 +194,26 @@ else:
   runner = model.get_signature_runner("encode_text")
   def run(batch):
     return runner(text=np.array(batch, object))["pooled_output"]
+# B=1 latencies round-robin over the lengths, so that drift and what the previous length left
+# behind (allocator, thread pools) fall on every length alike; then the B=32 throughputs.
+latencies = {length: [] for length in texts}
+for _ in range(3):
+  for text in texts.values():
+    run([text])
+for _ in range(latency_calls):
+  for length, text in texts.items():
+    start = time.perf_counter()
+    run([text])
+    latencies[length].append(time.perf_counter() - start)
 results = {}
 for length, text in texts.items():
-  single, batch = [text], [text] * throughput_batch
-  for _ in range(3):
-    run(single)
-  latencies = []
-  for _ in range(latency_calls):
-    start = time.perf_counter()
-    run(single)
-    latencies.append(time.perf_counter() - start)
+  batch = [text] * throughput_batch
   run(batch)
   start = time.perf_counter()
   for _ in range(throughput_calls):
     run(batch)
   elapsed = time.perf_counter() - start
-  results[length] = {"latency_ms": 1000 * float(np.median(latencies)),
+  results[length] = {"latency_ms": 1000 * float(np.median(latencies[length])),
                      "throughput": throughput_batch * throughput_calls / elapsed}
 print(json.dumps(results))
 """
