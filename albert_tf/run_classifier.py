@@ -12,12 +12,8 @@ newest checkpoint in --output_dir.
     --do_train --do_eval --do_predict --export_dir=serving/mnli
 """
 
-import os
-import sys
-
 from absl import flags
 
-from albert_tf import command_line
 from albert_tf import run_flags
 from albert_tf.training import options
 
@@ -126,16 +122,13 @@ def _run(runtime: dict) -> None:
 
 def main(argv):
   del argv  # Unused.
-  try:
-    _run(run_flags.resolve_runtime())
-  except _user_errors() as error:
-    sys.exit(_ERROR_PREFIX + " ".join(str(error).split()))
+  run_flags.exit_on_user_error(lambda: _run(run_flags.resolve_runtime()), _ERROR_PREFIX,
+                               _user_errors)
 
 
 def run():
   """Console-script entry point (albert-run-classifier)."""
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-  command_line.run(main, _ERROR_PREFIX)
+  run_flags.run_command(main, _ERROR_PREFIX)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,13 @@ reads and its bounds let through.
 
 import dataclasses
 import math
-from typing import Any, TypeVar
+import os
+import sys
+from typing import Any, Callable, TypeVar
 
 from absl import flags
 
+from albert_tf import command_line
 from albert_tf.training import options as options_lib
 
 FLAGS = flags.FLAGS
@@ -289,3 +292,26 @@ def training_user_errors() -> tuple[type[Exception], ...]:
           exporter.ExportError, output_lock.OutputLockError, hub_encoder.HubEncoderError,
           fine_tuning.NoTrainedCheckpointError, trainer.NonFiniteLossError,
           run_loop.EvalTimeoutError, run_identity.RunIdentityError, FileNotFoundError)
+
+
+def exit_on_user_error(body: Callable[[], None], error_prefix: str,
+                       user_errors: Callable[[], tuple[type[Exception], ...]]) -> None:
+  """Runs `body`; a user error exits with `error_prefix` and its message on one line, status 1.
+
+  Args:
+    body: the command's work.
+    error_prefix: e.g. "albert-run-race: error: ".
+    user_errors: returns the error classes the user can fix; called only when an error is raised,
+      so that their modules (which import TensorFlow) load after the flags are parsed.
+  """
+  try:
+    body()
+  except user_errors() as error:
+    sys.exit(error_prefix + " ".join(str(error).split()))
+
+
+def run_command(main: Callable[[list[str]], None], error_prefix: str) -> None:
+  """A training command's console-script entry point: TensorFlow's C++ info lines off unless the
+  user set TF_CPP_MIN_LOG_LEVEL, then `command_line.run`."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+  command_line.run(main, error_prefix)

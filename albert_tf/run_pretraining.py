@@ -9,12 +9,8 @@ checkpoint in --output_dir, data position included.
     --num_train_steps=125000 --distribution_strategy=tpu --tpu=my-tpu
 """
 
-import os
-import sys
-
 from absl import flags
 
-from albert_tf import command_line
 from albert_tf import run_flags
 from albert_tf.training import options
 
@@ -88,10 +84,8 @@ run_flags.register_finite("masked_lm_budget")
 
 def main(argv):
   del argv  # Unused.
-  try:
-    _run(run_flags.resolve_runtime())
-  except _user_errors() as error:
-    sys.exit(f"{_ERROR_PREFIX}{error}")
+  run_flags.exit_on_user_error(lambda: _run(run_flags.resolve_runtime()), _ERROR_PREFIX,
+                               _user_errors)
 
 
 def _user_errors() -> tuple:
@@ -108,8 +102,7 @@ def _run(runtime: dict) -> None:
 
 def run():
   """Console-script entry point (albert-run-pretraining)."""
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-  command_line.run(main, _ERROR_PREFIX)
+  run_flags.run_command(main, _ERROR_PREFIX)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,8 @@ from the newest checkpoint in --output_dir.
     --init_checkpoint=albert_base/model.ckpt-best --gradient_accumulation_steps=4
 """
 
-import os
-import sys
-
 from absl import flags
 
-from albert_tf import command_line
 from albert_tf import run_flags
 from albert_tf.training import options
 
@@ -108,22 +104,23 @@ def _user_errors() -> tuple:
   return run_flags.training_user_errors() + (classifier_data.ClassifierDataError,)
 
 
+def _run() -> None:
+  """Builds everything from the flags and trains, evaluates and predicts."""
+  runtime = run_flags.resolve_runtime()
+  strategy = run_flags.build_strategy(runtime, "train_batch_size", "eval_batch_size",
+                                      "predict_batch_size")
+  from albert_tf.training import race_run  # pylint: disable=g-import-not-at-top
+  race_run.run(run_flags.build_options(options.RaceOptions, runtime, _FLAG_NAMES), strategy)
+
+
 def main(argv):
   del argv  # Unused.
-  try:
-    runtime = run_flags.resolve_runtime()
-    strategy = run_flags.build_strategy(runtime, "train_batch_size", "eval_batch_size",
-                                        "predict_batch_size")
-    from albert_tf.training import race_run  # pylint: disable=g-import-not-at-top
-    race_run.run(run_flags.build_options(options.RaceOptions, runtime, _FLAG_NAMES), strategy)
-  except _user_errors() as error:
-    sys.exit(_ERROR_PREFIX + " ".join(str(error).split()))
+  run_flags.exit_on_user_error(_run, _ERROR_PREFIX, _user_errors)
 
 
 def run():
   """Console-script entry point (albert-run-race)."""
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-  command_line.run(main, _ERROR_PREFIX)
+  run_flags.run_command(main, _ERROR_PREFIX)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,8 @@ start_n_top, end_n_top, dropout_prob), so `define_flags(version_2)` defines them
 before TensorFlow starts (--num_cpu_devices).
 """
 
-import os
-import sys
-
 from absl import flags
 
-from albert_tf import command_line
 from albert_tf import run_flags
 from albert_tf.training import options
 
@@ -157,13 +153,9 @@ def _run(version_2: bool) -> None:
 
 def main(version_2: bool, error_prefix: str) -> None:
   """Runs the command on the parsed flags; a user error exits with one line and status 1."""
-  try:
-    _run(version_2)
-  except _user_errors() as error:
-    sys.exit(error_prefix + " ".join(str(error).split()))
+  run_flags.exit_on_user_error(lambda: _run(version_2), error_prefix, _user_errors)
 
 
 def run(version_2: bool, error_prefix: str) -> None:
   """The console-script entry point: parses the flags, then `main`."""
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-  command_line.run(lambda argv: main(version_2, error_prefix), error_prefix)
+  run_flags.run_command(lambda argv: main(version_2, error_prefix), error_prefix)
