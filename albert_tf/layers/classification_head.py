@@ -42,11 +42,8 @@ class AlbertClassificationHead(tf_keras.layers.Layer):
     self.dropout = tf_keras.layers.Dropout(dropout_rate, dtype="float32")
 
   def build(self, input_shape=None):
-    self.output_weights = self.add_weight(
-        "output_weights", shape=[self.num_labels, self.hidden_size],
-        initializer=initializers.truncated_normal(self.initializer_range), trainable=True)
-    self.output_bias = self.add_weight("output_bias", shape=[self.num_labels], initializer="zeros",
-                                       trainable=True)
+    self.output_weights, self.output_bias = initializers.add_output_weights(
+        self, self.num_labels, self.hidden_size, self.initializer_range)
     super().build(input_shape)
 
   def call(self, pooled_output: tf.Tensor, training: bool | None = None) -> tf.Tensor:

@@ -33,11 +33,8 @@ class AlbertSentenceOrderHead(tf_keras.layers.Layer):
     self.initializer_range = initializer_range
 
   def build(self, input_shape=None):
-    self.output_weights = self.add_weight(
-        "output_weights", shape=[NUM_CLASSES, self.hidden_size],
-        initializer=initializers.truncated_normal(self.initializer_range), trainable=True)
-    self.output_bias = self.add_weight("output_bias", shape=[NUM_CLASSES], initializer="zeros",
-                                       trainable=True)
+    self.output_weights, self.output_bias = initializers.add_output_weights(
+        self, NUM_CLASSES, self.hidden_size, self.initializer_range)
     super().build(input_shape)
 
   def call(self, pooled_output: tf.Tensor) -> tf.Tensor:

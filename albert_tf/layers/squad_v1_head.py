@@ -37,11 +37,8 @@ class AlbertSquadV1Head(tf_keras.layers.Layer):
     self.initializer_range = initializer_range
 
   def build(self, input_shape=None):
-    self.output_weights = self.add_weight(
-        "output_weights", shape=[2, self.hidden_size],
-        initializer=initializers.truncated_normal(self.initializer_range), trainable=True)
-    self.output_bias = self.add_weight("output_bias", shape=[2], initializer="zeros",
-                                       trainable=True)
+    self.output_weights, self.output_bias = initializers.add_output_weights(
+        self, 2, self.hidden_size, self.initializer_range)
     super().build(input_shape)
 
   def call(self, sequence_output: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
