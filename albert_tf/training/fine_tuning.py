@@ -19,7 +19,7 @@ Example:
 
 import math
 import os
-from typing import Optional, Union
+from typing import Optional
 
 from absl import logging
 import tensorflow as tf
@@ -29,11 +29,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.tasks import classifier_data
 from albert_tf.training import run_identity
 from albert_tf.training import run_loop
-from albert_tf.training.options import ClassifierOptions
-from albert_tf.training.options import RaceOptions
-from albert_tf.training.options import SquadOptions
-
-FineTuningOptions = Union[ClassifierOptions, SquadOptions, RaceOptions]
+from albert_tf.training.options import FineTuningOptions
 
 
 class NoTrainedCheckpointError(ValueError):

@@ -59,18 +59,15 @@ class RunOptions(LoopOptions):
 
 
 @dataclasses.dataclass
-class ClassifierOptions(LoopOptions):
-  """The settings of a run_classifier run (classifier_run.run), with its own defaults."""
+class FineTuningOptions(LoopOptions):
+  """What every fine-tuning run has (classifier_run, squad_run, race_run), with the defaults of
+  the original run_classifier and run_squad; a task's class restates what its original changes."""
   do_train: bool = False
   train_batch_size: int = 32
   eval_batch_size: int = 8
   optimizer: str = "adamw"
   learning_rate: float = 5e-5
-  num_train_steps: int = 1000
-  num_warmup_steps: int = 0
   save_checkpoints_steps: int = 1000
-  data_dir: str = ""
-  task_name: str = ""
   albert_config_file: str = ""
   vocab_file: str | None = None
   spm_model_file: str | None = None
@@ -80,6 +77,15 @@ class ClassifierOptions(LoopOptions):
   max_seq_length: int = 512
   do_predict: bool = False
   predict_batch_size: int = 8
+
+
+@dataclasses.dataclass
+class ClassifierOptions(FineTuningOptions):
+  """The settings of a run_classifier run (classifier_run.run), with its own defaults."""
+  num_train_steps: int = 1000
+  num_warmup_steps: int = 0
+  data_dir: str = ""
+  task_name: str = ""
   export_dir: str | None = None
   threshold_to_export: float = float("nan")
   generic: "classifier_data.GenericTaskSpec | None" = None
@@ -87,7 +93,7 @@ class ClassifierOptions(LoopOptions):
 
 
 @dataclasses.dataclass
-class SquadOptions(LoopOptions):
+class SquadOptions(FineTuningOptions):
   """The settings of a run_squad_v1 / run_squad_v2 run (squad_run.run), with their defaults.
 
   num_train_steps and num_warmup_steps are None unless given: squad_run then derives them from the
@@ -96,32 +102,18 @@ class SquadOptions(LoopOptions):
   predict_batch_size.
   """
   version_2_with_negative: bool = False  # run_squad_v2
-  do_train: bool = False
-  train_batch_size: int = 32
-  eval_batch_size: int = 8
-  optimizer: str = "adamw"
-  learning_rate: float = 5e-5
   num_train_steps: int | None = None
   num_warmup_steps: int | None = None
   num_train_epochs: float = 3.0
   warmup_proportion: float = 0.1
-  save_checkpoints_steps: int = 1000
-  albert_config_file: str = ""
-  vocab_file: str | None = None
-  spm_model_file: str | None = None
-  albert_hub_module_handle: str | None = None
-  do_lower_case: bool = True
   train_file: str | None = None
   predict_file: str | None = None
   train_feature_file: str | None = None
   predict_feature_file: str | None = None
   predict_feature_left_file: str | None = None
-  cached_dir: str | None = None
   max_seq_length: int = 384
   doc_stride: int = 128
   max_query_length: int = 64
-  do_predict: bool = False
-  predict_batch_size: int = 8
   n_best_size: int = 20
   max_answer_length: int = 30
   use_einsum: bool = True  # run_squad_v1; accepted, the layers choose their own kernels
@@ -133,34 +125,23 @@ class SquadOptions(LoopOptions):
 
 
 @dataclasses.dataclass
-class RaceOptions(LoopOptions):
+class RaceOptions(FineTuningOptions):
   """The settings of a run_race run (race_run.run), with the original's defaults."""
+  do_train: bool = True
   do_eval: bool = True
-  train_batch_size: int = 32
-  eval_batch_size: int = 8
-  optimizer: str = "adamw"
   learning_rate: float = 1e-5
   num_train_steps: int = 12000
   num_warmup_steps: int = 1000
   save_checkpoints_steps: int = 100
   data_dir: str = ""
   task_name: str = "race"
-  albert_config_file: str = ""
-  vocab_file: str | None = None
-  spm_model_file: str | None = None
   train_file: str | None = None  # the records' paths (default: cached_dir/race_<split>.tf_record)
   eval_file: str | None = None
   predict_file: str | None = None
-  cached_dir: str | None = None
-  albert_hub_module_handle: str | None = None
-  do_lower_case: bool = True
   dropout_prob: float = 0.1
-  max_seq_length: int = 512
   max_qa_length: int = 128
   high_only: bool = False
   middle_only: bool = False
-  do_predict: bool = False
-  predict_batch_size: int = 8
   train_steps_flag: str = "train_step"
 
 
