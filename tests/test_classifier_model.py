@@ -15,25 +15,11 @@ import tf_keras
 import albert_tf
 from albert_tf import checkpoints
 from albert_tf.models.albert_classifier import AlbertClassifier
+from tests import model_configs
 
 TOLERANCE = 1e-5
 HEAD = ("output_weights", "output_bias")
-CONFIG = {
-    "vocab_size": 40,
-    "embedding_size": 8,
-    "hidden_size": 16,
-    "num_hidden_layers": 2,
-    "num_hidden_groups": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 24,
-    "inner_group_num": 2,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "attention_probs_dropout_prob": 0.1,
-    "max_position_embeddings": 12,
-    "type_vocab_size": 2,
-    "initializer_range": 0.02,
-}
+CONFIG = model_configs.TWO_GROUPS
 
 
 def classifier(num_labels: int, **config_overrides) -> AlbertClassifier:

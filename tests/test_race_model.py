@@ -14,24 +14,10 @@ import tf1_checkpoint_fixtures as fixtures
 import albert_tf
 from albert_tf import checkpoints
 from albert_tf.models.albert_multiple_choice import AlbertMultipleChoice
+from tests import model_configs
 
 TOLERANCE = 1e-5
-CONFIG = {
-    "vocab_size": 40,
-    "embedding_size": 8,
-    "hidden_size": 16,
-    "num_hidden_layers": 2,
-    "num_hidden_groups": 1,
-    "num_attention_heads": 4,
-    "intermediate_size": 24,
-    "inner_group_num": 1,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "attention_probs_dropout_prob": 0.1,
-    "max_position_embeddings": 12,
-    "type_vocab_size": 2,
-    "initializer_range": 0.02,
-}
+CONFIG = {**model_configs.TWO_GROUPS, "num_hidden_groups": 1, "inner_group_num": 1}
 
 
 def model() -> AlbertMultipleChoice:

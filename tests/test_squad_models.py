@@ -17,25 +17,11 @@ import albert_tf
 from albert_tf import checkpoints
 from albert_tf.models.albert_squad_v1 import AlbertSquadV1
 from albert_tf.models.albert_squad_v2 import AlbertSquadV2
+from tests import model_configs
 
 TOLERANCE = 1e-5
 MASKED = -1e29  # masked log-probs are about -1e30
-CONFIG = {
-    "vocab_size": 40,
-    "embedding_size": 8,
-    "hidden_size": 16,
-    "num_hidden_layers": 2,
-    "num_hidden_groups": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 24,
-    "inner_group_num": 2,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "attention_probs_dropout_prob": 0.1,
-    "max_position_embeddings": 12,
-    "type_vocab_size": 2,
-    "initializer_range": 0.02,
-}
+CONFIG = model_configs.TWO_GROUPS
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 START_N_TOP, END_N_TOP = 3, 2
 HEAD_SHAPES = {"v1": numpy_albert.squad_v1_shapes, "v2": numpy_albert.squad_v2_shapes}
