@@ -576,6 +576,27 @@ def load_checkpoint(model: tf.Module, path: PathLike, init_from_group0: bool = F
   return report
 
 
+def load_fine_tuned(model: tf.Module, path: PathLike, head: str, fix: str) -> LoadReport:
+  """`load_checkpoint` for a checkpoint that must hold the model's head as well.
+
+  Args:
+    model: a model with a head (a classifier, a SQuAD model, ...).
+    path: the checkpoint.
+    head: the head's name in the message, e.g. "classifier" or "SQuAD v2".
+    fix: the checkpoint to pass instead, e.g. "a checkpoint fine-tuned by run_squad_v2".
+
+  Raises:
+    CheckpointMismatchError: a variable of the model (of its head) is not in the checkpoint.
+  """
+  report = load_checkpoint(model, path)
+  if report.not_found:
+    raise CheckpointMismatchError(
+        f"checkpoint {path} has no {head} head ({', '.join(report.not_found)} missing): pass "
+        f"{fix}, such as a run's model.ckpt-best")
+  logging.info("Loaded %s: %s", path, report)
+  return report
+
+
 def _save_v2(prefix: str, tensors: Mapping[str, tf.Tensor]) -> None:
   names = list(tensors)
   tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),

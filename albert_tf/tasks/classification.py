@@ -5,7 +5,6 @@ import math
 import os
 from typing import Mapping
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 import tf_keras
@@ -187,16 +186,7 @@ class ClassificationTask(task_lib.Task):
     Raises:
       CheckpointMismatchError: the checkpoint has no classifier head, or one of another size.
     """
-    report = checkpoint_loading.load_checkpoint(model, checkpoint)
-    if report.not_found:
-      raise checkpoint_loading.CheckpointMismatchError(
-          f"checkpoint {checkpoint} has no classifier head ({', '.join(report.not_found)} "
-          "missing): pass a fine-tuned checkpoint, such as a run's model.ckpt-best")
-    logging.info("Loaded %s: %s", checkpoint, report)
-
-  def initialize(self, model: tf_keras.Model, init_checkpoint: str) -> None:
-    report = checkpoint_loading.load_checkpoint(model, init_checkpoint)
-    logging.info("Initialised from %s: %s", init_checkpoint, report)
+    checkpoint_loading.load_fine_tuned(model, checkpoint, "classifier", "a fine-tuned checkpoint")
 
   def progress_line(self, logs: Mapping[str, float]) -> str:
     metric = "mean_squared_error" if self.is_regression else "accuracy"

@@ -13,7 +13,6 @@ import math
 import os
 from typing import Any, Mapping, Sequence
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 import tf_keras
@@ -335,18 +334,9 @@ class SquadTask(task_lib.Task):
     Raises:
       CheckpointMismatchError: the checkpoint has no head of this SQuAD version.
     """
-    report = checkpoint_loading.load_checkpoint(model, checkpoint)
-    if report.not_found:
-      version = self.head.version
-      raise checkpoint_loading.CheckpointMismatchError(
-          f"checkpoint {checkpoint} has no SQuAD {version} head ({', '.join(report.not_found)} "
-          f"missing): pass a checkpoint fine-tuned by run_squad_{version}, such as a run's "
-          "model.ckpt-best")
-    logging.info("Loaded %s: %s", checkpoint, report)
-
-  def initialize(self, model: tf_keras.Model, init_checkpoint: str) -> None:
-    report = checkpoint_loading.load_checkpoint(model, init_checkpoint)
-    logging.info("Initialised from %s: %s", init_checkpoint, report)
+    version = self.head.version
+    checkpoint_loading.load_fine_tuned(model, checkpoint, f"SQuAD {version}",
+                                       f"a checkpoint fine-tuned by run_squad_{version}")
 
   def progress_line(self, logs: Mapping[str, float]) -> str:
     names = ("loss",) + self.head.metric_names

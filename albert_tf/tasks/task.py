@@ -8,10 +8,12 @@ supplies its input pipelines. Nothing in the loop names a particular task's feat
 import abc
 from typing import Any, Mapping, Protocol
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from albert_tf import checkpoints
 from albert_tf.training import run_identity
 
 Features = Mapping[str, tf.Tensor]
@@ -111,8 +113,11 @@ class Task(abc.ABC):
     """Writes what a run directory keeps besides checkpoints (albert_config.json, ...)."""
 
   def initialize(self, model: tf_keras.Model, init_checkpoint: str) -> None:
-    """Warm-starts a new run's model from `init_checkpoint` (not called when resuming)."""
-    raise NotImplementedError(f"{type(self).__name__} cannot warm-start from {init_checkpoint}")
+    """Warm-starts a new run's model from `init_checkpoint` (not called when resuming): every
+    variable the checkpoint holds (an original TF1 or an albert-tf checkpoint); a fine-tuning
+    head it lacks keeps its initial values."""
+    report = checkpoints.load_checkpoint(model, init_checkpoint)
+    logging.info("Initialised from %s: %s", init_checkpoint, report)
 
   def progress_line(self, logs: Mapping[str, float]) -> str:
     """The metrics part of a progress line (default: every log, sorted)."""
