@@ -25,19 +25,14 @@ from absl import flags
 # --dupe_factor, --max_seq_length, --num_workers, --num_output_shards, --poll_seconds).
 import create_pretraining_data_bench as data_bench  # pylint: disable=g-bad-import-order
 
+from data_prep import sharded_writer  # pylint: disable=g-bad-import-order
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list(
     "beam_modes", ["multi_processing", "in_memory"],
     "FnApiRunner modes to measure: multi_processing (--num_workers SDK workers) "
     "and/or in_memory (one process).")
 FLAGS.set_default("output_dir", "bench_output/beam")
-
-
-def _shard_paths(pattern):
-  return [
-      pattern.replace("{shard}", f"{i:05d}-of-{FLAGS.num_output_shards:05d}")
-      for i in range(FLAGS.num_output_shards)
-  ]
 
 
 def _measure(name, extra_args, common):
@@ -47,17 +42,9 @@ def _measure(name, extra_args, common):
       sys.executable, "-m", "data_prep.create_pretraining_data", *common,
       f"--output_file={pattern}", *extra_args
   ], os.path.join(FLAGS.output_dir, name + ".log"))
-  paths = _shard_paths(pattern)
+  paths = sharded_writer.output_paths(pattern, FLAGS.num_output_shards)
   instances = data_bench.count_tfrecords(paths) if code == 0 else 0
-  result = {
-      "seconds": seconds,
-      "cpu_seconds": cpu_seconds,
-      "instances": instances,
-      "instances_per_second": instances / seconds,
-      "instances_per_cpu_second": instances / max(cpu_seconds, 1e-9),
-      "peak_rss_mb": peak / 2**20,
-      "returncode": code,
-  }
+  result = data_bench.result_entry(seconds, cpu_seconds, peak, instances, code)
   print(
       f"{name}: {instances} instances in {seconds:.1f} s = "
       f"{result['instances_per_second']:.0f} instances/s ({cpu_seconds:.0f} CPU-s, "

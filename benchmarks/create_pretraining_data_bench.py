@@ -72,7 +72,8 @@ def run_measured(command, log_path):
   return seconds, cpu_seconds, peak, process.returncode
 
 
-def _result(seconds, cpu_seconds, peak, instances, code):
+def result_entry(seconds, cpu_seconds, peak, instances, code):
+  """A run's figures as the benchmarks print and store them."""
   return {
       "seconds": seconds,
       "cpu_seconds": cpu_seconds,
@@ -142,7 +143,7 @@ def main(argv):
       for i in range(FLAGS.num_output_shards)
   ]
   instances = count_tfrecords(ours_files) if code == 0 else 0
-  results["ours"] = _result(seconds, cpu_seconds, peak, instances, code)
+  results["ours"] = result_entry(seconds, cpu_seconds, peak, instances, code)
   results["ours"]["num_workers"] = FLAGS.num_workers
   _print("ours", results["ours"])
 
@@ -154,7 +155,7 @@ def main(argv):
         "--do_whole_word_mask", "--max_ngram_size=3"
     ], os.path.join(FLAGS.output_dir, "peer.log"))
     instances = count_tfrecords([peer_out]) if code == 0 else 0
-    results["peer"] = _result(seconds, cpu_seconds, peak, instances, code)
+    results["peer"] = result_entry(seconds, cpu_seconds, peak, instances, code)
     _print("peer (tf-models-official)", results["peer"])
     ours, peer = results["ours"], results["peer"]
     if peer["instances"] and ours["instances"]:
