@@ -24,11 +24,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMING_AND_PLACE = ("seconds", "instances_per_second", "shards")
 
 
-@pytest.fixture(scope="module")
-def sp_model(tmp_path_factory):
-  return text_fixtures.build_sentencepiece_model(tmp_path_factory.mktemp("spm"))
-
-
 def _config(sp_model, out, **overrides):
   options = dict(input_file=",".join(text_fixtures.ALL_CORPORA),
                  output_file=str(out / "r-{shard}.tfrecord"), num_output_shards=3,

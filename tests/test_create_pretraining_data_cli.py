@@ -30,11 +30,6 @@ def assert_one_line_error(result, *fragments):
     assert fragment in errors[0]
 
 
-@pytest.fixture(scope="module")
-def sp_model(tmp_path_factory):
-  return text_fixtures.build_sentencepiece_model(tmp_path_factory.mktemp("spm"))
-
-
 def _common(sp_model, out):
   return [
       f"--spm_model_file={sp_model}", f"--output_file={out}/r-{{shard}}.tfrecord",

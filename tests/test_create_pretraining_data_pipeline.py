@@ -45,16 +45,6 @@ def read_records(pattern, max_seq_length=T, max_predictions_per_seq=P):
 
 
 @pytest.fixture(scope="module")
-def sp_model(tmp_path_factory):
-  return text_fixtures.build_sentencepiece_model(tmp_path_factory.mktemp("spm"))
-
-
-@pytest.fixture(scope="module")
-def wp_vocab(tmp_path_factory):
-  return text_fixtures.build_wordpiece_vocab(tmp_path_factory.mktemp("wp"))
-
-
-@pytest.fixture(scope="module")
 def english_run(sp_model, tmp_path_factory):
   out = tmp_path_factory.mktemp("en")
   config = pipeline.PretrainingDataConfig(input_file=text_fixtures.ENGLISH_CORPUS,

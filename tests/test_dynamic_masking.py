@@ -47,11 +47,6 @@ def corpus(tmp_path_factory):
   return str(path)
 
 
-@pytest.fixture(scope="module")
-def sp_model(tmp_path_factory):
-  return text_fixtures.build_sentencepiece_model(tmp_path_factory.mktemp("spm"))
-
-
 def _records(input_file, out, **options):
   config = pipeline.PretrainingDataConfig(input_file=input_file,
                                           output_file=str(out / "train.tfrecord"), max_seq_length=T,

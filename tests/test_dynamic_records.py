@@ -34,16 +34,6 @@ def features_of(path):
   return records
 
 
-@pytest.fixture(scope="module")
-def sp_model(tmp_path_factory):
-  return text_fixtures.build_sentencepiece_model(tmp_path_factory.mktemp("spm"))
-
-
-@pytest.fixture(scope="module")
-def wp_vocab(tmp_path_factory):
-  return text_fixtures.build_wordpiece_vocab(tmp_path_factory.mktemp("wp"))
-
-
 def _english(sp_model, out, **overrides):
   options = dict(input_file=text_fixtures.ENGLISH_CORPUS, output_file=str(out / "r.tfrecord"),
                  spm_model_file=sp_model, max_seq_length=T, max_predictions_per_seq=10,
