@@ -220,6 +220,20 @@ def test_sentencepiece_digit_comma_table_matches_python(tflite):
       for t in texts)  # the rule applied
 
 
+def test_feed_forward_activation_is_one_gelu_op_per_layer(tflite):
+  # The tanh GELU written out was nine elementwise ops per layer (about 4x the time of one GELU
+  # op under XNNPACK); the pooler's tanh is the graph's only TANH.
+  model = flatbuffer_utils.read_model(tflite["paths"][0])
+  graph = next(g for g in model.subgraphs if g.name == b"encode_text")
+  codes = [
+      max(model.operatorCodes[op.opcodeIndex].builtinCode,
+          model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode) for op in graph.operators
+  ]
+  config = tflite["pretrainer"].config
+  assert codes.count(schema_fb.BuiltinOperator.GELU) == config.num_hidden_layers
+  assert codes.count(schema_fb.BuiltinOperator.TANH) == 1
+
+
 def test_quantization_modes_explain_themselves():
   tflite_exporter.check_quantization("dynamic_int8")  # needs no representative sample
   with pytest.raises(tflite_exporter.TfliteExportError) as error:
