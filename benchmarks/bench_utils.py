@@ -37,3 +37,23 @@ def matmul_peak(shapes: list[Shape], dtype: tf.DType = tf.float32,
     if 2.0 * m * k * n / seconds > best_rate:
       best_rate, best_shape = 2.0 * m * k * n / seconds, (m, k, n)
   return best_rate, best_shape
+
+
+def cpu_ticks() -> tuple[int, int]:
+  """(steal, total) jiffies of all CPUs so far, from /proc/stat ((0, 0) where there is none).
+
+  Steal is time the hypervisor gave this VM's vCPUs to another guest: on a shared host it slows a
+  timed run without showing in the load average, so benchmarks print its share of their timing.
+  """
+  try:
+    with open("/proc/stat", encoding="ascii") as f:
+      fields = [int(value) for value in f.readline().split()[1:9]]
+  except OSError:
+    return 0, 0
+  return fields[7], sum(fields)
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+  """The share of CPU time stolen between two `cpu_ticks()` readings (0 when none elapsed)."""
+  total = after[1] - before[1]
+  return (after[0] - before[0]) / total if total > 0 else 0.0

@@ -8,7 +8,9 @@ Both models have the albert_base_v2 shape with random weights, are exported as S
 same `serving_default` signature (input_word_ids, input_mask, input_type_ids -> sequence_output,
 pooled_output) and are timed in fresh processes that import only tensorflow (+ tensorflow_text):
 latency = median of `--latency_calls` calls at batch 1 / seq 128; throughput = sequences/s over
-`--throughput_calls` calls at batch 32 / seq 128. The bfloat16 export is also checked for quality
+`--throughput_calls` calls at batch 32 / seq 128. The calls are split over `--rounds` processes per
+export, run round-robin over all exports (the text ones too), and each row prints the share of CPU
+time the hypervisor stole while it ran. The bfloat16 export is also checked for quality
 against the float32 one: pooled_output cosine similarity and MLM top-1 agreement on a fixed set.
 Random weights give near-tied logits, so --trained_dir (a `make demo` output directory) adds the
 check that matters: that trained model exported in both dtypes, asked to fill the masked last word
@@ -54,6 +56,9 @@ flags.DEFINE_bool(
     "text", True, "Also time our encode_text: the TF SavedModel (runs the batch's "
     "longest row) and the TFLite float32 / dynamic int8 exports, at --text_lengths.")
 flags.DEFINE_integer("text_latency_calls", 30, "Calls at batch 1 per text length.")
+flags.DEFINE_integer(
+    "rounds", 3, "Time every export in this many fresh processes, round-robin over the "
+    "exports (the calls split between them), so that a slow spell of a shared host falls on all.")
 flags.DEFINE_string(
     "agreement_corpus", None, "Only measure how often the TFLite tokenizer's ids "
     "equal FullTokenizer.encode, line by line on this text file (with --agreement_spm_model "
@@ -87,14 +92,14 @@ latencies = []
 for _ in range(latency_calls):
   start = time.perf_counter()
   serve(**single)["pooled_output"].numpy()
-  latencies.append(time.perf_counter() - start)
+  latencies.append(1000 * (time.perf_counter() - start))
 serve(**batch)
 start = time.perf_counter()
 for _ in range(throughput_calls):
   serve(**batch)["pooled_output"].numpy()
-elapsed = time.perf_counter() - start
-print(json.dumps({"latency_ms": 1000 * float(np.median(latencies)),
-                  "throughput": throughput_batch * throughput_calls / elapsed}))
+print(json.dumps({str(seq_length): {"latencies_ms": latencies,
+                                    "sequences": throughput_batch * throughput_calls,
+                                    "seconds": time.perf_counter() - start}}))
 """
 
 
@@ -155,20 +160,21 @@ def _export_peer(path: str) -> None:
   tf.saved_model.save(module, path, signatures={"serving_default": signature})
 
 
-def _time(path: str, vocab_size: int) -> dict:
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-  env.pop("PYTHONPATH", None)
-  result = subprocess.run([
+def _share(calls: int) -> str:
+  """One timing process's part of `calls` when each export is timed in FLAGS.rounds processes."""
+  return str(max(1, -(-calls // FLAGS.rounds)))
+
+
+def _id_timing_command(path: str, vocab_size: int) -> list[str]:
+  """The command that times a SavedModel's `serving_default` (ids in) at --seq_length."""
+  return [
       sys.executable, "-c", _TIMING_SCRIPT, path,
       str(FLAGS.seq_length),
-      str(FLAGS.latency_calls),
+      _share(FLAGS.latency_calls),
       str(FLAGS.throughput_batch),
-      str(FLAGS.throughput_calls),
+      _share(FLAGS.throughput_calls),
       str(vocab_size)
-  ], capture_output=True, text=True, env=env, check=False)
-  if result.returncode != 0:
-    raise RuntimeError(f"timing {path} failed:\n{result.stderr[-3000:]}")
-  return json.loads(result.stdout.strip().splitlines()[-1])
+  ]
 
 
 _TEXT_TIMING_SCRIPT = """
@@ -204,7 +210,7 @@ for _ in range(latency_calls):
   for length, text in texts.items():
     start = time.perf_counter()
     run([text])
-    latencies[length].append(time.perf_counter() - start)
+    latencies[length].append(1000 * (time.perf_counter() - start))
 results = {}
 for length, text in texts.items():
   batch = [text] * throughput_batch
@@ -212,9 +218,9 @@ for length, text in texts.items():
   start = time.perf_counter()
   for _ in range(throughput_calls):
     run(batch)
-  elapsed = time.perf_counter() - start
-  results[length] = {"latency_ms": 1000 * float(np.median(latencies[length])),
-                     "throughput": throughput_batch * throughput_calls / elapsed}
+  results[length] = {"latencies_ms": latencies[length],
+                     "sequences": throughput_batch * throughput_calls,
+                     "seconds": time.perf_counter() - start}
 print(json.dumps(results))
 """
 
@@ -244,28 +250,67 @@ def _encoder_flops(config, length: int) -> float:
   return 2 * length * e * h + config.num_hidden_layers * per_layer + 2 * h * h
 
 
-def _time_text(paths: dict, texts: dict) -> dict:
-  """Times encode_text of each export in a fresh process; {name: {length: row}}."""
-  texts_file = os.path.join(os.path.dirname(paths["savedmodel"]), "texts.json")
-  with open(texts_file, "w", encoding="utf-8") as f:
-    json.dump(texts, f)
+def _text_timing_command(name: str, path: str, texts_file: str) -> list[str]:
+  """The command that times `encode_text` of a text SavedModel ("savedmodel") or a TFLite file."""
+  return [
+      sys.executable, "-c", _TEXT_TIMING_SCRIPT, "savedmodel" if name == "savedmodel" else "tflite",
+      path, texts_file,
+      _share(FLAGS.text_latency_calls),
+      str(FLAGS.throughput_batch),
+      _share(FLAGS.throughput_calls)
+  ]
+
+
+def _timed_rounds(commands: dict) -> dict:
+  """Runs every timing command FLAGS.rounds times, round-robin, rotating the order each round.
+
+  A shared host has slow spells of a minute or more (CPU steal); timed one after another, the
+  exports met different spells and the ratios of three quiet runs spread 0.59-0.88. Interleaved,
+  each export's calls sample every part of the run.
+
+  Args:
+    commands: {export name: the command of one timing process}.
+
+  Returns:
+    {name: {length: {"latency_ms": median over all rounds' B=1 calls, "throughput": sequences per
+    second over all rounds' batches, "steal": the share of CPU time stolen while it ran}}}.
+  """
+  from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top
   env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
   env.pop("PYTHONPATH", None)
-  rows = {}
-  for name, path in paths.items():
-    kind = "savedmodel" if name == "savedmodel" else "tflite"
-    start = time.time()
-    result = subprocess.run([
-        sys.executable, "-c", _TEXT_TIMING_SCRIPT, kind, path, texts_file,
-        str(FLAGS.text_latency_calls),
-        str(FLAGS.throughput_batch),
-        str(FLAGS.throughput_calls)
-    ], capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-      raise RuntimeError(f"timing {path} failed:\n{result.stderr[-3000:]}")
-    rows[name] = json.loads(result.stdout.strip().splitlines()[-1])
-    print(f"  timed text {name} in {time.time() - start:.0f} s", flush=True)
-  return rows
+  names = list(commands)
+  totals = {name: {} for name in names}
+  ticks = {name: [0, 0] for name in names}
+  for round_index in range(FLAGS.rounds):
+    shift = round_index % len(names)
+    for name in names[shift:] + names[:shift]:
+      start, before = time.time(), bench_utils.cpu_ticks()
+      result = subprocess.run(commands[name], capture_output=True, text=True, env=env, check=False)
+      after = bench_utils.cpu_ticks()
+      if result.returncode != 0:
+        raise RuntimeError(f"timing {name} failed:\n{result.stderr[-3000:]}")
+      ticks[name] = [ticks[name][0] + after[0] - before[0], ticks[name][1] + after[1] - before[1]]
+      for length, row in json.loads(result.stdout.strip().splitlines()[-1]).items():
+        total = totals[name].setdefault(length, {
+            "latencies_ms": [],
+            "sequences": 0,
+            "seconds": 0.0
+        })
+        total["latencies_ms"] += row["latencies_ms"]
+        total["sequences"] += row["sequences"]
+        total["seconds"] += row["seconds"]
+      print(
+          f"  round {round_index + 1}/{FLAGS.rounds}: timed {name} in {time.time() - start:.0f} s "
+          f"(CPU steal {100 * bench_utils.steal_share(before, after):.0f}%)", flush=True)
+  return {
+      name: {
+          length: {
+              "latency_ms": float(np.median(total["latencies_ms"])),
+              "throughput": total["sequences"] / total["seconds"],
+              "steal": bench_utils.steal_share((0, 0), tuple(ticks[name]))
+          } for length, total in by_length.items()
+      } for name, by_length in totals.items()
+  }
 
 
 def _export_text(work_dir: str, weights) -> dict:
@@ -317,7 +362,7 @@ def _print_text_table(rows: dict, peer: dict, lengths: list[int]) -> None:
         f"ms, B={FLAGS.throughput_batch} {peer['throughput']:.2f} seq/s); measured float32 GEMM "
         f"peak {peak / 1e9:.0f} GFLOP/s at {shape} (TF {tf.__version__})")
   print(f"{'export':<16}{'T':>5}{'latency ms':>12}{'ratio':>8}{'seq/s':>10}{'ratio':>8}"
-        f"{'B=1 % peak':>12}{'B=32 % peak':>13}")
+        f"{'B=1 % peak':>12}{f'B={FLAGS.throughput_batch} % peak':>13}{'CPU steal':>11}")
   for name, by_length in rows.items():
     for length in lengths:
       row = by_length[str(length)]
@@ -326,7 +371,7 @@ def _print_text_table(rows: dict, peer: dict, lengths: list[int]) -> None:
             f"{row['latency_ms'] / peer['latency_ms']:>8.2f}{row['throughput']:>10.2f}"
             f"{row['throughput'] / peer['throughput']:>8.2f}"
             f"{100 * flops / (row['latency_ms'] / 1000) / peak:>11.0f}%"
-            f"{100 * flops * row['throughput'] / peak:>12.0f}%")
+            f"{100 * flops * row['throughput'] / peak:>12.0f}%{100 * row['steal']:>10.0f}%")
 
 
 def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -452,7 +497,7 @@ def _trained_quality(trained_dir: str, work_dir: str) -> dict:
 
 
 def _time_exports(work_dir: str) -> None:
-  """Exports the peer and our dtypes (random weights), times each, prints the table and quality."""
+  """Exports the peer and ours (random weights), times them interleaved, prints the tables."""
   paths = {"peer": os.path.join(work_dir, "peer")}
   print(f"Exporting to {work_dir} ...", flush=True)
   _export_peer(paths["peer"])
@@ -463,33 +508,44 @@ def _time_exports(work_dir: str) -> None:
 
   from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top
   vocab_size = AlbertConfig.from_preset(FLAGS.config_preset).vocab_size
-  rows = {}
-  for name in ["peer"] + [d for d in FLAGS.dtypes]:
-    start = time.time()
-    rows[name] = _time(paths[name], vocab_size)
-    print(f"  timed {name} in {time.time() - start:.0f} s: {rows[name]}", flush=True)
-
-  peer = rows["peer"]
-  print(f"\n{FLAGS.config_preset} shape, seq {FLAGS.seq_length}, SavedModels loaded in fresh "
-        "processes")
-  print(f"{'model':<22}{'latency b=1 (ms)':>18}{'latency ratio':>15}"
-        f"{f'throughput b={FLAGS.throughput_batch} (seq/s)':>26}{'throughput ratio':>18}")
-  for name, row in rows.items():
-    label = "tf-models AlbertEncoder" if name == "peer" else f"albert-tf {name}"
-    # Latency ratio: ours/peer (lower is better); throughput ratio: ours/peer (higher is better).
-    print(f"{label:<22}{row['latency_ms']:>18.1f}{row['latency_ms'] / peer['latency_ms']:>15.2f}"
-          f"{row['throughput']:>26.2f}{row['throughput'] / peer['throughput']:>18.2f}")
+  id_names = ["peer"] + list(FLAGS.dtypes)
+  commands = {name: _id_timing_command(paths[name], vocab_size) for name in id_names}
+  lengths = [int(length) for length in FLAGS.text_lengths]
+  if FLAGS.text:
+    text_paths, spm_model_file = _export_text(work_dir, weights)
+    texts_file = os.path.join(work_dir, "texts.json")
+    with open(texts_file, "w", encoding="utf-8") as f:
+      json.dump(_texts_of_lengths(spm_model_file, lengths), f)
+    commands.update({
+        name: _text_timing_command(name, path, texts_file) for name, path in text_paths.items()
+    })
+  rows = _timed_rounds(commands)
+  id_rows = {name: rows[name][str(FLAGS.seq_length)] for name in id_names}
+  _print_id_table(id_rows)
   if FLAGS.result_file:
-    _append_rows(rows)
+    _append_rows(id_rows)
   if "bfloat16" in paths:
     print(f"\nbfloat16 vs float32 export (random weights): "
           f"{_quality(paths['float32'], paths['bfloat16'])}")
   if FLAGS.text:
-    lengths = [int(length) for length in FLAGS.text_lengths]
-    text_paths, spm_model_file = _export_text(work_dir, weights)
-    texts = _texts_of_lengths(spm_model_file, lengths)
     print(f"TFLite: {_tflite_sizes(os.path.dirname(text_paths['tflite_float32']))}")
-    _print_text_table(_time_text(text_paths, texts), peer, lengths)
+    _print_text_table({name: rows[name] for name in text_paths}, id_rows["peer"], lengths)
+
+
+def _print_id_table(rows: dict) -> None:
+  """Latency and throughput of the peer and our id-signature exports, as ratios to the peer."""
+  peer = rows["peer"]
+  print(f"\n{FLAGS.config_preset} shape, seq {FLAGS.seq_length}, SavedModels loaded in fresh "
+        f"processes, {FLAGS.rounds} interleaved rounds")
+  print(f"{'model':<22}{'latency b=1 (ms)':>18}{'latency ratio':>15}"
+        f"{f'throughput b={FLAGS.throughput_batch} (seq/s)':>26}{'throughput ratio':>18}"
+        f"{'CPU steal':>11}")
+  for name, row in rows.items():
+    label = "tf-models AlbertEncoder" if name == "peer" else f"albert-tf {name}"
+    # Latency ratio: ours/peer (lower is better); throughput ratio: ours/peer (higher is better).
+    print(f"{label:<22}{row['latency_ms']:>18.1f}{row['latency_ms'] / peer['latency_ms']:>15.2f}"
+          f"{row['throughput']:>26.2f}{row['throughput'] / peer['throughput']:>18.2f}"
+          f"{100 * row['steal']:>10.0f}%")
 
 
 def _tflite_sizes(directory: str) -> str:
