@@ -10,8 +10,10 @@ pooled_output) and are timed in fresh processes that import only tensorflow (+ t
 latency = median of `--latency_calls` calls at batch 1 / seq 128; throughput = sequences/s over
 `--throughput_calls` calls at batch 32 / seq 128. The calls are split over `--rounds` processes per
 export, run round-robin over all exports (the text ones too), and each row prints the share of CPU
-time the hypervisor stole while it ran. The bfloat16 export is also checked for quality
-against the float32 one: pooled_output cosine similarity and MLM top-1 agreement on a fixed set.
+time the hypervisor stole while it ran. The text timing processes also alternate their B=1 calls
+with the peer's, so that each text row has a ratio to a peer timed in the same seconds. The
+bfloat16 export is also checked for quality against the float32 one: pooled_output cosine
+similarity and MLM top-1 agreement on a fixed set.
 Random weights give near-tied logits, so --trained_dir (a `make demo` output directory) adds the
 check that matters: that trained model exported in both dtypes, asked to fill the masked last word
 of every distinct sentence of the demo corpus (fill_mask_text) and to encode each sentence
@@ -180,14 +182,18 @@ def _id_timing_command(path: str, vocab_size: int) -> list[str]:
 _TEXT_TIMING_SCRIPT = """
 import json, os, sys, time
 import numpy as np
-kind, path, texts_file, latency_calls, throughput_batch, throughput_calls = sys.argv[1:]
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+(kind, path, texts_file, latency_calls, throughput_batch, throughput_calls, peer_path,
+ seq_length) = sys.argv[1:]
 latency_calls, throughput_batch = int(latency_calls), int(throughput_batch)
-throughput_calls = int(throughput_calls)
+throughput_calls, seq_length = int(throughput_calls), int(seq_length)
 with open(texts_file) as f:
   texts = json.load(f)
+peer = tf.saved_model.load(peer_path).signatures["serving_default"]
+peer_ids = {"input_word_ids": tf.fill([1, seq_length], 7), "input_mask": tf.ones([1, seq_length],
+            tf.int32), "input_type_ids": tf.zeros([1, seq_length], tf.int32)}
 if kind == "savedmodel":
-  import tensorflow as tf
-  import tensorflow_text  # noqa: F401
   signature = tf.saved_model.load(path).signatures["encode_text"]
   def run(batch):
     return signature(text=tf.constant(batch))["pooled_output"].numpy()
@@ -200,18 +206,21 @@ else:
   runner = model.get_signature_runner("encode_text")
   def run(batch):
     return runner(text=np.array(batch, object))["pooled_output"]
-# B=1 latencies round-robin over the lengths, so that drift and what the previous length left
-# behind (allocator, thread pools) fall on every length alike; then the B=32 throughputs.
-latencies = {length: [] for length in texts}
+# B=1 latencies round-robin over the lengths and the peer's padded ids, so that drift and what
+# the previous call left behind (allocator, thread pools) fall on every one alike; then the B=32
+# throughputs.
+calls = {**{length: lambda text=text: run([text]) for length, text in texts.items()},
+         "peer": lambda: peer(**peer_ids)["pooled_output"].numpy()}
+latencies = {length: [] for length in calls}
 for _ in range(3):
-  for text in texts.values():
-    run([text])
+  for call in calls.values():
+    call()
 for _ in range(latency_calls):
-  for length, text in texts.items():
+  for length, call in calls.items():
     start = time.perf_counter()
-    run([text])
+    call()
     latencies[length].append(1000 * (time.perf_counter() - start))
-results = {}
+results = {"peer": {"latencies_ms": latencies["peer"], "sequences": 0, "seconds": 0.0}}
 for length, text in texts.items():
   batch = [text] * throughput_batch
   run(batch)
@@ -250,14 +259,20 @@ def _encoder_flops(config, length: int) -> float:
   return 2 * length * e * h + config.num_hidden_layers * per_layer + 2 * h * h
 
 
-def _text_timing_command(name: str, path: str, texts_file: str) -> list[str]:
-  """The command that times `encode_text` of a text SavedModel ("savedmodel") or a TFLite file."""
+def _text_timing_command(name: str, path: str, texts_file: str, peer_path: str) -> list[str]:
+  """The command that times `encode_text` of a text SavedModel ("savedmodel") or a TFLite file.
+
+  Its B=1 calls alternate with calls of the peer at --seq_length in the same process (the row
+  "peer"): the host's speed drifts, with or without CPU steal, so the closest comparison is
+  with calls timed in the same seconds.
+  """
   return [
       sys.executable, "-c", _TEXT_TIMING_SCRIPT, "savedmodel" if name == "savedmodel" else "tflite",
       path, texts_file,
       _share(FLAGS.text_latency_calls),
       str(FLAGS.throughput_batch),
-      _share(FLAGS.throughput_calls)
+      _share(FLAGS.throughput_calls), peer_path,
+      str(FLAGS.seq_length)
   ]
 
 
@@ -306,7 +321,7 @@ def _timed_rounds(commands: dict) -> dict:
       name: {
           length: {
               "latency_ms": float(np.median(total["latencies_ms"])),
-              "throughput": total["sequences"] / total["seconds"],
+              "throughput": total["sequences"] / total["seconds"] if total["seconds"] else None,
               "steal": bench_utils.steal_share((0, 0), tuple(ticks[name]))
           } for length, total in by_length.items()
       } for name, by_length in totals.items()
@@ -358,18 +373,24 @@ def _print_text_table(rows: dict, peer: dict, lengths: list[int]) -> None:
 
   config = AlbertConfig.from_preset(FLAGS.config_preset)
   peak, shape = bench_utils.matmul_peak(bench_utils.gemm_shapes(config, rows=128))
-  print(f"\nencode_text on raw text vs the peer's padded T=128 ids (B=1 {peer['latency_ms']:.1f} "
-        f"ms, B={FLAGS.throughput_batch} {peer['throughput']:.2f} seq/s); measured float32 GEMM "
-        f"peak {peak / 1e9:.0f} GFLOP/s at {shape} (TF {tf.__version__})")
-  print(f"{'export':<16}{'T':>5}{'latency ms':>12}{'ratio':>8}{'seq/s':>10}{'ratio':>8}"
-        f"{'B=1 % peak':>12}{f'B={FLAGS.throughput_batch} % peak':>13}{'CPU steal':>11}")
+  print(
+      f"\nencode_text on raw text vs the peer's padded T={FLAGS.seq_length} ids; B=1: the peer "
+      "alternated with the export in its processes (peer ms, ratio), and the peer's own processes "
+      f"({peer['latency_ms']:.1f} ms, ratio); B={FLAGS.throughput_batch}: the peer's own processes "
+      f"({peer['throughput']:.2f} seq/s); measured float32 GEMM peak {peak / 1e9:.0f} GFLOP/s at "
+      f"{shape} (TF {tf.__version__})")
+  print(f"{'export':<16}{'T':>5}{'latency ms':>12}{'peer ms':>9}{'ratio':>7}{'own':>6}"
+        f"{'seq/s':>9}{'ratio':>7}{'B=1 % peak':>12}{f'B={FLAGS.throughput_batch} % peak':>13}"
+        f"{'CPU steal':>11}")
   for name, by_length in rows.items():
+    paired = by_length["peer"]["latency_ms"]
     for length in lengths:
       row = by_length[str(length)]
       flops = _encoder_flops(config, length)
-      print(f"{name:<16}{length:>5}{row['latency_ms']:>12.1f}"
-            f"{row['latency_ms'] / peer['latency_ms']:>8.2f}{row['throughput']:>10.2f}"
-            f"{row['throughput'] / peer['throughput']:>8.2f}"
+      print(f"{name:<16}{length:>5}{row['latency_ms']:>12.1f}{paired:>9.1f}"
+            f"{row['latency_ms'] / paired:>7.2f}{row['latency_ms'] / peer['latency_ms']:>6.2f}"
+            f"{row['throughput']:>9.2f}"
+            f"{row['throughput'] / peer['throughput']:>7.2f}"
             f"{100 * flops / (row['latency_ms'] / 1000) / peak:>11.0f}%"
             f"{100 * flops * row['throughput'] / peak:>12.0f}%{100 * row['steal']:>10.0f}%")
 
@@ -517,7 +538,8 @@ def _time_exports(work_dir: str) -> None:
     with open(texts_file, "w", encoding="utf-8") as f:
       json.dump(_texts_of_lengths(spm_model_file, lengths), f)
     commands.update({
-        name: _text_timing_command(name, path, texts_file) for name, path in text_paths.items()
+        name: _text_timing_command(name, path, texts_file, paths["peer"])
+        for name, path in text_paths.items()
     })
   rows = _timed_rounds(commands)
   id_rows = {name: rows[name][str(FLAGS.seq_length)] for name in id_names}
