@@ -22,6 +22,8 @@ from absl import flags
 from absl import logging
 import psutil
 
+from data_prep import sharded_writer
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Corpus (one sentence per line, blank line between docs).")
 flags.DEFINE_string("spm_model_file", None,
@@ -138,10 +140,7 @@ def main(argv):
       f"--output_file={ours_out}", f"--num_output_shards={FLAGS.num_output_shards}",
       f"--spm_model_file={model}", f"--num_workers={FLAGS.num_workers}"
   ], os.path.join(FLAGS.output_dir, "ours.log"))
-  ours_files = [
-      ours_out.replace("{shard}", f"{i:05d}-of-{FLAGS.num_output_shards:05d}")
-      for i in range(FLAGS.num_output_shards)
-  ]
+  ours_files = sharded_writer.output_paths(ours_out, FLAGS.num_output_shards)
   instances = count_tfrecords(ours_files) if code == 0 else 0
   results["ours"] = result_entry(seconds, cpu_seconds, peak, instances, code)
   results["ours"]["num_workers"] = FLAGS.num_workers
