@@ -1,4 +1,4 @@
-"""The serving benchmarks' helpers: CPU steal accounting and the XNNPACK-vs-TF GEMM comparison."""
+"""The serving benchmarks' helpers: CPU steal accounting, XNNPACK-vs-TF GEMMs, the split FFN."""
 
 import os
 import re
@@ -17,13 +17,28 @@ def test_steal_share_is_the_stolen_part_of_the_elapsed_ticks():
   assert 0 <= steal <= total
 
 
-def test_tflite_gemm_bench_times_every_encoder_gemm_shape():
-  # albert_tiny_test: H 32, I 37; one row per GEMM shape of the encoder on --rows rows.
-  result = subprocess.run([
-      sys.executable, "benchmarks/tflite_gemm_bench.py", "--config_preset=albert_tiny_test",
-      "--rows=8", "--calls=3"
-  ], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+def _run_on_tiny_shape(script, *flags):
+  """stdout of a benchmark run on the albert_tiny_test shape (H 32, I 37); it must succeed."""
+  result = subprocess.run(
+      [sys.executable, f"benchmarks/{script}", "--config_preset=albert_tiny_test", *flags],
+      cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
+
+def test_tflite_gemm_bench_times_every_encoder_gemm_shape():
+  # One row per GEMM shape of the encoder on --rows rows.
+  result = _run_on_tiny_shape("tflite_gemm_bench.py", "--rows=8", "--calls=3")
   rows = re.findall(r"^(\d+) x (\d+) x (\d+) .*?([0-9.]+)\s+(\d+)%$", result.stdout, re.MULTILINE)
   assert [row[:3] for row in rows] == [("8", "32", "32"), ("8", "32", "37"), ("8", "37", "32")]
   assert all(float(row[3]) > 0 and 0 <= int(row[4]) <= 100 for row in rows)
+
+
+def test_tflite_split_bench_times_the_split_and_whole_encoders():
+  # I 37 over H 32 gives two slices; the two models must agree before timing.
+  result = _run_on_tiny_shape("tflite_split_bench.py", "--seq_length=8", "--calls=3")
+  assert "feed-forward slices [19, 18]" in result.stdout
+  rows = dict(re.findall(r"^(whole|split)\s+([0-9.]+)\s+[0-9.]+$", result.stdout, re.MULTILINE))
+  assert set(rows) == {"whole", "split"} and all(float(ms) > 0 for ms in rows.values())
+  assert re.search(r"^split / whole: wall [0-9.]+, CPU [0-9.]+; CPU steal \d+%$", result.stdout,
+                   re.MULTILINE)

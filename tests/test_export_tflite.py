@@ -1,6 +1,7 @@
 """albert-export --tflite: raw-text TFLite models equal to FullTokenizer + the Keras model."""
 
 import os
+import re
 
 from ai_edge_litert import interpreter as litert
 import numpy as np
@@ -220,7 +221,7 @@ def test_sentencepiece_digit_comma_table_matches_python(tflite):
       for t in texts)  # the rule applied
 
 
-def test_feed_forward_activation_is_one_gelu_op_per_layer(tflite):
+def test_feed_forward_is_h_wide_slices_with_one_gelu_op_each(tflite):
   # The tanh GELU written out was nine elementwise ops per layer (about 4x the time of one GELU
   # op under XNNPACK); the pooler's tanh is the graph's only TANH.
   model = flatbuffer_utils.read_model(tflite["paths"][0])
@@ -230,8 +231,13 @@ def test_feed_forward_activation_is_one_gelu_op_per_layer(tflite):
           model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode) for op in graph.operators
   ]
   config = tflite["pretrainer"].config
-  assert codes.count(schema_fb.BuiltinOperator.GELU) == config.num_hidden_layers
+  # The export splits the feed-forward (I = 37) into H-wide (32) slices: [19, 18], one GELU each.
+  assert (config.intermediate_size, config.hidden_size) == (37, 32)
+  assert codes.count(schema_fb.BuiltinOperator.GELU) == 2 * config.num_hidden_layers
   assert codes.count(schema_fb.BuiltinOperator.TANH) == 1
+  # Per layer: q, k, v, attention output, then 2 slices x 2; plus the embedding projection and the
+  # pooler.
+  assert codes.count(schema_fb.BuiltinOperator.FULLY_CONNECTED) == 8 * config.num_hidden_layers + 2
 
 
 def test_quantization_modes_explain_themselves():
@@ -333,7 +339,8 @@ def _fully_connected_weight_types(path):
         schema_fb.BuiltinOperator.FULLY_CONNECTED):
       continue
     name = graph.tensors[operator.outputs[0]].name.decode()
-    layer = next(layer for layer in layers if f"/{layer}/" in name)
+    # The split feed-forward's ops are scoped intermediate_1/, output_dense_2/, ...
+    layer = next(layer for layer in layers if re.search(f"/{layer}(_[0-9]+)?/", name))
     dtype = {0: "float32", 9: "int8"}[graph.tensors[operator.inputs[1]].type]
     assert types.setdefault(layer, dtype) == dtype  # the same in every application of the layer
   return types
@@ -342,7 +349,11 @@ def _fully_connected_weight_types(path):
 @pytest.mark.slow
 def test_dynamic_int8_keeps_pooled_cosine_and_mlm_top1_on_a_trained_model(tflite, tmp_path):
   full = tflite["tokenizer"]
-  config = _tiny_config(text_fixtures.SENTENCEPIECE_VOCAB_SIZE)
+  # I = 2H: the export's H-wide feed-forward slices are 32 x 32, as many weights as the converter's
+  # dynamic-range quantizer needs (1024) to make a matrix int8.
+  config = AlbertConfig.from_dict({
+      **_tiny_config(text_fixtures.SENTENCEPIECE_VOCAB_SIZE).to_dict(), "intermediate_size": 64
+  })
   pretrainer, rows = _train_tiny_mlm(full, config)
   config_file = str(tmp_path / "albert_config.json")
   config.to_json_file(config_file)

@@ -115,14 +115,25 @@ def _numpy_block(block, x, mask):
       dense("output_dense", f) + a, w["output_layer_norm/gamma"], w["output_layer_norm/beta"])
 
 
-def test_transformer_block_matches_the_formula_with_padding():
+# Two rows of 5 tokens, the second with 2 padding positions.
+_BLOCK_MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], np.int32)
+
+
+def _random_relu_block(intermediate_size):
+  """A built H=12, N=3 block (relu) with random weights."""
   block = transformer_block.AlbertTransformerBlock(hidden_size=12, num_attention_heads=3,
-                                                   intermediate_size=7, hidden_act="relu")
+                                                   intermediate_size=intermediate_size,
+                                                   hidden_act="relu")
   block.build()
   _randomize(block)
+  return block
+
+
+def test_transformer_block_matches_the_formula_with_padding():
+  block = _random_relu_block(intermediate_size=7)
   rng = np.random.default_rng(2)
   x = rng.normal(size=(2, 5, 12)).astype(np.float32)
-  mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], np.int32)
+  mask = _BLOCK_MASK
   out = block(tf.constant(x), shared_encoder.attention_bias_from_mask(tf.constant(mask))).numpy()
   np.testing.assert_allclose(out, _numpy_block(block, x.astype(np.float64), mask), atol=2e-5)
   # Masked keys have no influence on any position.
@@ -130,6 +141,29 @@ def test_transformer_block_matches_the_formula_with_padding():
   x2[1, 3:] = rng.normal(size=(2, 12))
   out2 = block(tf.constant(x2), shared_encoder.attention_bias_from_mask(tf.constant(mask))).numpy()
   np.testing.assert_allclose(out2[1, :3], out[1, :3], atol=1e-6)
+
+
+def _matmul_count(block, x, bias):
+  graph = tf.function(block).get_concrete_function(x, bias).graph
+  return sum(op.type == "MatMul" for op in graph.get_operations())
+
+
+def test_split_feed_forward_is_the_same_function_in_slices_at_most_h_wide():
+  assert transformer_block.feed_forward_slices(3072, 768) == [768, 768, 768, 768]
+  assert transformer_block.feed_forward_slices(37, 32) == [19, 18]
+  assert transformer_block.feed_forward_slices(7, 12) == [7]
+  block = _random_relu_block(intermediate_size=30)
+  x = np.random.default_rng(3).normal(size=(2, 5, 12)).astype(np.float32)
+  bias = shared_encoder.attention_bias_from_mask(tf.constant(_BLOCK_MASK))
+  whole = block(tf.constant(x), bias).numpy()
+  with transformer_block.split_feed_forward():
+    split = block(tf.constant(x), bias).numpy()
+    # q, k, v, attention output, then [10, 10, 10] slices in and out.
+    assert _matmul_count(block, tf.constant(x), bias) == 4 + 3 * 2
+  assert _matmul_count(block, tf.constant(x), bias) == 4 + 2  # the scope has ended
+  np.testing.assert_allclose(split, whole, atol=1e-5)
+  np.testing.assert_allclose(split, _numpy_block(block, x.astype(np.float64), _BLOCK_MASK),
+                             atol=2e-5)
 
 
 def test_transformer_block_kernels_have_the_original_shapes():

@@ -23,6 +23,7 @@ from albert_tf.export.tflite_serving_module import TfliteServingModule
 from albert_tf.export.tflite_serving_module import TfliteTokenizer
 from albert_tf.export.tflite_tokenizers import TfliteSentencePieceTokenizer
 from albert_tf.export.tflite_tokenizers import TfliteWordPieceTokenizer
+from albert_tf.layers import transformer_block
 
 FLOAT_FILE = "model.tflite"
 INT8_FILE = "model_int8.tflite"
@@ -87,11 +88,13 @@ def write_tflite(pretrainer: tf.Module, tokenizer: TfliteTokenizer, directory: s
       quantization setting is wrong.
   """
   check_quantization(quantization)
-  module = TfliteServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length, top_k=top_k)
-  signatures = module.get_signatures()
   written = []
   with tempfile.TemporaryDirectory() as saved_model_dir:
-    tf.saved_model.save(module, saved_model_dir, signatures=signatures)
+    with transformer_block.split_feed_forward():  # faster under XNNPACK; see its docstring
+      module = TfliteServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length,
+                                   top_k=top_k)
+      signatures = module.get_signatures()
+      tf.saved_model.save(module, saved_model_dir, signatures=signatures)
     variants = [(FLOAT_FILE, None)]
     if quantization != "none":
       variants.append((INT8_FILE, quantization))

@@ -1,8 +1,10 @@
 """One ALBERT attention + feed-forward block (post-LayerNorm, BERT style)."""
 # pylint: disable=g-classes-have-attributes
 
+import contextlib
 import math
-from typing import Optional
+import threading
+from typing import Iterator, List, Optional
 
 import tensorflow as tf
 import tf_keras
@@ -11,6 +13,38 @@ from albert_tf import config as albert_config
 from albert_tf.layers import activations
 from albert_tf.layers import initializers
 from albert_tf.layers import normalization
+
+_SPLIT_FEED_FORWARD = threading.local()
+
+
+@contextlib.contextmanager
+def split_feed_forward() -> Iterator[None]:
+  """Blocks called in this scope compute the feed-forward in slices of at most H units.
+
+  The same function as the whole feed-forward: each slice s of the I units computes
+  act(a·W1[:, s] + b1[s])·W2[s, :], and the slices' products are summed before b2 is added, so
+  only the order of the float32 sums over I changes. It is for the TFLite export: XNNPACK's GEMM
+  sweeps the whole weight matrix for every 7 rows of tokens, and the [H, I] and [I, H] matrices
+  (9.4 MB each at H = 768) do not stay in a core's L2 cache while [H, H] slices of them about do;
+  on the albert_base_v2 shape the float32 TFLite encoder takes 0.93x the time with them
+  (`benchmarks/tflite_split_bench.py`).
+  TF's oneDNN GEMMs are slower on the smaller shapes, so the SavedModel keeps one matmul each.
+
+  Yields:
+    Nothing; the setting holds for calls (and so for tf.function traces) in this thread.
+  """
+  previous = getattr(_SPLIT_FEED_FORWARD, "enabled", False)
+  _SPLIT_FEED_FORWARD.enabled = True
+  try:
+    yield
+  finally:
+    _SPLIT_FEED_FORWARD.enabled = previous
+
+
+def feed_forward_slices(intermediate_size: int, hidden_size: int) -> List[int]:
+  """The widths of the fewest near-equal slices of I units that are each at most H wide."""
+  count = -(-intermediate_size // hidden_size)
+  return [intermediate_size // count + (i < intermediate_size % count) for i in range(count)]
 
 
 def _residual_sum(sublayer_output: tf.Tensor, residual: tf.Tensor) -> tf.Tensor:
@@ -119,10 +153,33 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
     attention = self._self_attention(hidden, attention_bias, batch_size, seq_length, training)
     attention = self.attention_layer_norm(
         _residual_sum(self.attention_dropout(attention, training=training), hidden))
-    output = self.output_dense(self.intermediate(attention))
+    output = self._feed_forward(attention)
     output = self.output_layer_norm(
         _residual_sum(self.output_dropout(output, training=training), attention))
     return tf.reshape(output, shape)
+
+  def _feed_forward(self, attention: tf.Tensor) -> tf.Tensor:
+    """W2·act(W1·a + b1) + b2 on [B·T, H] rows, in slices of I inside `split_feed_forward()`."""
+    if not getattr(_SPLIT_FEED_FORWARD, "enabled", False):
+      return self.output_dense(self.intermediate(attention))
+    slices = feed_forward_slices(self.intermediate_size, self.hidden_size)
+    dtype = self.intermediate.compute_dtype
+    attention = tf.cast(attention, dtype)
+    kernels_in = tf.split(tf.cast(self.intermediate.kernel, dtype), slices, axis=1)
+    biases_in = tf.split(tf.cast(self.intermediate.bias, dtype), slices)
+    kernels_out = tf.split(tf.cast(self.output_dense.kernel, dtype), slices, axis=0)
+    output = tf.cast(self.output_dense.bias, dtype)
+    # The layers' names scope the ops (made unique as intermediate_1, ...), as in the op names
+    # that the TFLite int8 export and error messages go by.
+    with tf.name_scope(self.intermediate.name):
+      inner = [
+          self.intermediate.activation(tf.matmul(attention, kernel) + bias)
+          for kernel, bias in zip(kernels_in, biases_in)
+      ]
+    with tf.name_scope(self.output_dense.name):
+      for inner_slice, kernel in zip(inner, kernels_out):
+        output = tf.matmul(inner_slice, kernel) + output
+    return output
 
   def _self_attention(self, hidden, attention_bias, batch_size, seq_length, training):
     """Multi-head attention on [B·T, H] rows; returns the output projection [B·T, H]."""

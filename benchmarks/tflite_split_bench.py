@@ -1,0 +1,102 @@
+r"""TFLite float32 encoder with the feed-forward in H-wide slices against one matmul each.
+
+    python benchmarks/tflite_split_bench.py [--seq_length=128] [--calls=30]
+
+The TFLite export computes each feed-forward block in slices of at most H of its I units
+(`transformer_block.split_feed_forward`): XNNPACK's GEMM reads the whole weight matrix for every 7
+token rows, and [H, H] slices stay in a core's L2 cache better than [H, I] and [I, H] matrices. This
+converts the same random-weight encoder (ids in, sequence_output out) both ways, checks that the
+two give the same output, and times B=1 calls of `--seq_length` tokens with XNNPACK on all cores,
+the two models alternated `--calls` times in one process (the peer is the unsplit model). It
+prints the median wall and CPU milliseconds per call of each, the ratio split / whole, and the
+share of CPU time stolen.
+"""
+
+import os
+import sys
+import time
+from typing import Callable
+
+from absl import app
+from absl import flags
+from ai_edge_litert import interpreter
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
+from albert_tf.layers import transformer_block  # pylint: disable=g-import-not-at-top,wrong-import-position
+from albert_tf.models import albert_model  # pylint: disable=g-import-not-at-top,wrong-import-position
+from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("seq_length", 128, "Tokens per call (batch 1).")
+flags.DEFINE_integer("calls", 30, "Alternated calls per model.")
+flags.DEFINE_string("config_preset", "albert_base_v2", "The model shape (an AlbertConfig preset).")
+
+
+def _tflite_encoder(model: albert_model.AlbertModel, split: bool,
+                    ids: np.ndarray) -> Callable[[], np.ndarray]:
+  """A call of the encoder's ids -> sequence_output as TFLite on all cores, on `ids` [1, T]."""
+
+  def encode(word_ids):
+    inputs = {
+        "input_word_ids": word_ids,
+        "input_mask": tf.ones_like(word_ids),
+        "input_type_ids": tf.zeros_like(word_ids)
+    }
+    return model(inputs, training=False)["sequence_output"]
+
+  function = tf.function(encode, input_signature=[tf.TensorSpec([None, None], tf.int32)])
+  if split:
+    with transformer_block.split_feed_forward():
+      concrete = function.get_concrete_function()
+  else:
+    concrete = function.get_concrete_function()
+  converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+  tflite = interpreter.Interpreter(model_content=converter.convert(), num_threads=os.cpu_count())
+  input_index = tflite.get_input_details()[0]["index"]
+  tflite.resize_tensor_input(input_index, ids.shape)
+  tflite.allocate_tensors()
+  output_index = tflite.get_output_details()[0]["index"]
+
+  def call():
+    tflite.set_tensor(input_index, ids)
+    tflite.invoke()
+    return tflite.get_tensor(output_index)
+
+  return call
+
+
+def main(argv):
+  del argv  # Unused.
+  config = AlbertConfig.from_preset(FLAGS.config_preset)
+  model = albert_model.AlbertModel(config)
+  ids = np.random.default_rng(0).integers(5, config.vocab_size, [1, FLAGS.seq_length], np.int32)
+  calls = {name: _tflite_encoder(model, name == "split", ids) for name in ("whole", "split")}
+  outputs = {name: call() for name, call in calls.items()}
+  difference = float(np.abs(outputs["split"] - outputs["whole"]).max())
+  assert difference < 1e-4, f"the split model differs from the whole one by {difference}"
+  slices = transformer_block.feed_forward_slices(config.intermediate_size, config.hidden_size)
+  print(f"{FLAGS.config_preset} TFLite float32, B=1 T={FLAGS.seq_length}, {os.cpu_count()} "
+        f"threads, feed-forward slices {slices}, max |output difference| {difference:.1e}")
+  wall = {name: [] for name in calls}
+  cpu = {name: [] for name in calls}
+  before = bench_utils.cpu_ticks()
+  for _ in range(FLAGS.calls):
+    for name, call in calls.items():
+      start, start_cpu = time.perf_counter(), time.process_time()
+      call()
+      wall[name].append(1000 * (time.perf_counter() - start))
+      cpu[name].append(1000 * (time.process_time() - start_cpu))
+  steal = bench_utils.steal_share(before, bench_utils.cpu_ticks())
+  print(f"{'model':<8}{'wall ms':>10}{'CPU ms':>10}")
+  for name in calls:
+    print(f"{name:<8}{np.median(wall[name]):>10.1f}{np.median(cpu[name]):>10.1f}")
+  print(f"split / whole: wall {np.median(wall['split']) / np.median(wall['whole']):.3f}, CPU "
+        f"{np.median(cpu['split']) / np.median(cpu['whole']):.3f}; CPU steal {100 * steal:.0f}%")
+
+
+if __name__ == "__main__":
+  app.run(main)
