@@ -8,19 +8,22 @@ token rows, and [H, H] slices stay in a core's L2 cache better than [H, I] and [
 converts the same random-weight encoder (ids in, sequence_output out) both ways, checks that the
 two give the same output, and times B=1 calls of `--seq_length` tokens with XNNPACK on all cores,
 the two models alternated `--calls` times in one process (the peer is the unsplit model). It
-prints the median wall and CPU milliseconds per call of each, the ratio split / whole, and the
-share of CPU time stolen.
+prints the median wall and CPU milliseconds per call of each, the ratio split / whole, the share of
+CPU time stolen, and how much the process's resident memory grew from loading each model to the end
+of its first call: XNNPACK packs the weights of every FULLY_CONNECTED op, so once per layer
+application, although ALBERT's layers share them.
 """
 
 import os
 import sys
 import time
-from typing import Callable
+from typing import Callable, Tuple
 
 from absl import app
 from absl import flags
 from ai_edge_litert import interpreter
 import numpy as np
+import psutil
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,8 +40,12 @@ flags.DEFINE_string("config_preset", "albert_base_v2", "The model shape (an Albe
 
 
 def _tflite_encoder(model: albert_model.AlbertModel, split: bool,
-                    ids: np.ndarray) -> Callable[[], np.ndarray]:
-  """A call of the encoder's ids -> sequence_output as TFLite on all cores, on `ids` [1, T]."""
+                    ids: np.ndarray) -> Tuple[Callable[[], np.ndarray], float]:
+  """A call of the encoder's ids -> sequence_output as TFLite on all cores, on `ids` [1, T].
+
+  Also returns the MiB by which the process's resident memory grew from loading the model to the
+  end of its first call (the tensors and XNNPACK's packed weights).
+  """
 
   def encode(word_ids):
     inputs = {
@@ -55,7 +62,9 @@ def _tflite_encoder(model: albert_model.AlbertModel, split: bool,
   else:
     concrete = function.get_concrete_function()
   converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
-  tflite = interpreter.Interpreter(model_content=converter.convert(), num_threads=os.cpu_count())
+  content = converter.convert()
+  before = psutil.Process().memory_info().rss
+  tflite = interpreter.Interpreter(model_content=content, num_threads=os.cpu_count())
   input_index = tflite.get_input_details()[0]["index"]
   tflite.resize_tensor_input(input_index, ids.shape)
   tflite.allocate_tensors()
@@ -66,7 +75,8 @@ def _tflite_encoder(model: albert_model.AlbertModel, split: bool,
     tflite.invoke()
     return tflite.get_tensor(output_index)
 
-  return call
+  call()
+  return call, (psutil.Process().memory_info().rss - before) / 2**20
 
 
 def main(argv):
@@ -74,7 +84,9 @@ def main(argv):
   config = AlbertConfig.from_preset(FLAGS.config_preset)
   model = albert_model.AlbertModel(config)
   ids = np.random.default_rng(0).integers(5, config.vocab_size, [1, FLAGS.seq_length], np.int32)
-  calls = {name: _tflite_encoder(model, name == "split", ids) for name in ("whole", "split")}
+  calls, memory = {}, {}
+  for name in ("whole", "split"):
+    calls[name], memory[name] = _tflite_encoder(model, name == "split", ids)
   outputs = {name: call() for name, call in calls.items()}
   difference = float(np.abs(outputs["split"] - outputs["whole"]).max())
   assert difference < 1e-4, f"the split model differs from the whole one by {difference}"
@@ -91,9 +103,10 @@ def main(argv):
       wall[name].append(1000 * (time.perf_counter() - start))
       cpu[name].append(1000 * (time.process_time() - start_cpu))
   steal = bench_utils.steal_share(before, bench_utils.cpu_ticks())
-  print(f"{'model':<8}{'wall ms':>10}{'CPU ms':>10}")
+  print(f"{'model':<8}{'wall ms':>10}{'CPU ms':>10}{'RSS growth MiB':>16}")
   for name in calls:
-    print(f"{name:<8}{np.median(wall[name]):>10.1f}{np.median(cpu[name]):>10.1f}")
+    print(f"{name:<8}{np.median(wall[name]):>10.1f}{np.median(cpu[name]):>10.1f}"
+          f"{memory[name]:>16.0f}")
   print(f"split / whole: wall {np.median(wall['split']) / np.median(wall['whole']):.3f}, CPU "
         f"{np.median(cpu['split']) / np.median(cpu['whole']):.3f}; CPU steal {100 * steal:.0f}%")
 

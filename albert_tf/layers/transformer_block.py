@@ -26,7 +26,7 @@ def split_feed_forward() -> Iterator[None]:
   only the order of the float32 sums over I changes. It is for the TFLite export: XNNPACK's GEMM
   sweeps the whole weight matrix for every 7 rows of tokens, and the [H, I] and [I, H] matrices
   (9.4 MB each at H = 768) do not stay in a core's L2 cache while [H, H] slices of them about do;
-  on the albert_base_v2 shape the float32 TFLite encoder takes 0.93x the time with them
+  on the albert_base_v2 shape the float32 TFLite encoder takes 0.92-0.96x the time with them
   (`benchmarks/tflite_split_bench.py`).
   TF's oneDNN GEMMs are slower on the smaller shapes, so the SavedModel keeps one matmul each.
 
