@@ -1,23 +1,25 @@
-r"""TFLite float32 encoder with the feed-forward in H-wide slices against one matmul each.
+r"""TFLite float32 encoder as the export writes it, against the plain unrolled conversion.
 
     python benchmarks/tflite_split_bench.py [--seq_length=128] [--calls=30]
 
-The TFLite export computes each feed-forward block in slices of at most H of its I units
-(`transformer_block.split_feed_forward`): XNNPACK's GEMM reads the whole weight matrix for every 7
-token rows, and [H, H] slices stay in a core's L2 cache better than [H, I] and [I, H] matrices. This
-converts the same random-weight encoder (ids in, sequence_output out) both ways, checks that the
-two give the same output, and times B=1 calls of `--seq_length` tokens with XNNPACK on all cores,
-the two models alternated `--calls` times in one process (the peer is the unsplit model). It
-prints the median wall and CPU milliseconds per call of each, the ratio split / whole, the share of
-CPU time stolen, and how much the process's resident memory grew from loading each model to the end
-of its first call: XNNPACK packs the weights of every FULLY_CONNECTED op, so once per layer
-application, although ALBERT's layers share them.
+The TFLite export traces the encoder in two scopes: `transformer_block.split_feed_forward` (each
+feed-forward block in slices of at most H of its I units: XNNPACK's GEMM reads the whole weight
+matrix for every 7 token rows, and [H, H] slices stay in a core's L2 cache better than [H, I] and
+[I, H] matrices) and `shared_encoder.loop_layers` (the L layers as one WHILE loop, so that XNNPACK
+packs the shared weights once instead of once per layer application). This converts the same
+random-weight encoder (ids in, sequence_output out) three ways: "whole" (neither, the peer),
+"split" (the first only) and "export" (both), checks that they give the same output, and times
+B=1 calls of `--seq_length` tokens with XNNPACK on all cores, the models alternated `--calls`
+times in one process. It prints the median wall and CPU milliseconds per call of each, how much
+the process's resident memory grew from loading each model to the end of its first call, the
+ratios to "whole", and the share of CPU time stolen.
 """
 
+import contextlib
 import os
 import sys
 import time
-from typing import Callable, Tuple
+from typing import Callable, Sequence, Tuple
 
 from absl import app
 from absl import flags
@@ -29,6 +31,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
+from albert_tf.layers import shared_encoder  # pylint: disable=g-import-not-at-top,wrong-import-position
 from albert_tf.layers import transformer_block  # pylint: disable=g-import-not-at-top,wrong-import-position
 from albert_tf.models import albert_model  # pylint: disable=g-import-not-at-top,wrong-import-position
 from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -38,8 +41,15 @@ flags.DEFINE_integer("seq_length", 128, "Tokens per call (batch 1).")
 flags.DEFINE_integer("calls", 30, "Alternated calls per model.")
 flags.DEFINE_string("config_preset", "albert_base_v2", "The model shape (an AlbertConfig preset).")
 
+# name: the scopes it is traced in. "export" is the form `albert-export --tflite` writes.
+_FORMS = {
+    "whole": (),
+    "split": (transformer_block.split_feed_forward,),
+    "export": (transformer_block.split_feed_forward, shared_encoder.loop_layers),
+}
 
-def _tflite_encoder(model: albert_model.AlbertModel, split: bool,
+
+def _tflite_encoder(model: albert_model.AlbertModel, scopes: Sequence[Callable],
                     ids: np.ndarray) -> Tuple[Callable[[], np.ndarray], float]:
   """A call of the encoder's ids -> sequence_output as TFLite on all cores, on `ids` [1, T].
 
@@ -56,10 +66,9 @@ def _tflite_encoder(model: albert_model.AlbertModel, split: bool,
     return model(inputs, training=False)["sequence_output"]
 
   function = tf.function(encode, input_signature=[tf.TensorSpec([None, None], tf.int32)])
-  if split:
-    with transformer_block.split_feed_forward():
-      concrete = function.get_concrete_function()
-  else:
+  with contextlib.ExitStack() as stack:
+    for scope in scopes:
+      stack.enter_context(scope())
     concrete = function.get_concrete_function()
   converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
   content = converter.convert()
@@ -85,11 +94,11 @@ def main(argv):
   model = albert_model.AlbertModel(config)
   ids = np.random.default_rng(0).integers(5, config.vocab_size, [1, FLAGS.seq_length], np.int32)
   calls, memory = {}, {}
-  for name in ("whole", "split"):
-    calls[name], memory[name] = _tflite_encoder(model, name == "split", ids)
+  for name, scopes in _FORMS.items():
+    calls[name], memory[name] = _tflite_encoder(model, scopes, ids)
   outputs = {name: call() for name, call in calls.items()}
-  difference = float(np.abs(outputs["split"] - outputs["whole"]).max())
-  assert difference < 1e-4, f"the split model differs from the whole one by {difference}"
+  difference = max(float(np.abs(output - outputs["whole"]).max()) for output in outputs.values())
+  assert difference < 1e-4, f"the models differ from the whole one by up to {difference}"
   slices = transformer_block.feed_forward_slices(config.intermediate_size, config.hidden_size)
   print(f"{FLAGS.config_preset} TFLite float32, B=1 T={FLAGS.seq_length}, {os.cpu_count()} "
         f"threads, feed-forward slices {slices}, max |output difference| {difference:.1e}")
@@ -107,8 +116,10 @@ def main(argv):
   for name in calls:
     print(f"{name:<8}{np.median(wall[name]):>10.1f}{np.median(cpu[name]):>10.1f}"
           f"{memory[name]:>16.0f}")
-  print(f"split / whole: wall {np.median(wall['split']) / np.median(wall['whole']):.3f}, CPU "
-        f"{np.median(cpu['split']) / np.median(cpu['whole']):.3f}; CPU steal {100 * steal:.0f}%")
+  for name in ("split", "export"):
+    print(f"{name} / whole: wall {np.median(wall[name]) / np.median(wall['whole']):.3f}, CPU "
+          f"{np.median(cpu[name]) / np.median(cpu['whole']):.3f}")
+  print(f"CPU steal {100 * steal:.0f}%")
 
 
 if __name__ == "__main__":

@@ -34,12 +34,14 @@ def test_tflite_gemm_bench_times_every_encoder_gemm_shape():
   assert all(float(row[3]) > 0 and 0 <= int(row[4]) <= 100 for row in rows)
 
 
-def test_tflite_split_bench_times_the_split_and_whole_encoders():
-  # I 37 over H 32 gives two slices; the two models must agree before timing.
+def test_tflite_split_bench_times_the_export_form_against_the_unrolled_encoder():
+  # I 37 over H 32 gives two slices; the three models must agree before timing.
   result = _run_on_tiny_shape("tflite_split_bench.py", "--seq_length=8", "--calls=3")
   assert "feed-forward slices [19, 18]" in result.stdout
   rows = dict(
-      re.findall(r"^(whole|split)\s+([0-9.]+)\s+[0-9.]+\s+-?\d+$", result.stdout, re.MULTILINE))
-  assert set(rows) == {"whole", "split"} and all(float(ms) > 0 for ms in rows.values())
-  assert re.search(r"^split / whole: wall [0-9.]+, CPU [0-9.]+; CPU steal \d+%$", result.stdout,
-                   re.MULTILINE)
+      re.findall(r"^(whole|split|export)\s+([0-9.]+)\s+[0-9.]+\s+-?\d+$", result.stdout,
+                 re.MULTILINE))
+  assert set(rows) == {"whole", "split", "export"} and all(float(ms) > 0 for ms in rows.values())
+  for name in ("split", "export"):
+    assert re.search(f"^{name} / whole: wall [0-9.]+, CPU [0-9.]+$", result.stdout, re.MULTILINE)
+  assert re.search(r"^CPU steal \d+%$", result.stdout, re.MULTILINE)

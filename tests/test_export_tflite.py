@@ -221,23 +221,39 @@ def test_sentencepiece_digit_comma_table_matches_python(tflite):
       for t in texts)  # the rule applied
 
 
-def test_feed_forward_is_h_wide_slices_with_one_gelu_op_each(tflite):
-  # The tanh GELU written out was nine elementwise ops per layer (about 4x the time of one GELU
-  # op under XNNPACK); the pooler's tanh is the graph's only TANH.
+def _encode_text_operators(model):
+  """(subgraph, operator, builtin code) of encode_text and of the WHILE loops it runs."""
+  pending = [next(i for i, g in enumerate(model.subgraphs) if g.name == b"encode_text")]
+  found = []
+  while pending:
+    graph = model.subgraphs[pending.pop()]
+    for operator in graph.operators:
+      code = model.operatorCodes[operator.opcodeIndex]
+      builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+      found.append((graph, operator, builtin))
+      if builtin == schema_fb.BuiltinOperator.WHILE:
+        pending += [
+            operator.builtinOptions.condSubgraphIndex, operator.builtinOptions.bodySubgraphIndex
+        ]
+  return found
+
+
+def test_encoder_is_one_loop_over_h_wide_feed_forward_slices(tflite):
   model = flatbuffer_utils.read_model(tflite["paths"][0])
-  graph = next(g for g in model.subgraphs if g.name == b"encode_text")
-  codes = [
-      max(model.operatorCodes[op.opcodeIndex].builtinCode,
-          model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode) for op in graph.operators
-  ]
+  codes = [code for _, _, code in _encode_text_operators(model)]
   config = tflite["pretrainer"].config
-  # The export splits the feed-forward (I = 37) into H-wide (32) slices: [19, 18], one GELU each.
+  assert config.num_hidden_layers == 2 and config.num_hidden_groups == 1
+  # The L layers are one WHILE loop whose body holds the shared block once, so that XNNPACK
+  # packs its weights once.
+  assert codes.count(schema_fb.BuiltinOperator.WHILE) == 1
+  # The export splits the feed-forward (I = 37) into H-wide (32) slices: [19, 18], one GELU each
+  # (the tanh GELU written out was nine elementwise ops, about 4x the time of one GELU op under
+  # XNNPACK); the pooler's tanh is the only TANH.
   assert (config.intermediate_size, config.hidden_size) == (37, 32)
-  assert codes.count(schema_fb.BuiltinOperator.GELU) == 2 * config.num_hidden_layers
+  assert codes.count(schema_fb.BuiltinOperator.GELU) == 2
   assert codes.count(schema_fb.BuiltinOperator.TANH) == 1
-  # Per layer: q, k, v, attention output, then 2 slices x 2; plus the embedding projection and the
-  # pooler.
-  assert codes.count(schema_fb.BuiltinOperator.FULLY_CONNECTED) == 8 * config.num_hidden_layers + 2
+  # q, k, v, attention output, then 2 slices x 2; plus the embedding projection and the pooler.
+  assert codes.count(schema_fb.BuiltinOperator.FULLY_CONNECTED) == 8 + 2
 
 
 def test_quantization_modes_explain_themselves():
@@ -330,13 +346,11 @@ def _train_tiny_mlm(full, config, steps=400, batch_size=32):
 def _fully_connected_weight_types(path):
   """{Keras layer: weight dtype} of the encode_text FULLY_CONNECTED ops of a TFLite file."""
   model = flatbuffer_utils.read_model(path)
-  graph = next(g for g in model.subgraphs if g.name == b"encode_text")
   layers = ("embedding_projection", "query", "key", "value", "attention_output", "intermediate",
             "output_dense", "pooler")
   types = {}
-  for operator in graph.operators:
-    if model.operatorCodes[operator.opcodeIndex].builtinCode != (
-        schema_fb.BuiltinOperator.FULLY_CONNECTED):
+  for graph, operator, code in _encode_text_operators(model):
+    if code != schema_fb.BuiltinOperator.FULLY_CONNECTED:
       continue
     name = graph.tensors[operator.outputs[0]].name.decode()
     # The split feed-forward's ops are scoped intermediate_1/, output_dense_2/, ...

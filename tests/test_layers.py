@@ -233,6 +233,24 @@ def test_shared_encoder_applies_blocks_in_the_original_order():
     np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
 
 
+def test_loop_layers_runs_each_group_as_one_while_loop_with_the_same_outputs():
+  encoder = _encoder(layers=5, groups=2, inner=2)
+  _randomize(encoder)
+  assert encoder.layer_to_group == [0, 0, 0, 1, 1]
+  x = tf.constant(np.random.default_rng(4).normal(size=(2, 4, 8)), tf.float32)
+  mask = tf.constant([[1, 1, 1, 1], [1, 1, 0, 0]])
+  unrolled = encoder(x, mask)
+  with shared_encoder.loop_layers():
+    looped = encoder(x, mask)
+    graph = tf.function(encoder).get_concrete_function(x, mask).graph
+  # One output per run of layers of one group: after layer 3 (block output 6) and layer 5.
+  assert len(unrolled) == 10 and len(looped) == 2
+  np.testing.assert_allclose(looped[0].numpy(), unrolled[5].numpy(), atol=1e-5)
+  np.testing.assert_allclose(looped[1].numpy(), unrolled[9].numpy(), atol=1e-5)
+  assert sum(op.type in ("While", "StatelessWhile") for op in graph.get_operations()) == 2
+  assert len(encoder(x, mask)) == 10  # the scope has ended
+
+
 def test_shared_encoder_rejects_impossible_grouping():
   with pytest.raises(ValueError, match="num_hidden_groups"):
     shared_encoder.AlbertSharedEncoder(num_hidden_layers=2, hidden_size=8, num_attention_heads=2,

@@ -1,7 +1,10 @@
 """ALBERT's encoder: L layer applications that share G groups of K transformer blocks."""
 # pylint: disable=g-classes-have-attributes
 
-from typing import List, Optional
+import contextlib
+import itertools
+import threading
+from typing import Iterator, List, Optional
 
 import tensorflow as tf
 import tf_keras
@@ -10,6 +13,28 @@ from albert_tf import config as albert_config
 from albert_tf.layers import transformer_block
 
 ATTENTION_MASK_VALUE = -10000.0
+_LOOP_LAYERS = threading.local()
+
+
+@contextlib.contextmanager
+def loop_layers() -> Iterator[None]:
+  """Encoders called in this scope run each group's consecutive layers as one `tf.while_loop`.
+
+  The same function, with one difference in what is returned: only the last output of each run of
+  layers that use the same group, not all L·K block outputs. It is for the TFLite export: the
+  converter turns the loop into a WHILE op whose body holds the group's blocks once, so XNNPACK
+  packs the shared weights once instead of once per layer application (the unrolled base-shape
+  encoder grew the process by ~270 MiB for 27 MiB of weights; `benchmarks/tflite_split_bench.py`).
+
+  Yields:
+    Nothing; the setting holds for calls (and so for tf.function traces) in this thread.
+  """
+  previous = getattr(_LOOP_LAYERS, "enabled", False)
+  _LOOP_LAYERS.enabled = True
+  try:
+    yield
+  finally:
+    _LOOP_LAYERS.enabled = previous
 
 
 def attention_bias_from_mask(input_mask: tf.Tensor) -> tf.Tensor:
@@ -123,11 +148,30 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
     attention_bias = attention_bias_from_mask(input_mask)
     hidden = inputs
     outputs = []
-    for group in self.layer_to_group:
-      for block in self.groups[group]:
-        hidden = block(hidden, attention_bias, training=training)
+    for group, layers in itertools.groupby(self.layer_to_group):
+      count = len(list(layers))
+      if getattr(_LOOP_LAYERS, "enabled", False) and count > 1:
+        hidden = self._loop(self.groups[group], tf.cast(hidden, tf.float32), attention_bias, count,
+                            training)
         outputs.append(hidden)
+        continue
+      for _ in range(count):
+        for block in self.groups[group]:
+          hidden = block(hidden, attention_bias, training=training)
+          outputs.append(hidden)
     return outputs
+
+  def _loop(self, blocks, hidden, attention_bias, count, training):
+    """`count` applications of `blocks` to the float32 residual stream, as one while loop."""
+
+    def body(step, hidden):
+      for block in blocks:
+        hidden = block(hidden, attention_bias, training=training)
+      return step + 1, hidden
+
+    _, hidden = tf.while_loop(lambda step, _: step < count, body, (tf.constant(0), hidden),
+                              maximum_iterations=count)
+    return hidden
 
   def get_config(self) -> dict:
     config = super().get_config()
