@@ -1,40 +1,33 @@
 """ALBERT's encoder: L layer applications that share G groups of K transformer blocks."""
 # pylint: disable=g-classes-have-attributes
 
-import contextlib
 import itertools
-import threading
-from typing import Iterator, List, Optional
+from typing import ContextManager, List, Optional
 
 import tensorflow as tf
 import tf_keras
 
 from albert_tf import config as albert_config
+from albert_tf.layers import trace_flag
 from albert_tf.layers import transformer_block
 
 ATTENTION_MASK_VALUE = -10000.0
-_LOOP_LAYERS = threading.local()
+_LOOP_LAYERS = trace_flag.TraceFlag()
 
 
-@contextlib.contextmanager
-def loop_layers() -> Iterator[None]:
+def loop_layers() -> ContextManager[None]:
   """Encoders called in this scope run each group's consecutive layers as one `tf.while_loop`.
 
   The same function, with one difference in what is returned: only the last output of each run of
   layers that use the same group, not all L·K block outputs. It is for the TFLite export: the
   converter turns the loop into a WHILE op whose body holds the group's blocks once, so XNNPACK
   packs the shared weights once instead of once per layer application (the unrolled base-shape
-  encoder grew the process by ~270 MiB for 27 MiB of weights; `benchmarks/tflite_split_bench.py`).
+  encoder grew the process by 265 MiB for 27 MiB of weights; `benchmarks/tflite_split_bench.py`).
 
-  Yields:
-    Nothing; the setting holds for calls (and so for tf.function traces) in this thread.
+  Returns:
+    The scope; it holds for calls (and so for tf.function traces) in this thread.
   """
-  previous = getattr(_LOOP_LAYERS, "enabled", False)
-  _LOOP_LAYERS.enabled = True
-  try:
-    yield
-  finally:
-    _LOOP_LAYERS.enabled = previous
+  return _LOOP_LAYERS.scope()
 
 
 def attention_bias_from_mask(input_mask: tf.Tensor) -> tf.Tensor:
@@ -150,7 +143,7 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
     outputs = []
     for group, layers in itertools.groupby(self.layer_to_group):
       count = len(list(layers))
-      if getattr(_LOOP_LAYERS, "enabled", False) and count > 1:
+      if _LOOP_LAYERS.enabled and count > 1:
         hidden = self._loop(self.groups[group], tf.cast(hidden, tf.float32), attention_bias, count,
                             training)
         outputs.append(hidden)

@@ -1,10 +1,8 @@
 """One ALBERT attention + feed-forward block (post-LayerNorm, BERT style)."""
 # pylint: disable=g-classes-have-attributes
 
-import contextlib
 import math
-import threading
-from typing import Iterator, List, Optional
+from typing import ContextManager, List, Optional
 
 import tensorflow as tf
 import tf_keras
@@ -13,12 +11,12 @@ from albert_tf import config as albert_config
 from albert_tf.layers import activations
 from albert_tf.layers import initializers
 from albert_tf.layers import normalization
+from albert_tf.layers import trace_flag
 
-_SPLIT_FEED_FORWARD = threading.local()
+_SPLIT_FEED_FORWARD = trace_flag.TraceFlag()
 
 
-@contextlib.contextmanager
-def split_feed_forward() -> Iterator[None]:
+def split_feed_forward() -> ContextManager[None]:
   """Blocks called in this scope compute the feed-forward in slices of at most H units.
 
   The same function as the whole feed-forward: each slice s of the I units computes
@@ -30,15 +28,10 @@ def split_feed_forward() -> Iterator[None]:
   (`benchmarks/tflite_split_bench.py`).
   TF's oneDNN GEMMs are slower on the smaller shapes, so the SavedModel keeps one matmul each.
 
-  Yields:
-    Nothing; the setting holds for calls (and so for tf.function traces) in this thread.
+  Returns:
+    The scope; it holds for calls (and so for tf.function traces) in this thread.
   """
-  previous = getattr(_SPLIT_FEED_FORWARD, "enabled", False)
-  _SPLIT_FEED_FORWARD.enabled = True
-  try:
-    yield
-  finally:
-    _SPLIT_FEED_FORWARD.enabled = previous
+  return _SPLIT_FEED_FORWARD.scope()
 
 
 def feed_forward_slices(intermediate_size: int, hidden_size: int) -> List[int]:
@@ -160,7 +153,7 @@ class AlbertTransformerBlock(tf_keras.layers.Layer):
 
   def _feed_forward(self, attention: tf.Tensor) -> tf.Tensor:
     """W2·act(W1·a + b1) + b2 on [B·T, H] rows, in slices of I inside `split_feed_forward()`."""
-    if not getattr(_SPLIT_FEED_FORWARD, "enabled", False):
+    if not _SPLIT_FEED_FORWARD.enabled:
       return self.output_dense(self.intermediate(attention))
     slices = feed_forward_slices(self.intermediate_size, self.hidden_size)
     dtype = self.intermediate.compute_dtype
