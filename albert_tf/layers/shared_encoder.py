@@ -134,7 +134,8 @@ class AlbertSharedEncoder(tf_keras.layers.Layer):
       training: enables dropout.
 
     Returns:
-      The L·K block outputs, each [B, T, H]; the last one is the sequence output.
+      The L·K block outputs, each [B, T, H]; the last one is the sequence output. Inside
+      `loop_layers()`, one output per run of layers that use the same group.
     """
     if input_mask is None:
       input_mask = tf.ones(tf.shape(inputs)[:2], tf.int32)
