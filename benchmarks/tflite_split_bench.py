@@ -2,11 +2,12 @@ r"""TFLite float32 encoder as the export writes it, against the plain unrolled c
 
     python benchmarks/tflite_split_bench.py [--seq_length=128] [--calls=30]
 
-The TFLite export traces the encoder in two scopes: `transformer_block.split_feed_forward` (each
-feed-forward block in slices of at most H of its I units: XNNPACK's GEMM reads the whole weight
-matrix for every 7 token rows, and [H, H] slices stay in a core's L2 cache better than [H, I] and
-[I, H] matrices) and `shared_encoder.loop_layers` (the L layers as one WHILE loop, so that XNNPACK
-packs the shared weights once instead of once per layer application). This converts the same
+The TFLite export traces the encoder in `tflite_exporter.TRACE_SCOPES`:
+`transformer_block.split_feed_forward` (each feed-forward block in slices of at most H of its I
+units: XNNPACK's GEMM reads the whole weight matrix for every 7 token rows, and [H, H] slices stay
+in a core's L2 cache better than [H, I] and [I, H] matrices) and `shared_encoder.loop_layers` (the
+L layers as one WHILE loop, so that XNNPACK packs the shared weights once instead of once per
+layer application). This converts the same
 random-weight encoder (ids in, sequence_output out) three ways: "whole" (neither, the peer),
 "split" (the first only) and "export" (both), checks that they give the same output, and times
 B=1 calls of `--seq_length` tokens with XNNPACK on all cores, the models alternated `--calls`
@@ -15,7 +16,6 @@ the process's resident memory grew from loading each model to the end of its fir
 ratios to "whole", and the share of CPU time stolen.
 """
 
-import contextlib
 import os
 import sys
 import time
@@ -31,7 +31,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from albert_tf import AlbertConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
-from albert_tf.layers import shared_encoder  # pylint: disable=g-import-not-at-top,wrong-import-position
+from albert_tf.export import tflite_exporter  # pylint: disable=g-import-not-at-top,wrong-import-position
 from albert_tf.layers import transformer_block  # pylint: disable=g-import-not-at-top,wrong-import-position
 from albert_tf.models import albert_model  # pylint: disable=g-import-not-at-top,wrong-import-position
 from benchmarks import bench_utils  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -45,7 +45,7 @@ flags.DEFINE_string("config_preset", "albert_base_v2", "The model shape (an Albe
 _FORMS = {
     "whole": (),
     "split": (transformer_block.split_feed_forward,),
-    "export": (transformer_block.split_feed_forward, shared_encoder.loop_layers),
+    "export": tflite_exporter.TRACE_SCOPES,
 }
 
 
@@ -66,9 +66,7 @@ def _tflite_encoder(model: albert_model.AlbertModel, scopes: Sequence[Callable],
     return model(inputs, training=False)["sequence_output"]
 
   function = tf.function(encode, input_signature=[tf.TensorSpec([None, None], tf.int32)])
-  with contextlib.ExitStack() as stack:
-    for scope in scopes:
-      stack.enter_context(scope())
+  with tflite_exporter.traced_for_tflite(scopes):
     concrete = function.get_concrete_function()
   converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
   content = converter.convert()

@@ -10,9 +10,10 @@ TFLite builtins plus tensorflow-text's TFLite kernels:
     pooled = model.get_signature_runner("encode_text")(text=np.array(["Hi."]))["pooled_output"]
 """
 
+import contextlib
 import os
 import tempfile
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, ContextManager, Iterator, List, Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -40,6 +41,10 @@ QUANTIZATIONS = ("none", "dynamic_int8")
 # [CLS] vector's error about 6x. With these float the minimum cosine is 0.9995, while the
 # feed-forward block (2/3 of each layer's weights and FLOPs) stays int8.
 FLOAT_LAYERS_IN_INT8 = ("embedding_projection", "query", "key", "value", "attention_output")
+# The scopes the model is traced in for TFLite (see their docstrings): the feed-forward in H-wide
+# slices (faster under XNNPACK) and the layers as one WHILE loop (shared weights packed once).
+Scope = Callable[[], ContextManager[None]]
+TRACE_SCOPES: Tuple[Scope, ...] = (transformer_block.split_feed_forward, shared_encoder.loop_layers)
 # The custom ops of our graphs that `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS` resolves.
 TFTEXT_CUSTOM_OPS = frozenset({
     "FastBertNormalize", "RaggedTensorToTensor", "TFText>ByteSplitByOffsets",
@@ -91,8 +96,7 @@ def write_tflite(pretrainer: tf.Module, tokenizer: TfliteTokenizer, directory: s
   check_quantization(quantization)
   written = []
   with tempfile.TemporaryDirectory() as saved_model_dir:
-    # Faster under XNNPACK, and the shared weights packed once; see the two docstrings.
-    with transformer_block.split_feed_forward(), shared_encoder.loop_layers():
+    with traced_for_tflite():
       module = TfliteServingModule(pretrainer, tokenizer, max_seq_length=max_seq_length,
                                    top_k=top_k)
       signatures = module.get_signatures()
@@ -113,6 +117,15 @@ def write_tflite(pretrainer: tf.Module, tokenizer: TfliteTokenizer, directory: s
         f.write(content)
       written.append(path)
   return written
+
+
+@contextlib.contextmanager
+def traced_for_tflite(scopes: Sequence[Scope] = TRACE_SCOPES) -> Iterator[None]:
+  """Enters `scopes` (by default the export's TRACE_SCOPES) for the tf.functions traced inside."""
+  with contextlib.ExitStack() as stack:
+    for scope in scopes:
+      stack.enter_context(scope())
+    yield
 
 
 def _convert(saved_model_dir: str, signature_keys: List[str], quantization: Optional[str]) -> bytes:
