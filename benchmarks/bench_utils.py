@@ -6,7 +6,10 @@ the best rate over a square and the encoder's own GEMM shapes.
 """
 
 import time
+from typing import Callable
 
+from ai_edge_litert import interpreter
+import numpy as np
 import tensorflow as tf
 
 from albert_tf.config import AlbertConfig
@@ -57,3 +60,19 @@ def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
   """The share of CPU time stolen between two `cpu_ticks()` readings (0 when none elapsed)."""
   total = after[1] - before[1]
   return (after[0] - before[0]) / total if total > 0 else 0.0
+
+
+def tflite_call(content: bytes, inputs: np.ndarray, threads: int) -> Callable[[], np.ndarray]:
+  """A call of a one-input, one-output TFLite model on `inputs` with XNNPACK on `threads`."""
+  model = interpreter.Interpreter(model_content=content, num_threads=threads)
+  input_index = model.get_input_details()[0]["index"]
+  model.resize_tensor_input(input_index, inputs.shape)
+  model.allocate_tensors()
+  output_index = model.get_output_details()[0]["index"]
+
+  def call():
+    model.set_tensor(input_index, inputs)
+    model.invoke()
+    return model.get_tensor(output_index)
+
+  return call

@@ -17,7 +17,6 @@ import time
 
 from absl import app
 from absl import flags
-from ai_edge_litert import interpreter
 import numpy as np
 import tensorflow as tf
 
@@ -42,25 +41,10 @@ def _calls(m: int, k: int, n: int) -> dict:
   converter = tf.lite.TFLiteConverter.from_concrete_functions([matmul.get_concrete_function()],
                                                               matmul)
   content = converter.convert()
-
-  def tflite(threads):
-    model = interpreter.Interpreter(model_content=content, num_threads=threads)
-    model.resize_tensor_input(0, [m, k])
-    model.allocate_tensors()
-    input_index = model.get_input_details()[0]["index"]
-    output_index = model.get_output_details()[0]["index"]
-
-    def call():
-      model.set_tensor(input_index, inputs)
-      model.invoke()
-      return model.get_tensor(output_index)
-
-    return call
-
   tf_inputs = tf.constant(inputs)
   return {
-      "tflite": tflite(os.cpu_count()),
-      "tflite_1": tflite(1),
+      "tflite": bench_utils.tflite_call(content, inputs, os.cpu_count()),
+      "tflite_1": bench_utils.tflite_call(content, inputs, 1),
       "tf": lambda: matmul(tf_inputs).numpy()
   }
 

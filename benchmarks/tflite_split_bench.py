@@ -23,7 +23,6 @@ from typing import Callable, Sequence, Tuple
 
 from absl import app
 from absl import flags
-from ai_edge_litert import interpreter
 import numpy as np
 import psutil
 import tensorflow as tf
@@ -49,7 +48,7 @@ _FORMS = {
 }
 
 
-def _tflite_encoder(model: albert_model.AlbertModel, scopes: Sequence[Callable],
+def _tflite_encoder(model: albert_model.AlbertModel, scopes: Sequence[tflite_exporter.Scope],
                     ids: np.ndarray) -> Tuple[Callable[[], np.ndarray], float]:
   """A call of the encoder's ids -> sequence_output as TFLite on all cores, on `ids` [1, T].
 
@@ -71,17 +70,7 @@ def _tflite_encoder(model: albert_model.AlbertModel, scopes: Sequence[Callable],
   converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
   content = converter.convert()
   before = psutil.Process().memory_info().rss
-  tflite = interpreter.Interpreter(model_content=content, num_threads=os.cpu_count())
-  input_index = tflite.get_input_details()[0]["index"]
-  tflite.resize_tensor_input(input_index, ids.shape)
-  tflite.allocate_tensors()
-  output_index = tflite.get_output_details()[0]["index"]
-
-  def call():
-    tflite.set_tensor(input_index, ids)
-    tflite.invoke()
-    return tflite.get_tensor(output_index)
-
+  call = bench_utils.tflite_call(content, ids, os.cpu_count())
   call()
   return call, (psutil.Process().memory_info().rss - before) / 2**20
 
