@@ -101,7 +101,7 @@ def main(argv):
   steal = bench_utils.steal_share(before, bench_utils.cpu_ticks())
   print(f"{'model':<8}{'wall ms':>10}{'CPU ms':>10}{'RSS growth MiB':>16}")
   for name in calls:
-    print(f"{name:<8}{np.median(wall[name]):>10.1f}{np.median(cpu[name]):>10.1f}"
+    print(f"{name:<8}{np.median(wall[name]):>10.3f}{np.median(cpu[name]):>10.3f}"
           f"{memory[name]:>16.0f}")
   for name in ("split", "export"):
     print(f"{name} / whole: wall {np.median(wall[name]) / np.median(wall['whole']):.3f}, CPU "
