@@ -157,13 +157,19 @@ def write_tsv(path: os.PathLike, header: Sequence[str] | None, rows: Sequence[Se
 
 
 def read_eval_blocks(output_dir: os.PathLike) -> list[dict[str, float]]:
-  """eval_results.txt of the fine-tuning format as one {key: value} per evaluation (`best` too)."""
+  """eval_results.txt of the fine-tuning format as one {key: value} per evaluation (`best` too).
+
+  The file prints each value in its shortest float32 form, so each is read back as that float32:
+  the value the run held and compared with (a plain float() of the text can lie across it).
+  """
   with open(os.path.join(os.fspath(output_dir), "eval_results.txt"), encoding="utf-8") as f:
     blocks = f.read().split(EVAL_SEPARATOR + "\n")
   assert blocks[-1] == "", "eval_results.txt must end with a separator line"
-  return [{
-      key: float(value) for key, value in (line.split(" = ") for line in block.splitlines())
-  } for block in blocks[:-1]]
+  evaluations = []
+  for block in blocks[:-1]:
+    pairs = (line.split(" = ") for line in block.splitlines())
+    evaluations.append({key: float(np.float32(value)) for key, value in pairs})
+  return evaluations
 
 
 def read_tsv_rows(path: os.PathLike) -> list[list[str]]:
